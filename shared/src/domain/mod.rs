@@ -1,4 +1,7 @@
 //! Domain types: what the law and the desk define, parsed once at the edge.
 
+pub mod email;
+pub mod media;
 pub mod state;
 pub mod submission;
+pub mod tax_code;

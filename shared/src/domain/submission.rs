@@ -10,6 +10,15 @@ use uuid::Uuid;
 /// The only contract version this build understands.
 pub const SUBMISSION_SCHEMA_VERSION: u32 = 1;
 
+/// Practice ids derive from the idempotency key, so that a sender knows the id as soon as it
+/// publishes, and a second submission with the same key names the same practice.
+const PRACTICE_ID_NAMESPACE: Uuid = Uuid::from_u128(0x5c1e_0a7e_2026_4b1d_9c0e_5b0e_7a11_0001);
+
+/// The id of the practice a submission with this idempotency key creates (UUID v5).
+pub fn practice_id_for(idempotency_key: &str) -> Uuid {
+    Uuid::new_v5(&PRACTICE_ID_NAMESPACE, idempotency_key.as_bytes())
+}
+
 /// A practice as submitted, before anything has been checked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

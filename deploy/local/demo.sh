@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The main job: the local stack up, the fleet built and running, every sample practice
+# submitted from the portal and the counter, and every citizen's folder printed.
+#
+# The fleet keeps running afterwards (log: deploy/local/.state/fleet.log); stop it with
+# `deploy/local/demo.sh --stop`. Running the demo again resubmits the same samples: they are the
+# same practices (same idempotency keys), so the folders do not grow.
+#
+# Usage: deploy/local/demo.sh [--stop]     (as root)
+set -euo pipefail
+# shellcheck source=deploy/local/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+FLEET_PID="$STATE_DIR/fleet.pid"
+FLEET_LOG="$STATE_DIR/fleet.log"
+
+stop_fleet() {
+    if [[ -f $FLEET_PID ]] && kill -0 "$(cat "$FLEET_PID")" 2>/dev/null; then
+        log "stopping the fleet (SIGTERM: it finishes the messages in hand)"
+        kill -TERM "$(cat "$FLEET_PID")"
+        wait_for 60 "fleet shutdown" bash -c "! kill -0 $(cat "$FLEET_PID")"
+    fi
+    rm -f "$FLEET_PID"
+}
+
+if [[ ${1:-} == --stop ]]; then
+    stop_fleet
+    exit 0
+fi
+
+command -v cargo >/dev/null 2>&1 || [[ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]] ||
+    die "cargo is missing: install the Rust toolchain (1.95) first"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+bash "$LOCAL_DIR/stack-up.sh"
+cd "$REPO_ROOT"
+log "building sportello"
+cargo build --locked -p sportello-fleet --bin sportello
+SPORTELLO="$REPO_ROOT/target/debug/sportello"
+
+"$SPORTELLO" topology apply
+stop_fleet
+log "starting the fleet: sportello run all (log: ${FLEET_LOG#"$REPO_ROOT"/})"
+setsid "$SPORTELLO" run all >>"$FLEET_LOG" 2>&1 < /dev/null &
+echo $! >"$FLEET_PID"
+
+log "submitting every sample"
+"$SPORTELLO" submit samples/submissions/*.json
+
+mapfile -t citizens < <(grep -ho '"tax_code": *"[A-Z0-9]*"' samples/submissions/*.json |
+    sed 's/.*"\([A-Z0-9]*\)"$/\1/' | sort -u)
+
+log "waiting until the fleet has looked at every practice"
+pending() {
+    local cf
+    for cf in "${citizens[@]}"; do
+        "$SPORTELLO" folder "$cf" --json
+    done | grep -c '"state": "received"' || true
+}
+deadline=$((SECONDS + 300))
+while (( $(pending) > 0 )); do
+    kill -0 "$(cat "$FLEET_PID")" 2>/dev/null || die "the fleet stopped; see $FLEET_LOG"
+    ((SECONDS < deadline)) || die "practices still waiting after 300s; see $FLEET_LOG"
+    sleep 1
+done
+
+for cf in "${citizens[@]}"; do
+    echo
+    "$SPORTELLO" folder "$cf"
+done
+echo
+log "${#citizens[@]} folders printed; the fleet is still running (stop: deploy/local/demo.sh --stop)"
+log "JSON view of a folder: target/debug/sportello folder <CODICE FISCALE> --json"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command: brings up the local stack (installing what a fresh Debian 12 lacks), builds
+# the workspace and runs every test — unit, integration and end-to-end — against the real
+# RabbitMQ, PostgreSQL, Garage and maildev.
+#
+# Usage: deploy/local/test.sh [extra cargo test arguments]     (as root)
+set -euo pipefail
+# shellcheck source=deploy/local/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+command -v cargo >/dev/null 2>&1 || [[ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]] ||
+    die "cargo is missing: install the Rust toolchain (1.95) first"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+bash "$LOCAL_DIR/stack-up.sh"
+cd "$REPO_ROOT"
+log "building the workspace"
+cargo build --workspace --all-targets --locked
+log "running the tests"
+cargo test --workspace --locked "$@"

@@ -1,0 +1,172 @@
+//! Connections to RabbitMQ and publishing with publisher confirms.
+//!
+//! Every publish waits for the broker's confirm and is `mandatory`: a message the broker could
+//! not route (a missing binding) or not store is an error for the caller, never a silent `Ok`.
+
+use crate::config::BrokerSettings;
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties,
+    options::{BasicPublishOptions, ConfirmSelectOptions},
+    types::{AMQPValue, FieldTable, LongString, ShortString},
+};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("RabbitMQ unreachable within {0:?}")]
+    Timeout(Duration),
+    #[error("RabbitMQ: {0}")]
+    Amqp(#[from] lapin::Error),
+    #[error("RabbitMQ refused the message (nack) for {exchange}/{routing_key}")]
+    Nacked {
+        exchange: String,
+        routing_key: String,
+    },
+    #[error("RabbitMQ could not route the message for {exchange}/{routing_key}: no queue is bound")]
+    Unroutable {
+        exchange: String,
+        routing_key: String,
+    },
+}
+
+/// Opens a connection named after its role (visible in the management UI).
+pub async fn connect(settings: &BrokerSettings, name: &str) -> Result<Connection, BrokerError> {
+    let timeout = Duration::from_secs(settings.connect_timeout_secs);
+    let properties = ConnectionProperties::default()
+        .with_connection_name(LongString::from(format!("sportello/{name}")));
+    tokio::time::timeout(timeout, Connection::connect(settings.url(), properties))
+        .await
+        .map_err(|_| BrokerError::Timeout(timeout))?
+        .map_err(BrokerError::from)
+}
+
+/// A message to publish: where it goes, what it carries.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub exchange: String,
+    pub routing_key: String,
+    pub body: Vec<u8>,
+    pub headers: FieldTable,
+    pub message_id: Option<String>,
+}
+
+impl Outgoing {
+    /// A JSON message; `practice_id` travels as a header so that logs and operators can follow
+    /// it without parsing the body.
+    pub fn json<T: serde::Serialize>(
+        exchange: &str,
+        routing_key: &str,
+        body: &T,
+        practice_id: Option<uuid::Uuid>,
+    ) -> Outgoing {
+        let mut headers = FieldTable::default();
+        if let Some(id) = practice_id {
+            headers.insert(PRACTICE_ID_HEADER.into(), text(&id.to_string()));
+        }
+        Outgoing {
+            exchange: exchange.to_owned(),
+            routing_key: routing_key.to_owned(),
+            body: serde_json::to_vec(body).expect("message types always serialise"),
+            headers,
+            message_id: practice_id.map(|id| id.to_string()),
+        }
+    }
+
+    pub fn with_header(mut self, key: &str, value: AMQPValue) -> Outgoing {
+        self.headers.insert(key.into(), value);
+        self
+    }
+}
+
+/// The practice a message is about, when it is about one.
+pub const PRACTICE_ID_HEADER: &str = "x-sportello-practice-id";
+
+pub fn text(value: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(value))
+}
+
+/// A header value as text, whatever string or integer type the broker encoded it with.
+pub fn header_text(headers: &FieldTable, key: &str) -> Option<String> {
+    match headers.inner().get(key)? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+        other => header_number(other).map(|n| n.to_string()),
+    }
+}
+
+/// A header value as a number, whatever integer type the broker encoded it with.
+pub fn header_u64(headers: &FieldTable, key: &str) -> Option<u64> {
+    header_number(headers.inner().get(key)?)
+}
+
+fn header_number(value: &AMQPValue) -> Option<u64> {
+    match value {
+        AMQPValue::ShortShortUInt(n) => Some(u64::from(*n)),
+        AMQPValue::ShortUInt(n) => Some(u64::from(*n)),
+        AMQPValue::LongUInt(n) => Some(u64::from(*n)),
+        AMQPValue::ShortShortInt(n) => u64::try_from(*n).ok(),
+        AMQPValue::ShortInt(n) => u64::try_from(*n).ok(),
+        AMQPValue::LongInt(n) => u64::try_from(*n).ok(),
+        AMQPValue::LongLongInt(n) => u64::try_from(*n).ok(),
+        AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).parse().ok(),
+        _ => None,
+    }
+}
+
+/// A channel in confirm mode. Cheap to clone; concurrent publishes are confirmed one by one.
+#[derive(Clone)]
+pub struct Publisher {
+    channel: Channel,
+}
+
+impl Publisher {
+    pub async fn open(connection: &Connection) -> Result<Publisher, BrokerError> {
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(Publisher { channel })
+    }
+
+    /// Publishes persistently and returns once the broker has confirmed it.
+    pub async fn publish(&self, message: &Outgoing) -> Result<(), BrokerError> {
+        let mut properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type(ShortString::from("application/json"))
+            .with_headers(message.headers.clone())
+            .with_timestamp(chrono::Utc::now().timestamp().max(0) as u64);
+        if let Some(id) = &message.message_id {
+            properties = properties.with_message_id(ShortString::from(id.as_str()));
+        }
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..BasicPublishOptions::default()
+        };
+        let confirmation = self
+            .channel
+            .basic_publish(
+                message.exchange.as_str().into(),
+                message.routing_key.as_str().into(),
+                options,
+                &message.body,
+                properties,
+            )
+            .await?
+            .await?;
+        match confirmation {
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(_)) => Err(BrokerError::Unroutable {
+                exchange: message.exchange.clone(),
+                routing_key: message.routing_key.clone(),
+            }),
+            Confirmation::Nack(_) | Confirmation::NotRequested => Err(BrokerError::Nacked {
+                exchange: message.exchange.clone(),
+                routing_key: message.routing_key.clone(),
+            }),
+        }
+    }
+
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+}

@@ -1,0 +1,414 @@
+//! The folder store in PostgreSQL: practices, their documents and their append-only history.
+//!
+//! Every state change goes through [`transition`], which takes the row lock, refuses what the
+//! state machine does not allow, and records the change under an *event key*: a redelivered
+//! message carries the same key and finds its transition already there, so it adds nothing.
+//! Workers that have work of their own to commit (the register, say) call [`transition`] inside
+//! their transaction, so the work and the state change commit together or not at all.
+
+use crate::config::DatabaseSettings;
+use crate::domain::state::PracticeState;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgPool, Postgres, Row, Transaction, postgres::PgPoolOptions};
+use std::time::Duration;
+use uuid::Uuid;
+
+pub type Tx = Transaction<'static, Postgres>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("practice {0} does not exist")]
+    UnknownPractice(Uuid),
+    #[error("practice {id}: the transition {from} → {to} is not allowed")]
+    Refused {
+        id: Uuid,
+        from: PracticeState,
+        to: PracticeState,
+    },
+    #[error("practice {id}: stored state `{state}` is unknown")]
+    CorruptState { id: Uuid, state: String },
+}
+
+impl StoreError {
+    /// Whether waiting may help (the database is down or busy) or the request itself is wrong.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Database(_) | StoreError::Migration(_))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Connects and applies the embedded migrations (idempotent; concurrent starts are
+    /// serialised by sqlx's advisory lock).
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Store, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(settings.url())
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// The practice that holds `idempotency_key`, with the digest it was first received with.
+    pub async fn find_by_idempotency_key(
+        &self,
+        idempotency_key: &str,
+    ) -> Result<Option<(Uuid, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, submission_digest FROM practices WHERE idempotency_key = $1",
+        )
+        .bind(idempotency_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| (row.get("id"), row.get("submission_digest"))))
+    }
+
+    /// Records a new practice in `received` with its documents. Returns `false` when another
+    /// delivery recorded the same idempotency key first (nothing is written then).
+    pub async fn record_received(&self, practice: &NewPractice, documents: &[NewDocument]) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO practices (id, idempotency_key, submission_digest, submission, practice_type, \
+             channel, operator_id, tax_code, subject, integrates, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'received') \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(practice.id)
+        .bind(&practice.idempotency_key)
+        .bind(&practice.digest)
+        .bind(&practice.submission)
+        .bind(&practice.practice_type)
+        .bind(&practice.channel)
+        .bind(&practice.operator_id)
+        .bind(&practice.tax_code)
+        .bind(&practice.subject)
+        .bind(practice.integrates)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        for (position, document) in documents.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO practice_documents (practice_id, position, role, file_name, declared_media_type, \
+                 declared_sha256, sha256, size_bytes, content, staged_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(practice.id)
+            .bind(position as i32)
+            .bind(&document.role)
+            .bind(&document.file_name)
+            .bind(&document.declared_media_type)
+            .bind(&document.declared_sha256)
+            .bind(&document.sha256)
+            .bind(document.size as i64)
+            .bind(document.content.as_deref())
+            .bind(document.staged_key.as_deref())
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO practice_history (practice_id, from_state, to_state, actor, event_key, details) \
+             VALUES ($1, NULL, 'received', $2, 'intake', $3)",
+        )
+        .bind(practice.id)
+        .bind(&practice.actor)
+        .bind(serde_json::json!({ "channel": practice.channel, "practice_type": practice.practice_type }))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Keeps a submission that reused a key with different content, for the operator to see.
+    pub async fn record_conflict(&self, idempotency_key: &str, practice_id: Uuid, digest: &str, submission: &serde_json::Value) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO submission_conflicts (idempotency_key, practice_id, received_digest, submission) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key, received_digest) DO NOTHING",
+        )
+        .bind(idempotency_key)
+        .bind(practice_id)
+        .bind(digest)
+        .bind(submission)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn practice(&self, id: Uuid) -> Result<Option<PracticeRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, idempotency_key, submission, practice_type, channel, operator_id, tax_code, subject, \
+             integrates, state, rejection_reasons, received_at, updated_at FROM practices WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(PracticeRecord::from_row).transpose()
+    }
+
+    pub async fn documents(&self, id: Uuid) -> Result<Vec<StoredDocument>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT position, role, file_name, declared_media_type, declared_sha256, sha256, size_bytes, \
+             content, staged_key FROM practice_documents WHERE practice_id = $1 ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| StoredDocument {
+                position: row.get("position"),
+                role: row.get("role"),
+                file_name: row.get("file_name"),
+                declared_media_type: row.get("declared_media_type"),
+                declared_sha256: row.get("declared_sha256"),
+                sha256: row.get("sha256"),
+                size: row.get::<i64, _>("size_bytes") as u64,
+                content: row.get("content"),
+                staged_key: row.get("staged_key"),
+            })
+            .collect())
+    }
+
+    /// A transition in a transaction of its own.
+    pub async fn transition(&self, change: &Transition<'_>) -> Result<Applied, StoreError> {
+        let mut tx = self.begin().await?;
+        let applied = transition(&mut tx, change).await?;
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// The citizen's folder: every practice of `tax_code`, oldest first, with its history.
+    pub async fn folder(&self, tax_code: &str) -> Result<Vec<FolderEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, idempotency_key, submission, practice_type, channel, operator_id, tax_code, subject, \
+             integrates, state, rejection_reasons, received_at, updated_at FROM practices \
+             WHERE tax_code = $1 ORDER BY received_at, id",
+        )
+        .bind(tax_code)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut folder = Vec::with_capacity(rows.len());
+        for row in rows {
+            let practice = PracticeRecord::from_row(row)?;
+            let history = self.history(practice.id).await?;
+            folder.push(FolderEntry { practice, history });
+        }
+        Ok(folder)
+    }
+
+    pub async fn history(&self, id: Uuid) -> Result<Vec<HistoryEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT from_state, to_state, actor, details, at FROM practice_history \
+             WHERE practice_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| HistoryEntry {
+                from: row.get("from_state"),
+                to: row.get("to_state"),
+                actor: row.get("actor"),
+                details: row.get("details"),
+                at: row.get("at"),
+            })
+            .collect())
+    }
+}
+
+/// What intake knows of a practice before it is stored.
+#[derive(Debug, Clone)]
+pub struct NewPractice {
+    pub id: Uuid,
+    pub idempotency_key: String,
+    pub digest: String,
+    pub submission: serde_json::Value,
+    pub practice_type: String,
+    pub channel: String,
+    pub operator_id: Option<String>,
+    pub tax_code: String,
+    pub subject: String,
+    pub integrates: Option<Uuid>,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub role: String,
+    pub file_name: String,
+    pub declared_media_type: String,
+    pub declared_sha256: String,
+    pub sha256: String,
+    pub size: u64,
+    pub content: Option<Vec<u8>>,
+    pub staged_key: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredDocument {
+    pub position: i32,
+    pub role: String,
+    pub file_name: String,
+    pub declared_media_type: String,
+    pub declared_sha256: String,
+    pub sha256: String,
+    pub size: u64,
+    pub content: Option<Vec<u8>>,
+    pub staged_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PracticeRecord {
+    pub id: Uuid,
+    pub idempotency_key: String,
+    #[serde(skip)]
+    pub submission: serde_json::Value,
+    pub practice_type: String,
+    pub channel: String,
+    pub operator_id: Option<String>,
+    #[serde(skip)]
+    pub tax_code: String,
+    pub subject: String,
+    pub integrates: Option<Uuid>,
+    pub state: PracticeState,
+    pub rejection_reasons: Option<serde_json::Value>,
+    pub received_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl PracticeRecord {
+    fn from_row(row: sqlx::postgres::PgRow) -> Result<PracticeRecord, StoreError> {
+        let id: Uuid = row.get("id");
+        let state: String = row.get("state");
+        let state = state
+            .parse()
+            .map_err(|_| StoreError::CorruptState { id, state })?;
+        Ok(PracticeRecord {
+            id,
+            idempotency_key: row.get("idempotency_key"),
+            submission: row.get("submission"),
+            practice_type: row.get("practice_type"),
+            channel: row.get("channel"),
+            operator_id: row.get("operator_id"),
+            tax_code: row.get("tax_code"),
+            subject: row.get("subject"),
+            integrates: row.get("integrates"),
+            state,
+            rejection_reasons: row.get("rejection_reasons"),
+            received_at: row.get("received_at"),
+            updated_at: row.get("updated_at"),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub from: Option<String>,
+    pub to: String,
+    pub actor: String,
+    pub details: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderEntry {
+    #[serde(flatten)]
+    pub practice: PracticeRecord,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// A requested state change and why.
+#[derive(Debug, Clone)]
+pub struct Transition<'a> {
+    pub practice_id: Uuid,
+    pub to: PracticeState,
+    /// `worker:validation`, `operator:OP-1`, `backoffice:bo.tributi`, `citizen`.
+    pub actor: &'a str,
+    /// The same cause always gives the same key (e.g. `validation`, or a return's message id).
+    pub event_key: &'a str,
+    pub details: serde_json::Value,
+    /// Stored on the practice for the folder when the practice is rejected.
+    pub rejection_reasons: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The practice moved from `from`.
+    Moved { from: PracticeState },
+    /// This event had already been applied: nothing was written.
+    AlreadyApplied,
+}
+
+/// Applies `change` inside `tx`: locks the practice, refuses transitions the state machine does
+/// not allow, and writes nothing for an event it has already seen.
+pub async fn transition(tx: &mut Tx, change: &Transition<'_>) -> Result<Applied, StoreError> {
+    let id = change.practice_id;
+    let state: String = sqlx::query_scalar("SELECT state FROM practices WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::UnknownPractice(id))?;
+    let from: PracticeState = state
+        .parse()
+        .map_err(|_| StoreError::CorruptState { id, state })?;
+    let seen: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM practice_history WHERE practice_id = $1 AND event_key = $2",
+    )
+    .bind(id)
+    .bind(change.event_key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if seen.is_some() {
+        return Ok(Applied::AlreadyApplied);
+    }
+    if !from.can_move_to(change.to) {
+        return Err(StoreError::Refused {
+            id,
+            from,
+            to: change.to,
+        });
+    }
+    sqlx::query(
+        "INSERT INTO practice_history (practice_id, from_state, to_state, actor, event_key, details) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(from.as_str())
+    .bind(change.to.as_str())
+    .bind(change.actor)
+    .bind(change.event_key)
+    .bind(&change.details)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE practices SET state = $2, updated_at = now(), \
+         rejection_reasons = COALESCE($3, rejection_reasons) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(change.to.as_str())
+    .bind(&change.rejection_reasons)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Applied::Moved { from })
+}

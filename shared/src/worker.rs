@@ -1,0 +1,279 @@
+//! The plumbing every worker shares: consume, hand to the handler, then ack, retry or fail.
+//!
+//! A worker's crate only says what to do with one message ([`Handler`]) and answers with an
+//! [`Outcome`]. This module owns the rest:
+//! - the outputs of a `Done` are published with confirms *before* the delivery is acked, so a
+//!   crash in between means a redelivery, never a lost step (handlers are idempotent);
+//! - `Retry` goes to the next retry tier (a TTL queue that dead-letters back), and once the tiers
+//!   are used up, to the error queue;
+//! - `Reject` and a panicking handler go straight to the error queue, with the reason, the stage
+//!   and the attempt count in headers, so an operator can read and replay them;
+//! - a lost connection is rebuilt by a supervisor loop with backoff (unacked messages are
+//!   redelivered by the broker), and shutdown stops consuming, then lets the messages in hand
+//!   finish.
+
+use crate::broker::{self, BrokerError, Outgoing, PRACTICE_ID_HEADER, Publisher, header_text, header_u64, text};
+use crate::config::BrokerSettings;
+use crate::topology::{Topology, WorkerQueues};
+use futures::{FutureExt, StreamExt};
+use lapin::{
+    message::Delivery,
+    options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions},
+    types::{AMQPValue, FieldTable},
+};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, error, info, warn};
+
+/// How many retry tiers a message has been through.
+pub const ATTEMPT_HEADER: &str = "x-sportello-attempt";
+/// Why the message is in the error queue.
+pub const ERROR_REASON_HEADER: &str = "x-sportello-error-reason";
+/// Which worker gave up on it.
+pub const ERROR_STAGE_HEADER: &str = "x-sportello-error-stage";
+/// The work queue a replay must put it back into.
+pub const ERROR_QUEUE_HEADER: &str = "x-sportello-error-queue";
+pub const ERROR_AT_HEADER: &str = "x-sportello-error-at";
+
+/// What a handler decided about one message.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The work is committed; publish these, then acknowledge.
+    Done(Vec<Outgoing>),
+    /// A service this message needs is down or busy: try again later.
+    Retry(String),
+    /// The message can never succeed as it is: error queue, with this reason.
+    Reject(String),
+}
+
+/// One delivery, as a handler sees it.
+#[derive(Debug)]
+pub struct Incoming {
+    pub body: Vec<u8>,
+    pub headers: FieldTable,
+    /// Retry tiers already passed through (0 on the first delivery).
+    pub attempt: u32,
+    /// The broker delivered it before (a crash or lost connection in between).
+    pub redelivered: bool,
+    pub practice_id: Option<String>,
+}
+
+impl Incoming {
+    fn from_delivery(delivery: &Delivery) -> Incoming {
+        let headers = delivery.properties.headers().clone().unwrap_or_default();
+        Incoming {
+            attempt: header_u64(&headers, ATTEMPT_HEADER)
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0),
+            practice_id: header_text(&headers, PRACTICE_ID_HEADER),
+            redelivered: delivery.redelivered,
+            body: delivery.data.clone(),
+            headers,
+        }
+    }
+}
+
+/// A worker's domain logic. Must be idempotent: the same message may arrive more than once.
+pub trait Handler: Send + Sync + 'static {
+    /// The name of the worker, as in `queues.toml` (`[workers.<name>]`).
+    fn name(&self) -> &'static str;
+    fn handle(&self, message: &Incoming) -> impl Future<Output = Outcome> + Send;
+}
+
+/// Runs `handler` on its queue until `shutdown`, reconnecting whenever the broker goes away.
+pub async fn run<H: Handler>(
+    broker: BrokerSettings,
+    topology: Arc<Topology>,
+    handler: Arc<H>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let queues = topology.worker(handler.name())?.clone();
+    let errors_exchange = topology.exchange("errors")?.name.clone();
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        match serve(&broker, &queues, &errors_exchange, &handler, &shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(err) => {
+                if started.elapsed() > Duration::from_secs(30) {
+                    backoff = Duration::from_millis(500);
+                }
+                warn!(worker = handler.name(), error = %err, retry_in = ?backoff, "broker connection lost; reconnecting");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.cancelled() => return Ok(()),
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// One connection's life: returns `Ok` on shutdown, `Err` when the connection breaks.
+async fn serve<H: Handler>(
+    settings: &BrokerSettings,
+    queues: &WorkerQueues,
+    errors_exchange: &str,
+    handler: &Arc<H>,
+    shutdown: &CancellationToken,
+) -> Result<(), BrokerError> {
+    let connection = broker::connect(settings, handler.name()).await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .basic_qos(queues.prefetch, BasicQosOptions::default())
+        .await?;
+    let publisher = Publisher::open(&connection).await?;
+    let tag = format!("{}-{}", handler.name(), uuid::Uuid::new_v4());
+    let mut consumer = channel
+        .basic_consume(
+            queues.queue.as_str().into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    info!(worker = handler.name(), queue = %queues.queue, "consuming");
+    let permits = Arc::new(Semaphore::new(queues.concurrency));
+    let mut in_hand = JoinSet::new();
+    let context = Arc::new(Context {
+        queues: queues.clone(),
+        errors_exchange: errors_exchange.to_owned(),
+        publisher,
+    });
+    let result = loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            _ = shutdown.cancelled() => break Ok(()),
+        };
+        tokio::select! {
+            next = consumer.next() => match next {
+                Some(Ok(delivery)) => {
+                    let handler = handler.clone();
+                    let context = context.clone();
+                    in_hand.spawn(async move {
+                        process(&*handler, &context, delivery).await;
+                        drop(permit);
+                    });
+                }
+                Some(Err(err)) => break Err(BrokerError::from(err)),
+                None => break Err(BrokerError::Amqp(lapin::Error::from(lapin::ErrorKind::InvalidConnectionState(lapin::ConnectionState::Closed)))),
+            },
+            _ = shutdown.cancelled() => break Ok(()),
+        }
+        while in_hand.try_join_next().is_some() {}
+    };
+    // Stop receiving, then let the messages in hand finish (or fail and be redelivered);
+    // prefetched messages not yet started go back to the queue when the channel closes.
+    let _ = channel
+        .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+        .await;
+    while in_hand.join_next().await.is_some() {}
+    let _ = channel.close(200, "worker stopping".into()).await;
+    let _ = connection.close(200, "worker stopping".into()).await;
+    result
+}
+
+struct Context {
+    queues: WorkerQueues,
+    errors_exchange: String,
+    publisher: Publisher,
+}
+
+async fn process<H: Handler>(handler: &H, context: &Context, delivery: Delivery) {
+    let incoming = Incoming::from_delivery(&delivery);
+    let span = tracing::info_span!(
+        "message",
+        worker = handler.name(),
+        practice_id = incoming.practice_id.as_deref().unwrap_or("-"),
+        attempt = incoming.attempt,
+    );
+    async {
+        let started = Instant::now();
+        let outcome = AssertUnwindSafe(handler.handle(&incoming))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Outcome::Reject(format!("the handler panicked: {}", panic_message(&panic))));
+        let settled = settle(context, &incoming, &delivery, outcome).await;
+        match settled {
+            Ok(()) => {
+                let _ = delivery.ack(BasicAckOptions::default()).await;
+            }
+            Err(err) => {
+                // Nothing was lost: the message goes back to the queue and comes again.
+                error!(error = %err, "could not publish the outcome; returning the message to the queue");
+                let _ = delivery
+                    .nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() })
+                    .await;
+            }
+        }
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "settled");
+    }
+    .instrument(span)
+    .await
+}
+
+/// Publishes whatever the outcome requires; the caller acks only if this succeeds.
+async fn settle(context: &Context, incoming: &Incoming, delivery: &Delivery, outcome: Outcome) -> Result<(), BrokerError> {
+    match outcome {
+        Outcome::Done(outputs) => {
+            for output in &outputs {
+                context.publisher.publish(output).await?;
+            }
+            Ok(())
+        }
+        Outcome::Retry(reason) => match context.queues.retry_tiers.get(incoming.attempt as usize) {
+            Some(tier) => {
+                warn!(%reason, retry_in = ?tier.delay, "transient failure; will retry");
+                let mut headers = incoming.headers.clone();
+                headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongUInt(incoming.attempt + 1));
+                let retry = Outgoing {
+                    exchange: String::new(),
+                    routing_key: tier.queue.clone(),
+                    body: incoming.body.clone(),
+                    headers,
+                    message_id: delivery.properties.message_id().as_ref().map(|s| s.to_string()),
+                };
+                context.publisher.publish(&retry).await
+            }
+            None => {
+                let reason = format!("gave up after {} retries: {reason}", incoming.attempt);
+                to_error_queue(context, incoming, delivery, &reason).await
+            }
+        },
+        Outcome::Reject(reason) => to_error_queue(context, incoming, delivery, &reason).await,
+    }
+}
+
+async fn to_error_queue(context: &Context, incoming: &Incoming, delivery: &Delivery, reason: &str) -> Result<(), BrokerError> {
+    error!(%reason, queue = %context.queues.error_queue, "message moved to the error queue");
+    let mut headers = incoming.headers.clone();
+    headers.insert(ERROR_REASON_HEADER.into(), text(reason));
+    headers.insert(ERROR_STAGE_HEADER.into(), text(&context.queues.worker));
+    headers.insert(ERROR_QUEUE_HEADER.into(), text(&context.queues.queue));
+    headers.insert(ERROR_AT_HEADER.into(), text(&chrono::Utc::now().to_rfc3339()));
+    headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongUInt(incoming.attempt));
+    let failed = Outgoing {
+        exchange: context.errors_exchange.clone(),
+        routing_key: context.queues.worker.clone(),
+        body: incoming.body.clone(),
+        headers,
+        message_id: delivery.properties.message_id().as_ref().map(|s| s.to_string()),
+    };
+    context.publisher.publish(&failed).await
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}

@@ -1,0 +1,249 @@
+//! What every end-to-end test needs: its own fleet on the real services, isolated from others.
+//!
+//! Each [`TestEnv`] gets a freshly created PostgreSQL database (migrated on connect), its own
+//! namespace on the broker (every exchange and queue name prefixed) and its own staging prefix
+//! in the bucket, so tests run in parallel against one local stack without seeing each other.
+//! The stack comes from `deploy/local/stack-up.sh`, which writes `sportello.toml`.
+
+use anyhow::Context;
+use lapin::options::{BasicAckOptions, BasicGetOptions, ExchangeDeleteOptions, QueueDeleteOptions};
+use secrecy::SecretString;
+use sportello_fleet::app::App;
+use sportello_shared::broker::{self, header_text};
+use sportello_shared::config::Settings;
+use sportello_shared::domain::state::PracticeState;
+use sportello_shared::store::PracticeRecord;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// How long a test waits for the fleet before it declares the fleet stuck. A safety net against
+/// hangs, not a measure of speed.
+pub const PATIENCE: Duration = Duration::from_secs(120);
+
+pub fn repository_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn samples_dir() -> PathBuf {
+    repository_root().join("samples")
+}
+
+pub struct TestEnv {
+    pub settings: Settings,
+    pub app: Arc<App>,
+    pub namespace: String,
+    database: String,
+    admin_url: String,
+}
+
+impl TestEnv {
+    pub async fn new() -> TestEnv {
+        let config = repository_root().join("sportello.toml");
+        assert!(
+            config.is_file(),
+            "{} is missing: run deploy/local/stack-up.sh first",
+            config.display()
+        );
+        let mut settings = Settings::load(Some(&config)).expect("sportello.toml loads");
+        let namespace = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let admin_url = settings.database.url().to_owned();
+        let database = format!("sportello_{namespace}");
+        let admin = sqlx::PgPool::connect(&admin_url).await.expect("PostgreSQL reachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{database}\"")))
+            .execute(&admin)
+            .await
+            .expect("the sportello role may create databases");
+        admin.close().await;
+        let (base, _) = admin_url.rsplit_once('/').expect("database url has a path");
+        settings.database.url = SecretString::from(format!("{base}/{database}"));
+        settings.database.max_connections = 8;
+        settings.broker.namespace = namespace.clone();
+        settings.object_store.staging_prefix = format!("{namespace}/staging");
+        let app = Arc::new(App::build(settings.clone()).await.expect("the fleet's parts connect"));
+        sportello_fleet::fleet::apply_topology(&app).await.expect("topology applies");
+        TestEnv {
+            settings,
+            app,
+            namespace,
+            database,
+            admin_url,
+        }
+    }
+
+    /// Starts `workers` in this process, as `sportello run` would.
+    pub fn start_fleet(&self, workers: &[&'static str]) -> RunningFleet {
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(sportello_fleet::fleet::run(
+            self.app.clone(),
+            workers,
+            shutdown.clone(),
+        ));
+        RunningFleet { shutdown, task }
+    }
+
+    /// Environment for a `sportello` child process that must join this test's fleet.
+    pub fn child_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("SPORTELLO_CONFIG".into(), repository_root().join("sportello.toml").display().to_string()),
+            ("SPORTELLO__DATABASE__URL".into(), self.settings.database.url().to_owned()),
+            ("SPORTELLO__BROKER__NAMESPACE".into(), self.namespace.clone()),
+            ("SPORTELLO__OBJECT_STORE__STAGING_PREFIX".into(), self.settings.object_store.staging_prefix.clone()),
+            ("SPORTELLO__LOG__FORMAT".into(), "json".into()),
+        ]
+    }
+
+    pub fn exchange(&self, logical: &str) -> String {
+        self.app.exchange(logical).expect("exchange in queues.toml")
+    }
+
+    pub fn queue_of(&self, worker: &str) -> String {
+        self.app.topology.worker(worker).expect("worker in queues.toml").queue.clone()
+    }
+
+    pub fn error_queue_of(&self, worker: &str) -> String {
+        self.app.topology.worker(worker).expect("worker in queues.toml").error_queue.clone()
+    }
+
+    pub async fn practice(&self, id: Uuid) -> Option<PracticeRecord> {
+        self.app.store.practice(id).await.expect("store readable")
+    }
+
+    /// Waits until every practice in `ids` is in one of `states`; panics with the laggards.
+    pub async fn wait_until_all_in(&self, ids: &[Uuid], states: &[PracticeState]) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let mut waiting = Vec::new();
+            for id in ids {
+                let state = self.practice(*id).await.map(|p| p.state);
+                if !state.is_some_and(|s| states.contains(&s)) {
+                    waiting.push((*id, state));
+                }
+            }
+            if waiting.is_empty() {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} practices never reached {states:?}: {:?}",
+                waiting.len(),
+                &waiting[..waiting.len().min(5)]
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Takes every message waiting in `queue`: (body, reason header, stage header).
+    pub async fn drain(&self, queue: &str) -> Vec<DrainedMessage> {
+        let connection = broker::connect(&self.settings.broker, "test-drain").await.expect("broker");
+        let channel = connection.create_channel().await.expect("channel");
+        let mut drained = Vec::new();
+        while let Some(message) = channel
+            .basic_get(queue.into(), BasicGetOptions::default())
+            .await
+            .expect("basic.get")
+        {
+            let headers = message.delivery.properties.headers().clone().unwrap_or_default();
+            drained.push(DrainedMessage {
+                body: message.delivery.data.clone(),
+                reason: header_text(&headers, sportello_shared::worker::ERROR_REASON_HEADER),
+                stage: header_text(&headers, sportello_shared::worker::ERROR_STAGE_HEADER),
+            });
+            message.delivery.ack(BasicAckOptions::default()).await.expect("ack");
+        }
+        let _ = connection.close(200, "done".into()).await;
+        drained
+    }
+
+    /// Waits until `queue` holds at least `count` messages, then takes them all.
+    pub async fn wait_for_messages(&self, queue: &str, count: usize) -> Vec<DrainedMessage> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let mut seen = Vec::new();
+        while seen.len() < count {
+            seen.extend(self.drain(queue).await);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{queue} received {} of {count} messages",
+                seen.len()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        seen
+    }
+
+    /// Deletes this test's queues, exchanges and database.
+    pub async fn teardown(self) {
+        if let Ok(connection) = broker::connect(&self.settings.broker, "test-teardown").await {
+            if let Ok(channel) = connection.create_channel().await {
+                for queue in self.app.topology.queue_names() {
+                    let _ = channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
+                }
+                for exchange in self.app.topology.exchange_names() {
+                    let _ = channel.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default()).await;
+                }
+            }
+            let _ = connection.close(200, "done".into()).await;
+        }
+        self.app.store.pool().close().await;
+        if let Ok(admin) = sqlx::PgPool::connect(&self.admin_url).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.database
+            )))
+            .execute(&admin)
+            .await;
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct DrainedMessage {
+    pub body: Vec<u8>,
+    pub reason: Option<String>,
+    pub stage: Option<String>,
+}
+
+pub struct RunningFleet {
+    pub shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningFleet {
+    /// Stops as SIGTERM would and checks that the fleet ended cleanly.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task
+            .await
+            .expect("fleet task")
+            .expect("fleet ended cleanly");
+    }
+}
+
+/// Every `*.json` file directly inside `dir`, sorted.
+pub fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))
+        .expect("samples directory")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The path of the `sportello` binary built by `cargo build` / `cargo test --workspace`.
+pub fn sportello_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repository_root().join("target"));
+    let binary = target.join("debug").join("sportello");
+    assert!(
+        binary.is_file(),
+        "{} is missing: build it with `cargo build --workspace` first",
+        binary.display()
+    );
+    binary
+}

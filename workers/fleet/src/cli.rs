@@ -1,0 +1,102 @@
+//! The command line: what operators and operations can ask of the fleet.
+
+use crate::app::{App, check_routes, load_catalog, load_topology};
+use crate::{fleet, folder, submit};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sportello_shared::config::Settings;
+use sportello_shared::store::Store;
+use sportello_shared::telemetry;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(name = "sportello", version, about = "Back end of the municipality's one-stop citizen desk")]
+pub struct Cli {
+    /// Configuration file (default: $SPORTELLO_CONFIG, ./sportello.toml, /etc/sportello/sportello.toml).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The RabbitMQ topology declared in queues.toml.
+    Topology {
+        #[command(subcommand)]
+        action: TopologyAction,
+    },
+    /// Runs workers in this process: `all`, or names (intake, validation).
+    Run {
+        #[arg(default_value = "all")]
+        workers: Vec<String>,
+    },
+    /// Publishes submissions (JSON files) and prints one practice id per submission.
+    Submit {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Publish the files as they are, even if they are not valid submissions.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// The citizen's folder: practices, status and history.
+    Folder {
+        tax_code: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopologyAction {
+    /// Declares every exchange, queue and binding (idempotent).
+    Apply,
+    /// Checks queues.toml and the catalog's routes without touching the broker.
+    Check,
+}
+
+pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(&settings.log);
+    match cli.command {
+        Command::Topology { action: TopologyAction::Check } => {
+            let topology = load_topology(&settings)?;
+            check_routes(&load_catalog(&settings)?, &topology)?;
+            println!("queues.toml is complete and every catalog type has a route");
+        }
+        Command::Topology { action: TopologyAction::Apply } => {
+            let app = App::build(settings).await?;
+            fleet::apply_topology(&app).await?;
+            println!("topology applied");
+        }
+        Command::Run { workers } => {
+            let workers = fleet::resolve(&workers)?;
+            let app = Arc::new(App::build(settings).await?);
+            fleet::run(app, &workers, fleet::shutdown_on_signals()).await?;
+        }
+        Command::Submit { files, raw } => {
+            let topology = load_topology(&settings)?;
+            let exchange = topology.exchange("intake")?.name.clone();
+            submit::submit(&settings.broker, &exchange, &files, raw, |done| {
+                match done.practice_id {
+                    Some(id) => println!("{id}\t{}", done.file.display()),
+                    None => println!("-\t{}", done.file.display()),
+                }
+            })
+            .await?;
+        }
+        Command::Folder { tax_code, json } => {
+            let store = Store::connect(&settings.database).await.context("PostgreSQL")?;
+            let tax_code = tax_code.trim().to_uppercase();
+            let entries = store.folder(&tax_code).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&folder::to_json(&tax_code, &entries))?);
+            } else {
+                print!("{}", folder::to_text(&tax_code, &entries));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,115 @@
+//! Runs workers in one process until told to stop.
+//!
+//! Each worker runs under the shared plumbing's supervisor; SIGINT or SIGTERM cancels them all,
+//! they stop taking messages, finish the ones in hand, and this returns.
+
+use crate::app::App;
+use anyhow::{Context, bail};
+use sportello_intake::Intake;
+use sportello_shared::broker;
+use sportello_shared::worker::{self, Handler};
+use sportello_validation::Validation;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+/// The workers this build can run, in pipeline order.
+pub const WORKERS: &[&str] = &["intake", "validation"];
+
+/// Declares the whole topology on the broker (idempotent).
+pub async fn apply_topology(app: &App) -> anyhow::Result<()> {
+    let connection = broker::connect(&app.settings.broker, "topology")
+        .await
+        .context("RabbitMQ")?;
+    let channel = connection.create_channel().await?;
+    app.topology.apply(&channel).await?;
+    let _ = connection.close(200, "done".into()).await;
+    Ok(())
+}
+
+/// Resolves `all` and checks the names before anything starts.
+pub fn resolve(names: &[String]) -> anyhow::Result<Vec<&'static str>> {
+    if names.is_empty() || names.iter().any(|n| n == "all") {
+        return Ok(WORKERS.to_vec());
+    }
+    names
+        .iter()
+        .map(|name| {
+            WORKERS
+                .iter()
+                .copied()
+                .find(|w| w == name)
+                .ok_or_else(|| anyhow::anyhow!("unknown worker `{name}` (known: {})", WORKERS.join(", ")))
+        })
+        .collect()
+}
+
+/// Runs `workers` until `shutdown` is cancelled.
+pub async fn run(app: Arc<App>, workers: &[&str], shutdown: CancellationToken) -> anyhow::Result<()> {
+    apply_topology(&app).await?;
+    let mut running = JoinSet::new();
+    for name in workers {
+        match *name {
+            "intake" => spawn(&mut running, &app, intake(&app)?, &shutdown),
+            "validation" => spawn(&mut running, &app, validation(&app)?, &shutdown),
+            other => bail!("unknown worker `{other}`"),
+        }
+    }
+    info!(workers = ?workers, "fleet running");
+    while let Some(finished) = running.join_next().await {
+        finished.context("a worker task failed")??;
+    }
+    info!("fleet stopped");
+    Ok(())
+}
+
+fn spawn<H: Handler>(running: &mut JoinSet<anyhow::Result<()>>, app: &App, handler: H, shutdown: &CancellationToken) {
+    running.spawn(worker::run(
+        app.settings.broker.clone(),
+        app.topology.clone(),
+        Arc::new(handler),
+        shutdown.clone(),
+    ));
+}
+
+pub fn intake(app: &App) -> anyhow::Result<Intake> {
+    Ok(Intake {
+        store: app.store.clone(),
+        objects: app.objects.clone(),
+        catalog: app.catalog.clone(),
+        inline_limit: app.settings.object_store.inline_limit_bytes,
+        max_message_bytes: app.settings.intake.max_message_bytes,
+        practice_exchange: app.exchange("practice")?,
+        events_exchange: app.exchange("events")?,
+    })
+}
+
+pub fn validation(app: &App) -> anyhow::Result<Validation> {
+    Ok(Validation {
+        store: app.store.clone(),
+        objects: app.objects.clone(),
+        catalog: app.catalog.clone(),
+        practice_exchange: app.exchange("practice")?,
+        events_exchange: app.exchange("events")?,
+    })
+}
+
+/// A token cancelled by the first SIGINT or SIGTERM.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        info!("stop requested: finishing the messages in hand");
+        cancel.cancel();
+    });
+    token
+}
