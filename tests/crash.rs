@@ -42,21 +42,33 @@ async fn sigkill_mid_batch_loses_nothing_and_duplicates_nothing() {
         std::fs::write(&file, serde_json::to_vec(&submission).unwrap()).unwrap();
         files.push(file);
     }
-    let submitted = submit::submit(&env.settings.broker, &env.exchange("intake"), &files, false, |_| {})
-        .await
-        .unwrap();
+    let submitted = submit::submit(
+        &env.settings.broker,
+        &env.exchange("intake"),
+        &files,
+        false,
+        |_| {},
+    )
+    .await
+    .unwrap();
     let ids: Vec<uuid::Uuid> = submitted.iter().map(|s| s.practice_id.unwrap()).collect();
 
     let mut fleet = start_fleet(&env);
     let deadline = tokio::time::Instant::now() + sportello_e2e::PATIENCE;
     while settled(&env).await < 20 {
-        assert!(tokio::time::Instant::now() < deadline, "the fleet never started working");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the fleet never started working"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     fleet.kill().expect("SIGKILL");
     fleet.wait().unwrap();
     let at_kill = settled(&env).await;
-    assert!(at_kill < PRACTICES as i64, "killed in the middle of the batch ({at_kill} done)");
+    assert!(
+        at_kill < PRACTICES as i64,
+        "killed in the middle of the batch ({at_kill} done)"
+    );
 
     let mut fleet = start_fleet(&env);
     env.wait_until_all_in(&ids, &[PracticeState::Validated, PracticeState::Rejected])
@@ -66,7 +78,10 @@ async fn sigkill_mid_batch_loses_nothing_and_duplicates_nothing() {
         .fetch_one(env.app.store.pool())
         .await
         .unwrap();
-    assert_eq!(practices, PRACTICES as i64, "every submission is a practice, once");
+    assert_eq!(
+        practices, PRACTICES as i64,
+        "every submission is a practice, once"
+    );
     let bad_histories: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT practice_id FROM practice_history GROUP BY practice_id \
          HAVING count(*) <> 2 OR count(*) FILTER (WHERE to_state = 'received') <> 1) odd",
@@ -76,12 +91,25 @@ async fn sigkill_mid_batch_loses_nothing_and_duplicates_nothing() {
     .unwrap();
     assert_eq!(bad_histories, 0, "each practice: one received, one verdict");
     assert!(env.drain(&env.error_queue_of("intake")).await.is_empty());
-    assert!(env.drain(&env.error_queue_of("validation")).await.is_empty());
+    assert!(
+        env.drain(&env.error_queue_of("validation"))
+            .await
+            .is_empty()
+    );
 
     // SIGTERM: stop taking messages, finish those in hand, exit 0.
     let pid = fleet.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = tokio::task::spawn_blocking(move || fleet.wait()).await.unwrap().unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::task::spawn_blocking(move || fleet.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "clean exit on SIGTERM: {status}");
 
     env.teardown().await;

@@ -20,20 +20,46 @@ async fn malformed_submissions_land_in_the_error_queue_with_a_reason_and_intake_
         files
     };
     assert!(malformed.len() >= 4);
-    submit::submit(&env.settings.broker, &env.exchange("intake"), &malformed, true, |_| {})
-        .await
-        .unwrap();
+    submit::submit(
+        &env.settings.broker,
+        &env.exchange("intake"),
+        &malformed,
+        true,
+        |_| {},
+    )
+    .await
+    .unwrap();
 
-    let failed = env.wait_for_messages(&env.error_queue_of("intake"), malformed.len()).await;
+    let failed = env
+        .wait_for_messages(&env.error_queue_of("intake"), malformed.len())
+        .await;
     assert_eq!(failed.len(), malformed.len());
-    let reasons: Vec<String> = failed.iter().map(|m| m.reason.clone().expect("a reason header")).collect();
+    let reasons: Vec<String> = failed
+        .iter()
+        .map(|m| m.reason.clone().expect("a reason header"))
+        .collect();
     assert!(failed.iter().all(|m| m.stage.as_deref() == Some("intake")));
-    assert!(reasons.iter().any(|r| r.contains("not JSON")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("schema_version 99")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("unknown practice type")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("contract v1")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("not JSON")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("schema_version 99")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("unknown practice type")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("contract v1")),
+        "{reasons:?}"
+    );
     // The message is kept as it was sent, so an operator can read and replay it.
-    let bodies: Vec<Vec<u8>> = malformed.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let bodies: Vec<Vec<u8>> = malformed
+        .iter()
+        .map(|f| std::fs::read(f).unwrap())
+        .collect();
     assert!(failed.iter().all(|m| bodies.contains(&m.body)));
     assert_eq!(
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM practices")
@@ -46,9 +72,15 @@ async fn malformed_submissions_land_in_the_error_queue_with_a_reason_and_intake_
 
     // The same worker still takes good work.
     let good = json_files(&samples_dir().join("submissions")).remove(0);
-    let submitted = submit::submit(&env.settings.broker, &env.exchange("intake"), &[good], false, |_| {})
-        .await
-        .unwrap();
+    let submitted = submit::submit(
+        &env.settings.broker,
+        &env.exchange("intake"),
+        &[good],
+        false,
+        |_| {},
+    )
+    .await
+    .unwrap();
     env.wait_until_all_in(
         &[submitted[0].practice_id.unwrap()],
         &[PracticeState::Validated, PracticeState::Rejected],
@@ -67,23 +99,51 @@ async fn stage_messages_that_cannot_succeed_go_to_the_error_queue_of_their_stage
     let publisher = Publisher::open(&connection).await.unwrap();
     let practice = env.exchange("practice");
     let unknown = uuid::Uuid::new_v4();
-    let mut wrong_version = Outgoing::json(&practice, route::VALIDATE, &StageMessage::new(unknown), None);
-    wrong_version.body = format!(r#"{{"schema_version":7,"practice_id":"{unknown}"}}"#).into_bytes();
+    let mut wrong_version = Outgoing::json(
+        &practice,
+        route::VALIDATE,
+        &StageMessage::new(unknown),
+        None,
+    );
+    wrong_version.body =
+        format!(r#"{{"schema_version":7,"practice_id":"{unknown}"}}"#).into_bytes();
     let mut not_json = wrong_version.clone();
     not_json.body = b"\xff\xfe garbage".to_vec();
     for message in [
-        Outgoing::json(&practice, route::VALIDATE, &StageMessage::new(unknown), Some(unknown)),
+        Outgoing::json(
+            &practice,
+            route::VALIDATE,
+            &StageMessage::new(unknown),
+            Some(unknown),
+        ),
         wrong_version,
         not_json,
     ] {
         publisher.publish(&message).await.unwrap();
     }
-    let failed = env.wait_for_messages(&env.error_queue_of("validation"), 3).await;
+    let failed = env
+        .wait_for_messages(&env.error_queue_of("validation"), 3)
+        .await;
     let reasons: Vec<String> = failed.iter().map(|m| m.reason.clone().unwrap()).collect();
-    assert!(reasons.iter().any(|r| r.contains(&format!("practice {unknown} does not exist"))), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("schema_version 7")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.starts_with("not a stage message")), "{reasons:?}");
-    assert!(failed.iter().all(|m| m.stage.as_deref() == Some("validation")));
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains(&format!("practice {unknown} does not exist"))),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("schema_version 7")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.starts_with("not a stage message")),
+        "{reasons:?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|m| m.stage.as_deref() == Some("validation"))
+    );
     let _ = connection.close(200, "done".into()).await;
     fleet.stop().await;
     env.teardown().await;
@@ -93,10 +153,22 @@ async fn stage_messages_that_cannot_succeed_go_to_the_error_queue_of_their_stage
 async fn every_work_queue_is_a_quorum_queue_with_a_delivery_limit_and_a_dead_letter_target() {
     let env = TestEnv::new().await;
     let output = std::process::Command::new("rabbitmqctl")
-        .args(["list_queues", "-q", "--formatter", "json", "name", "type", "arguments"])
+        .args([
+            "list_queues",
+            "-q",
+            "--formatter",
+            "json",
+            "name",
+            "type",
+            "arguments",
+        ])
         .output()
         .expect("rabbitmqctl runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let queues: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
     let find = |name: &str| {
         queues
@@ -105,29 +177,51 @@ async fn every_work_queue_is_a_quorum_queue_with_a_delivery_limit_and_a_dead_let
             .unwrap_or_else(|| panic!("{name} is declared"))
             .clone()
     };
-    let arguments = |queue: &serde_json::Value| -> std::collections::BTreeMap<String, serde_json::Value> {
-        // rabbitmqctl prints arguments as [name, type, value] triples or as an object.
-        match &queue["arguments"] {
-            serde_json::Value::Object(map) => map.clone().into_iter().collect(),
-            serde_json::Value::Array(items) => items
-                .iter()
-                .filter_map(|item| Some((item[0].as_str()?.to_owned(), item[2].clone())))
-                .collect(),
-            _ => Default::default(),
-        }
-    };
+    let arguments =
+        |queue: &serde_json::Value| -> std::collections::BTreeMap<String, serde_json::Value> {
+            // rabbitmqctl prints arguments as [name, type, value] triples or as an object.
+            match &queue["arguments"] {
+                serde_json::Value::Object(map) => map.clone().into_iter().collect(),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .filter_map(|item| Some((item[0].as_str()?.to_owned(), item[2].clone())))
+                    .collect(),
+                _ => Default::default(),
+            }
+        };
     for worker in env.app.topology.workers() {
         let queue = find(&worker.queue);
         assert_eq!(queue["type"], "quorum", "{}", worker.queue);
         let args = arguments(&queue);
-        assert_eq!(args["x-delivery-limit"], serde_json::json!(worker.delivery_limit), "{}", worker.queue);
-        assert_eq!(args["x-dead-letter-exchange"], env.exchange("errors"), "{}", worker.queue);
-        assert_eq!(args["x-dead-letter-routing-key"], worker.worker.as_str(), "{}", worker.queue);
+        assert_eq!(
+            args["x-delivery-limit"],
+            serde_json::json!(worker.delivery_limit),
+            "{}",
+            worker.queue
+        );
+        assert_eq!(
+            args["x-dead-letter-exchange"],
+            env.exchange("errors"),
+            "{}",
+            worker.queue
+        );
+        assert_eq!(
+            args["x-dead-letter-routing-key"],
+            worker.worker.as_str(),
+            "{}",
+            worker.queue
+        );
         assert_eq!(find(&worker.error_queue)["type"], "quorum");
         for tier in &worker.retry_tiers {
             let tier_args = arguments(&find(&tier.queue));
-            assert_eq!(tier_args["x-message-ttl"], serde_json::json!(tier.delay.as_millis() as u64));
-            assert_eq!(tier_args["x-dead-letter-routing-key"], worker.queue.as_str());
+            assert_eq!(
+                tier_args["x-message-ttl"],
+                serde_json::json!(tier.delay.as_millis() as u64)
+            );
+            assert_eq!(
+                tier_args["x-dead-letter-routing-key"],
+                worker.queue.as_str()
+            );
         }
     }
     env.teardown().await;

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 fn first_valid_sample() -> PathBuf {
     let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(samples_dir().join("expected.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(samples_dir().join("expected.json")).unwrap())
+            .unwrap();
     json_files(&samples_dir().join("submissions"))
         .into_iter()
         .find(|f| expected[f.file_name().unwrap().to_str().unwrap()]["valid"] == true)
@@ -20,12 +21,22 @@ async fn a_submission_published_three_times_is_one_practice_with_one_history() {
     let fleet = env.start_fleet(&["intake", "validation"]);
     let sample = first_valid_sample();
     let files = vec![sample.clone(), sample.clone(), sample];
-    let submitted = submit::submit(&env.settings.broker, &env.exchange("intake"), &files, false, |_| {})
-        .await
-        .unwrap();
+    let submitted = submit::submit(
+        &env.settings.broker,
+        &env.exchange("intake"),
+        &files,
+        false,
+        |_| {},
+    )
+    .await
+    .unwrap();
     let id = submitted[0].practice_id.unwrap();
-    assert!(submitted.iter().all(|s| s.practice_id == Some(id)), "same key, same id");
-    env.wait_until_all_in(&[id], &[PracticeState::Validated]).await;
+    assert!(
+        submitted.iter().all(|s| s.practice_id == Some(id)),
+        "same key, same id"
+    );
+    env.wait_until_all_in(&[id], &[PracticeState::Validated])
+        .await;
     // Let the duplicates drain through intake before counting.
     env.wait_for_messages(&env.queue_of("protocol"), 1).await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
@@ -38,7 +49,10 @@ async fn a_submission_published_three_times_is_one_practice_with_one_history() {
     let history = env.app.store.history(id).await.unwrap();
     let states: Vec<&str> = history.iter().map(|h| h.to.as_str()).collect();
     assert_eq!(states, ["received", "validated"]);
-    assert!(env.drain(&env.queue_of("protocol")).await.is_empty(), "registered once, not three times");
+    assert!(
+        env.drain(&env.queue_of("protocol")).await.is_empty(),
+        "registered once, not three times"
+    );
 
     fleet.stop().await;
     env.teardown().await;
@@ -49,7 +63,8 @@ async fn the_same_key_with_different_content_is_recorded_as_a_conflict_and_chang
     let env = TestEnv::new().await;
     let fleet = env.start_fleet(&["intake", "validation"]);
     let sample = first_valid_sample();
-    let mut altered: serde_json::Value = serde_json::from_slice(&std::fs::read(&sample).unwrap()).unwrap();
+    let mut altered: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sample).unwrap()).unwrap();
     let original_subject = altered["subject"].as_str().unwrap().to_owned();
     altered["subject"] = serde_json::json!("Oggetto cambiato dopo l'invio");
     let dir = std::env::temp_dir().join(format!("sportello-{}", env.namespace));
@@ -57,14 +72,27 @@ async fn the_same_key_with_different_content_is_recorded_as_a_conflict_and_chang
     let altered_file = dir.join("altered.json");
     std::fs::write(&altered_file, serde_json::to_vec(&altered).unwrap()).unwrap();
 
-    let first = submit::submit(&env.settings.broker, &env.exchange("intake"), &[sample], false, |_| {})
-        .await
-        .unwrap();
+    let first = submit::submit(
+        &env.settings.broker,
+        &env.exchange("intake"),
+        &[sample],
+        false,
+        |_| {},
+    )
+    .await
+    .unwrap();
     let id = first[0].practice_id.unwrap();
-    env.wait_until_all_in(&[id], &[PracticeState::Validated]).await;
-    submit::submit(&env.settings.broker, &env.exchange("intake"), &[altered_file], false, |_| {})
-        .await
-        .unwrap();
+    env.wait_until_all_in(&[id], &[PracticeState::Validated])
+        .await;
+    submit::submit(
+        &env.settings.broker,
+        &env.exchange("intake"),
+        &[altered_file],
+        false,
+        |_| {},
+    )
+    .await
+    .unwrap();
 
     let deadline = tokio::time::Instant::now() + sportello_e2e::PATIENCE;
     let conflicts = loop {
@@ -82,7 +110,10 @@ async fn the_same_key_with_different_content_is_recorded_as_a_conflict_and_chang
     assert_eq!(conflicts[0].0, id);
     assert_eq!(conflicts[0].1["subject"], "Oggetto cambiato dopo l'invio");
     let practice = env.practice(id).await.unwrap();
-    assert_eq!(practice.subject, original_subject, "the practice is not overwritten");
+    assert_eq!(
+        practice.subject, original_subject,
+        "the practice is not overwritten"
+    );
     assert_eq!(env.app.store.history(id).await.unwrap().len(), 2);
 
     fleet.stop().await;

@@ -16,11 +16,18 @@ async fn every_sample_is_validated_or_rejected_with_its_reasons() {
     let files = json_files(&samples_dir().join("submissions"));
     assert!(files.len() >= 25, "the samples cover every desk");
     let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(samples_dir().join("expected.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(samples_dir().join("expected.json")).unwrap())
+            .unwrap();
 
-    let submitted = submit::submit(&env.settings.broker, &env.exchange("intake"), &files, false, |_| {})
-        .await
-        .expect("samples publish");
+    let submitted = submit::submit(
+        &env.settings.broker,
+        &env.exchange("intake"),
+        &files,
+        false,
+        |_| {},
+    )
+    .await
+    .expect("samples publish");
     let ids: Vec<Uuid> = submitted.iter().map(|s| s.practice_id.unwrap()).collect();
     env.wait_until_all_in(&ids, &[PracticeState::Validated, PracticeState::Rejected])
         .await;
@@ -37,21 +44,41 @@ async fn every_sample_is_validated_or_rejected_with_its_reasons() {
         let states: Vec<&str> = history.iter().map(|h| h.to.as_str()).collect();
         *per_citizen.entry(practice.tax_code.clone()).or_default() += 1;
         if want["valid"].as_bool().unwrap() {
-            assert_eq!(practice.state, PracticeState::Validated, "{name}: {:?}", practice.rejection_reasons);
+            assert_eq!(
+                practice.state,
+                PracticeState::Validated,
+                "{name}: {:?}",
+                practice.rejection_reasons
+            );
             assert_eq!(states, ["received", "validated"], "{name}");
             valid_ids.insert(id);
         } else {
             assert_eq!(practice.state, PracticeState::Rejected, "{name}");
             assert_eq!(states, ["received", "rejected"], "{name}");
-            let reasons = practice.rejection_reasons.as_ref().unwrap().as_array().unwrap();
-            let codes: BTreeSet<&str> = reasons.iter().map(|r| r["code"].as_str().unwrap()).collect();
-            let want_codes: BTreeSet<&str> =
-                want["reasons"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+            let reasons = practice
+                .rejection_reasons
+                .as_ref()
+                .unwrap()
+                .as_array()
+                .unwrap();
+            let codes: BTreeSet<&str> = reasons
+                .iter()
+                .map(|r| r["code"].as_str().unwrap())
+                .collect();
+            let want_codes: BTreeSet<&str> = want["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
             assert_eq!(codes, want_codes, "{name}");
             for reason in reasons {
                 let message = reason["message"].as_str().unwrap();
                 assert!(!message.is_empty(), "{name}: every reason explains itself");
-                assert!(!message.contains(&practice.tax_code), "{name}: no tax code in the message");
+                assert!(
+                    !message.contains(&practice.tax_code),
+                    "{name}: no tax code in the message"
+                );
             }
         }
     }
@@ -60,7 +87,10 @@ async fn every_sample_is_validated_or_rejected_with_its_reasons() {
     for (tax_code, count) in &per_citizen {
         assert_eq!(env.app.store.folder(tax_code).await.unwrap().len(), *count);
     }
-    assert!(per_citizen.values().any(|n| *n > 1), "some citizen has several practices");
+    assert!(
+        per_citizen.values().any(|n| *n > 1),
+        "some citizen has several practices"
+    );
 
     // Large inline documents were parked in the staging area, with their bytes intact.
     let mut staged = 0;
@@ -76,7 +106,10 @@ async fn every_sample_is_validated_or_rejected_with_its_reasons() {
             }
         }
     }
-    assert!(staged > 0, "a sample carries a document above the inline limit");
+    assert!(
+        staged > 0,
+        "a sample carries a document above the inline limit"
+    );
 
     // Exactly the valid practices wait for protocol registration, once each.
     let waiting = env.drain(&env.queue_of("protocol")).await;
@@ -84,7 +117,11 @@ async fn every_sample_is_validated_or_rejected_with_its_reasons() {
         .iter()
         .map(|m| StageMessage::parse(&m.body).unwrap().practice_id)
         .collect();
-    assert_eq!(waiting.len(), valid_ids.len(), "one registration request per valid practice");
+    assert_eq!(
+        waiting.len(),
+        valid_ids.len(),
+        "one registration request per valid practice"
+    );
     assert_eq!(waiting.into_iter().collect::<BTreeSet<_>>(), valid_ids);
 
     fleet.stop().await;

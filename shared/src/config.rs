@@ -115,7 +115,8 @@ impl Settings {
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = &file {
-            builder = builder.add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
+            builder = builder
+                .add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
         }
         builder = builder.add_source(
             config::Environment::with_prefix("SPORTELLO")
@@ -203,6 +204,9 @@ mod tests {
             .try_deserialize()
             .unwrap();
         assert!(!format!("{settings:?}").contains("hunter2"));
-        assert_eq!(redact_url(settings.database.url()), "postgres://app:***@db/x");
+        assert_eq!(
+            redact_url(settings.database.url()),
+            "postgres://app:***@db/x"
+        );
     }
 }

@@ -4,13 +4,13 @@
 //! - [`domain`]: the practice's vocabulary — submission contract, state machine, legal newtypes.
 //! - [`catalog`]: the declarative catalog of practice types, desk by desk.
 
-pub mod catalog;
-pub mod domain;
 pub mod broker;
+pub mod catalog;
 pub mod config;
+pub mod domain;
+pub mod messages;
+pub mod objects;
+pub mod store;
 pub mod telemetry;
 pub mod topology;
 pub mod worker;
-pub mod store;
-pub mod objects;
-pub mod messages;

@@ -38,8 +38,8 @@ impl StageMessage {
 
     /// Parses a stage message, refusing other versions with a reason an operator can act on.
     pub fn parse(body: &[u8]) -> Result<StageMessage, String> {
-        let message: StageMessage = serde_json::from_slice(body)
-            .map_err(|e| format!("not a stage message: {e}"))?;
+        let message: StageMessage =
+            serde_json::from_slice(body).map_err(|e| format!("not a stage message: {e}"))?;
         if message.schema_version != STAGE_SCHEMA_VERSION {
             return Err(format!(
                 "stage message schema_version {} is not supported (this build reads {STAGE_SCHEMA_VERSION})",
@@ -85,7 +85,15 @@ mod tests {
         let ok = serde_json::to_vec(&StageMessage::new(id)).unwrap();
         assert_eq!(StageMessage::parse(&ok).unwrap().practice_id, id);
         let future = format!(r#"{{"schema_version":2,"practice_id":"{id}"}}"#);
-        assert!(StageMessage::parse(future.as_bytes()).unwrap_err().contains("schema_version 2"));
-        assert!(StageMessage::parse(b"hello").unwrap_err().starts_with("not a stage message"));
+        assert!(
+            StageMessage::parse(future.as_bytes())
+                .unwrap_err()
+                .contains("schema_version 2")
+        );
+        assert!(
+            StageMessage::parse(b"hello")
+                .unwrap_err()
+                .starts_with("not a stage message")
+        );
     }
 }

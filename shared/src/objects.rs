@@ -41,7 +41,9 @@ pub struct ObjectStore {
 
 impl std::fmt::Debug for ObjectStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObjectStore").field("bucket", &self.bucket.name()).finish()
+        f.debug_struct("ObjectStore")
+            .field("bucket", &self.bucket.name())
+            .finish()
     }
 }
 
@@ -84,7 +86,12 @@ impl ObjectStore {
         key.starts_with(&format!("{}/", self.staging_prefix))
     }
 
-    pub async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<(), ObjectError> {
+    pub async fn put(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        content_type: &str,
+    ) -> Result<(), ObjectError> {
         self.bucket
             .put_object_with_content_type(key, bytes, content_type)
             .await

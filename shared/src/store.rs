@@ -72,18 +72,21 @@ impl Store {
         &self,
         idempotency_key: &str,
     ) -> Result<Option<(Uuid, String)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, submission_digest FROM practices WHERE idempotency_key = $1",
-        )
-        .bind(idempotency_key)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query("SELECT id, submission_digest FROM practices WHERE idempotency_key = $1")
+                .bind(idempotency_key)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|row| (row.get("id"), row.get("submission_digest"))))
     }
 
     /// Records a new practice in `received` with its documents. Returns `false` when another
     /// delivery recorded the same idempotency key first (nothing is written then).
-    pub async fn record_received(&self, practice: &NewPractice, documents: &[NewDocument]) -> Result<bool, StoreError> {
+    pub async fn record_received(
+        &self,
+        practice: &NewPractice,
+        documents: &[NewDocument],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO practices (id, idempotency_key, submission_digest, submission, practice_type, \
@@ -140,7 +143,13 @@ impl Store {
     }
 
     /// Keeps a submission that reused a key with different content, for the operator to see.
-    pub async fn record_conflict(&self, idempotency_key: &str, practice_id: Uuid, digest: &str, submission: &serde_json::Value) -> Result<(), StoreError> {
+    pub async fn record_conflict(
+        &self,
+        idempotency_key: &str,
+        practice_id: Uuid,
+        digest: &str,
+        submission: &serde_json::Value,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO submission_conflicts (idempotency_key, practice_id, received_digest, submission) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key, received_digest) DO NOTHING",

@@ -25,7 +25,13 @@ where
         .with_env_filter(filter)
         .with_writer(writer);
     if json {
-        Box::new(builder.json().with_current_span(true).with_span_list(false).finish())
+        Box::new(
+            builder
+                .json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .finish(),
+        )
     } else {
         Box::new(builder.compact().finish())
     }

@@ -133,7 +133,7 @@ impl Topology {
 
     pub fn parse(text: &str) -> Result<Topology, TopologyError> {
         let raw: RawTopology =
-            toml::from_str(text).map_err(|e| TopologyError::Syntax(e.to_string()))?;
+            toml::from_str(text).map_err(|e| TopologyError::Syntax(one_line(text, &e)))?;
         let mut exchanges = BTreeMap::new();
         for (logical, exchange) in &raw.exchanges {
             let kind = match exchange.kind.as_str() {
@@ -157,7 +157,14 @@ impl Topology {
                 },
             );
         }
-        for needed in ["errors", "practice", "events", "backoffice", "returns", "intake"] {
+        for needed in [
+            "errors",
+            "practice",
+            "events",
+            "backoffice",
+            "returns",
+            "intake",
+        ] {
             if !exchanges.contains_key(needed) {
                 return Err(key_error(format!("exchanges.{needed}"), "missing"));
             }
@@ -168,14 +175,23 @@ impl Topology {
             let prefix = format!("workers.{name}");
             require_name(&format!("{prefix}.queue"), &worker.queue)?;
             if worker.prefetch == 0 {
-                return Err(key_error(format!("{prefix}.prefetch"), "must be at least 1"));
+                return Err(key_error(
+                    format!("{prefix}.prefetch"),
+                    "must be at least 1",
+                ));
             }
             if worker.concurrency == 0 {
-                return Err(key_error(format!("{prefix}.concurrency"), "must be at least 1"));
+                return Err(key_error(
+                    format!("{prefix}.concurrency"),
+                    "must be at least 1",
+                ));
             }
             let delivery_limit = worker.delivery_limit.unwrap_or(raw.defaults.delivery_limit);
             if delivery_limit == 0 {
-                return Err(key_error(format!("{prefix}.delivery_limit"), "must be at least 1"));
+                return Err(key_error(
+                    format!("{prefix}.delivery_limit"),
+                    "must be at least 1",
+                ));
             }
             let delays = match &worker.retry_delays {
                 Some(delays) => parse_delays(&format!("{prefix}.retry_delays"), delays)?,
@@ -192,7 +208,10 @@ impl Topology {
                 bindings.push((exchange.clone(), binding.routing_key.clone()));
             }
             if bindings.is_empty() {
-                return Err(key_error(format!("{prefix}.bindings"), "a worker needs at least one binding"));
+                return Err(key_error(
+                    format!("{prefix}.bindings"),
+                    "a worker needs at least one binding",
+                ));
             }
             workers.insert(
                 name.clone(),
@@ -293,7 +312,9 @@ impl Topology {
     }
 
     pub fn back_offices(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.back_offices.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.back_offices
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// Declares every exchange, queue, retry tier, error queue and binding.
@@ -317,7 +338,10 @@ impl Topology {
             declare_queue(channel, &worker.error_queue, quorum(&[])).await?;
             bind(channel, &worker.error_queue, errors, &worker.worker).await?;
             let work_args = quorum(&[
-                ("x-delivery-limit", AMQPValue::LongUInt(worker.delivery_limit)),
+                (
+                    "x-delivery-limit",
+                    AMQPValue::LongUInt(worker.delivery_limit),
+                ),
                 ("x-dead-letter-exchange", string(errors)),
                 ("x-dead-letter-routing-key", string(&worker.worker)),
             ]);
@@ -345,6 +369,20 @@ impl Topology {
             bind(channel, queue, backoffice, id).await?;
         }
         Ok(())
+    }
+}
+
+/// A TOML error on one line, with the line number and the line itself (the table header for a
+/// missing key), so that a start-up failure reads as one line in a log.
+fn one_line(text: &str, err: &toml::de::Error) -> String {
+    let message = err.message().trim().replace('\n', " ");
+    match err.span() {
+        Some(span) => {
+            let line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+            format!("line {line_no} (`{line}`): {message}")
+        }
+        None => message,
     }
 }
 
@@ -400,15 +438,27 @@ fn quorum(extra: &[(&str, AMQPValue)]) -> FieldTable {
     table
 }
 
-async fn declare_queue(channel: &Channel, name: &str, args: FieldTable) -> Result<(), lapin::Error> {
+async fn declare_queue(
+    channel: &Channel,
+    name: &str,
+    args: FieldTable,
+) -> Result<(), lapin::Error> {
     let options = QueueDeclareOptions {
         durable: true,
         ..QueueDeclareOptions::default()
     };
-    channel.queue_declare(name.into(), options, args).await.map(|_| ())
+    channel
+        .queue_declare(name.into(), options, args)
+        .await
+        .map(|_| ())
 }
 
-async fn bind(channel: &Channel, queue: &str, exchange: &str, key: &str) -> Result<(), lapin::Error> {
+async fn bind(
+    channel: &Channel,
+    queue: &str,
+    exchange: &str,
+    key: &str,
+) -> Result<(), lapin::Error> {
     channel
         .queue_bind(
             queue.into(),
@@ -427,14 +477,25 @@ mod tests {
     #[test]
     fn the_repository_topology_is_complete() {
         let topology = Topology::parse(EMBEDDED).unwrap();
-        for worker in ["intake", "validation", "protocol", "storage", "dispatch", "returns", "notification"] {
+        for worker in [
+            "intake",
+            "validation",
+            "protocol",
+            "storage",
+            "dispatch",
+            "returns",
+            "notification",
+        ] {
             let queues = topology.worker(worker).unwrap();
             assert!(queues.delivery_limit > 0);
             assert!(!queues.retry_tiers.is_empty());
             assert_eq!(queues.error_queue, format!("{}.errors", queues.queue));
         }
         let validation = topology.worker("validation").unwrap();
-        assert_eq!(validation.retry_tiers[0].queue, "sportello.validation.retry.5s");
+        assert_eq!(
+            validation.retry_tiers[0].queue,
+            "sportello.validation.retry.5s"
+        );
         assert_eq!(validation.retry_tiers[0].delay, Duration::from_secs(5));
     }
 
@@ -453,7 +514,9 @@ mod tests {
     fn a_missing_key_is_named() {
         let broken = EMBEDDED.replacen("prefetch = 32\n", "", 1);
         let err = Topology::parse(&broken).unwrap_err().to_string();
-        assert!(err.contains("prefetch"), "{err}");
+        assert!(err.contains("missing field `prefetch`"), "{err}");
+        assert!(err.contains("[workers.intake]"), "the table is named: {err}");
+        assert!(!err.contains('\n'), "one line: {err}");
     }
 
     #[test]
@@ -464,7 +527,10 @@ mod tests {
             1,
         );
         let err = Topology::parse(&broken).unwrap_err().to_string();
-        assert!(err.contains("workers.validation.bindings[0].exchange"), "{err}");
+        assert!(
+            err.contains("workers.validation.bindings[0].exchange"),
+            "{err}"
+        );
     }
 
     #[test]

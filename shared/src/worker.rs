@@ -12,13 +12,17 @@
 //!   redelivered by the broker), and shutdown stops consuming, then lets the messages in hand
 //!   finish.
 
-use crate::broker::{self, BrokerError, Outgoing, PRACTICE_ID_HEADER, Publisher, header_text, header_u64, text};
+use crate::broker::{
+    self, BrokerError, Outgoing, PRACTICE_ID_HEADER, Publisher, header_text, header_u64, text,
+};
 use crate::config::BrokerSettings;
 use crate::topology::{Topology, WorkerQueues};
 use futures::{FutureExt, StreamExt};
 use lapin::{
     message::Delivery,
-    options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions},
+    options::{
+        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    },
     types::{AMQPValue, FieldTable},
 };
 use std::future::Future;
@@ -221,7 +225,12 @@ async fn process<H: Handler>(handler: &H, context: &Context, delivery: Delivery)
 }
 
 /// Publishes whatever the outcome requires; the caller acks only if this succeeds.
-async fn settle(context: &Context, incoming: &Incoming, delivery: &Delivery, outcome: Outcome) -> Result<(), BrokerError> {
+async fn settle(
+    context: &Context,
+    incoming: &Incoming,
+    delivery: &Delivery,
+    outcome: Outcome,
+) -> Result<(), BrokerError> {
     match outcome {
         Outcome::Done(outputs) => {
             for output in &outputs {
@@ -233,13 +242,20 @@ async fn settle(context: &Context, incoming: &Incoming, delivery: &Delivery, out
             Some(tier) => {
                 warn!(%reason, retry_in = ?tier.delay, "transient failure; will retry");
                 let mut headers = incoming.headers.clone();
-                headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongUInt(incoming.attempt + 1));
+                headers.insert(
+                    ATTEMPT_HEADER.into(),
+                    AMQPValue::LongUInt(incoming.attempt + 1),
+                );
                 let retry = Outgoing {
                     exchange: String::new(),
                     routing_key: tier.queue.clone(),
                     body: incoming.body.clone(),
                     headers,
-                    message_id: delivery.properties.message_id().as_ref().map(|s| s.to_string()),
+                    message_id: delivery
+                        .properties
+                        .message_id()
+                        .as_ref()
+                        .map(|s| s.to_string()),
                 };
                 context.publisher.publish(&retry).await
             }
@@ -252,20 +268,32 @@ async fn settle(context: &Context, incoming: &Incoming, delivery: &Delivery, out
     }
 }
 
-async fn to_error_queue(context: &Context, incoming: &Incoming, delivery: &Delivery, reason: &str) -> Result<(), BrokerError> {
+async fn to_error_queue(
+    context: &Context,
+    incoming: &Incoming,
+    delivery: &Delivery,
+    reason: &str,
+) -> Result<(), BrokerError> {
     error!(%reason, queue = %context.queues.error_queue, "message moved to the error queue");
     let mut headers = incoming.headers.clone();
     headers.insert(ERROR_REASON_HEADER.into(), text(reason));
     headers.insert(ERROR_STAGE_HEADER.into(), text(&context.queues.worker));
     headers.insert(ERROR_QUEUE_HEADER.into(), text(&context.queues.queue));
-    headers.insert(ERROR_AT_HEADER.into(), text(&chrono::Utc::now().to_rfc3339()));
+    headers.insert(
+        ERROR_AT_HEADER.into(),
+        text(&chrono::Utc::now().to_rfc3339()),
+    );
     headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongUInt(incoming.attempt));
     let failed = Outgoing {
         exchange: context.errors_exchange.clone(),
         routing_key: context.queues.worker.clone(),
         body: incoming.body.clone(),
         headers,
-        message_id: delivery.properties.message_id().as_ref().map(|s| s.to_string()),
+        message_id: delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|s| s.to_string()),
     };
     context.publisher.publish(&failed).await
 }

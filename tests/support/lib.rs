@@ -52,19 +52,29 @@ impl TestEnv {
         let namespace = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
         let admin_url = settings.database.url().to_owned();
         let database = format!("sportello_{namespace}");
-        let admin = sqlx::PgPool::connect(&admin_url).await.expect("PostgreSQL reachable");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{database}\"")))
-            .execute(&admin)
+        let admin = sqlx::PgPool::connect(&admin_url)
             .await
-            .expect("the sportello role may create databases");
+            .expect("PostgreSQL reachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE \"{database}\""
+        )))
+        .execute(&admin)
+        .await
+        .expect("the sportello role may create databases");
         admin.close().await;
         let (base, _) = admin_url.rsplit_once('/').expect("database url has a path");
         settings.database.url = SecretString::from(format!("{base}/{database}"));
         settings.database.max_connections = 8;
         settings.broker.namespace = namespace.clone();
         settings.object_store.staging_prefix = format!("{namespace}/staging");
-        let app = Arc::new(App::build(settings.clone()).await.expect("the fleet's parts connect"));
-        sportello_fleet::fleet::apply_topology(&app).await.expect("topology applies");
+        let app = Arc::new(
+            App::build(settings.clone())
+                .await
+                .expect("the fleet's parts connect"),
+        );
+        sportello_fleet::fleet::apply_topology(&app)
+            .await
+            .expect("topology applies");
         TestEnv {
             settings,
             app,
@@ -77,21 +87,34 @@ impl TestEnv {
     /// Starts `workers` in this process, as `sportello run` would.
     pub fn start_fleet(&self, workers: &[&'static str]) -> RunningFleet {
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(sportello_fleet::fleet::run(
-            self.app.clone(),
-            workers,
-            shutdown.clone(),
-        ));
+        let (app, workers, token) = (self.app.clone(), workers.to_vec(), shutdown.clone());
+        let task =
+            tokio::spawn(async move { sportello_fleet::fleet::run(app, &workers, token).await });
         RunningFleet { shutdown, task }
     }
 
     /// Environment for a `sportello` child process that must join this test's fleet.
     pub fn child_env(&self) -> Vec<(String, String)> {
         vec![
-            ("SPORTELLO_CONFIG".into(), repository_root().join("sportello.toml").display().to_string()),
-            ("SPORTELLO__DATABASE__URL".into(), self.settings.database.url().to_owned()),
-            ("SPORTELLO__BROKER__NAMESPACE".into(), self.namespace.clone()),
-            ("SPORTELLO__OBJECT_STORE__STAGING_PREFIX".into(), self.settings.object_store.staging_prefix.clone()),
+            (
+                "SPORTELLO_CONFIG".into(),
+                repository_root()
+                    .join("sportello.toml")
+                    .display()
+                    .to_string(),
+            ),
+            (
+                "SPORTELLO__DATABASE__URL".into(),
+                self.settings.database.url().to_owned(),
+            ),
+            (
+                "SPORTELLO__BROKER__NAMESPACE".into(),
+                self.namespace.clone(),
+            ),
+            (
+                "SPORTELLO__OBJECT_STORE__STAGING_PREFIX".into(),
+                self.settings.object_store.staging_prefix.clone(),
+            ),
             ("SPORTELLO__LOG__FORMAT".into(), "json".into()),
         ]
     }
@@ -101,11 +124,21 @@ impl TestEnv {
     }
 
     pub fn queue_of(&self, worker: &str) -> String {
-        self.app.topology.worker(worker).expect("worker in queues.toml").queue.clone()
+        self.app
+            .topology
+            .worker(worker)
+            .expect("worker in queues.toml")
+            .queue
+            .clone()
     }
 
     pub fn error_queue_of(&self, worker: &str) -> String {
-        self.app.topology.worker(worker).expect("worker in queues.toml").error_queue.clone()
+        self.app
+            .topology
+            .worker(worker)
+            .expect("worker in queues.toml")
+            .error_queue
+            .clone()
     }
 
     pub async fn practice(&self, id: Uuid) -> Option<PracticeRecord> {
@@ -138,7 +171,9 @@ impl TestEnv {
 
     /// Takes every message waiting in `queue`: (body, reason header, stage header).
     pub async fn drain(&self, queue: &str) -> Vec<DrainedMessage> {
-        let connection = broker::connect(&self.settings.broker, "test-drain").await.expect("broker");
+        let connection = broker::connect(&self.settings.broker, "test-drain")
+            .await
+            .expect("broker");
         let channel = connection.create_channel().await.expect("channel");
         let mut drained = Vec::new();
         while let Some(message) = channel
@@ -146,13 +181,22 @@ impl TestEnv {
             .await
             .expect("basic.get")
         {
-            let headers = message.delivery.properties.headers().clone().unwrap_or_default();
+            let headers = message
+                .delivery
+                .properties
+                .headers()
+                .clone()
+                .unwrap_or_default();
             drained.push(DrainedMessage {
                 body: message.delivery.data.clone(),
                 reason: header_text(&headers, sportello_shared::worker::ERROR_REASON_HEADER),
                 stage: header_text(&headers, sportello_shared::worker::ERROR_STAGE_HEADER),
             });
-            message.delivery.ack(BasicAckOptions::default()).await.expect("ack");
+            message
+                .delivery
+                .ack(BasicAckOptions::default())
+                .await
+                .expect("ack");
         }
         let _ = connection.close(200, "done".into()).await;
         drained
@@ -179,10 +223,14 @@ impl TestEnv {
         if let Ok(connection) = broker::connect(&self.settings.broker, "test-teardown").await {
             if let Ok(channel) = connection.create_channel().await {
                 for queue in self.app.topology.queue_names() {
-                    let _ = channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
+                    let _ = channel
+                        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                        .await;
                 }
                 for exchange in self.app.topology.exchange_names() {
-                    let _ = channel.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default()).await;
+                    let _ = channel
+                        .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                        .await;
                 }
             }
             let _ = connection.close(200, "done".into()).await;

@@ -125,7 +125,9 @@ mod tests {
 
     #[test]
     fn happy_path_is_allowed_in_order() {
-        let path = [Received, Validated, Registered, Stored, Dispatched, InProgress, Completed, Delivered];
+        let path = [
+            Received, Validated, Registered, Stored, Dispatched, InProgress, Completed, Delivered,
+        ];
         for pair in path.windows(2) {
             assert!(pair[0].can_move_to(pair[1]), "{} → {}", pair[0], pair[1]);
         }

@@ -12,7 +12,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Debug, Parser)]
-#[command(name = "sportello", version, about = "Back end of the municipality's one-stop citizen desk")]
+#[command(
+    name = "sportello",
+    version,
+    about = "Back end of the municipality's one-stop citizen desk"
+)]
 pub struct Cli {
     /// Configuration file (default: $SPORTELLO_CONFIG, ./sportello.toml, /etc/sportello/sportello.toml).
     #[arg(long, global = true)]
@@ -61,12 +65,16 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(cli.config.as_deref())?;
     telemetry::init(&settings.log);
     match cli.command {
-        Command::Topology { action: TopologyAction::Check } => {
+        Command::Topology {
+            action: TopologyAction::Check,
+        } => {
             let topology = load_topology(&settings)?;
             check_routes(&load_catalog(&settings)?, &topology)?;
             println!("queues.toml is complete and every catalog type has a route");
         }
-        Command::Topology { action: TopologyAction::Apply } => {
+        Command::Topology {
+            action: TopologyAction::Apply,
+        } => {
             let app = App::build(settings).await?;
             fleet::apply_topology(&app).await?;
             println!("topology applied");
@@ -79,20 +87,29 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Submit { files, raw } => {
             let topology = load_topology(&settings)?;
             let exchange = topology.exchange("intake")?.name.clone();
-            submit::submit(&settings.broker, &exchange, &files, raw, |done| {
-                match done.practice_id {
+            submit::submit(
+                &settings.broker,
+                &exchange,
+                &files,
+                raw,
+                |done| match done.practice_id {
                     Some(id) => println!("{id}\t{}", done.file.display()),
                     None => println!("-\t{}", done.file.display()),
-                }
-            })
+                },
+            )
             .await?;
         }
         Command::Folder { tax_code, json } => {
-            let store = Store::connect(&settings.database).await.context("PostgreSQL")?;
+            let store = Store::connect(&settings.database)
+                .await
+                .context("PostgreSQL")?;
             let tax_code = tax_code.trim().to_uppercase();
             let entries = store.folder(&tax_code).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&folder::to_json(&tax_code, &entries))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&folder::to_json(&tax_code, &entries))?
+                );
             } else {
                 print!("{}", folder::to_text(&tax_code, &entries));
             }

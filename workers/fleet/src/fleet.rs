@@ -36,17 +36,19 @@ pub fn resolve(names: &[String]) -> anyhow::Result<Vec<&'static str>> {
     names
         .iter()
         .map(|name| {
-            WORKERS
-                .iter()
-                .copied()
-                .find(|w| w == name)
-                .ok_or_else(|| anyhow::anyhow!("unknown worker `{name}` (known: {})", WORKERS.join(", ")))
+            WORKERS.iter().copied().find(|w| w == name).ok_or_else(|| {
+                anyhow::anyhow!("unknown worker `{name}` (known: {})", WORKERS.join(", "))
+            })
         })
         .collect()
 }
 
 /// Runs `workers` until `shutdown` is cancelled.
-pub async fn run(app: Arc<App>, workers: &[&str], shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    app: Arc<App>,
+    workers: &[&str],
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     apply_topology(&app).await?;
     let mut running = JoinSet::new();
     for name in workers {
@@ -64,7 +66,12 @@ pub async fn run(app: Arc<App>, workers: &[&str], shutdown: CancellationToken) -
     Ok(())
 }
 
-fn spawn<H: Handler>(running: &mut JoinSet<anyhow::Result<()>>, app: &App, handler: H, shutdown: &CancellationToken) {
+fn spawn<H: Handler>(
+    running: &mut JoinSet<anyhow::Result<()>>,
+    app: &App,
+    handler: H,
+    shutdown: &CancellationToken,
+) {
     running.spawn(worker::run(
         app.settings.broker.clone(),
         app.topology.clone(),
@@ -100,10 +107,11 @@ pub fn shutdown_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     tokio::spawn(async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return,
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -12,7 +12,11 @@ pub fn to_json(tax_code: &str, folder: &[FolderEntry]) -> serde_json::Value {
 /// The folder as text, times in Italian local time.
 pub fn to_text(tax_code: &str, folder: &[FolderEntry]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Cartella del cittadino {tax_code}: {} pratiche", folder.len());
+    let _ = writeln!(
+        out,
+        "Cartella del cittadino {tax_code}: {} pratiche",
+        folder.len()
+    );
     for entry in folder {
         let p = &entry.practice;
         let _ = writeln!(out);
@@ -27,7 +31,10 @@ pub fn to_text(tax_code: &str, folder: &[FolderEntry]) -> String {
         if let Some(reasons) = p.rejection_reasons.as_ref().and_then(|r| r.as_array()) {
             let _ = writeln!(out, "  motivi del rifiuto:");
             for reason in reasons {
-                let message = reason.get("message").and_then(|m| m.as_str()).unwrap_or("?");
+                let message = reason
+                    .get("message")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("?");
                 let _ = writeln!(out, "    - {message}");
             }
         }

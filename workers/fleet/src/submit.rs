@@ -48,7 +48,9 @@ pub async fn submit(
         .iter()
         .map(|file| prepare(file, exchange, raw).map(|p| (file, p)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let connection = broker::connect(settings, "submit").await.context("RabbitMQ")?;
+    let connection = broker::connect(settings, "submit")
+        .await
+        .context("RabbitMQ")?;
     let publisher = Publisher::open(&connection).await?;
     let progress = progress_bar(files.len());
     let mut submitted = Vec::with_capacity(files.len());

@@ -80,7 +80,10 @@ impl Handler for Intake {
 pub fn parse_submission(body: &[u8]) -> Result<Submission, String> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("the submission is not JSON: {e}"))?;
-    match value.get("schema_version").and_then(serde_json::Value::as_u64) {
+    match value
+        .get("schema_version")
+        .and_then(serde_json::Value::as_u64)
+    {
         Some(v) if v == u64::from(SUBMISSION_SCHEMA_VERSION) => {}
         Some(v) => {
             return Err(format!(
@@ -89,7 +92,9 @@ pub fn parse_submission(body: &[u8]) -> Result<Submission, String> {
         }
         None => return Err("the submission has no numeric schema_version".to_owned()),
     }
-    serde_json::from_value(value).map_err(|e| format!("the submission does not follow contract v{SUBMISSION_SCHEMA_VERSION}: {e}"))
+    serde_json::from_value(value).map_err(|e| {
+        format!("the submission does not follow contract v{SUBMISSION_SCHEMA_VERSION}: {e}")
+    })
 }
 
 impl Intake {
@@ -124,14 +129,18 @@ impl Intake {
             practice_type: submission.practice_type.clone(),
             channel: submission.channel.as_str().to_owned(),
             operator_id: match &submission.channel {
-                sportello_shared::domain::submission::Channel::Counter { operator_id } => Some(operator_id.clone()),
+                sportello_shared::domain::submission::Channel::Counter { operator_id } => {
+                    Some(operator_id.clone())
+                }
                 sportello_shared::domain::submission::Channel::Portal => None,
             },
             tax_code: submission.applicant.tax_code.trim().to_uppercase(),
             subject: submission.subject.clone(),
             integrates: submission.integrates,
             actor: match &submission.channel {
-                sportello_shared::domain::submission::Channel::Counter { operator_id } => format!("operator:{operator_id}"),
+                sportello_shared::domain::submission::Channel::Counter { operator_id } => {
+                    format!("operator:{operator_id}")
+                }
                 sportello_shared::domain::submission::Channel::Portal => "citizen".to_owned(),
             },
         };
@@ -148,7 +157,12 @@ impl Intake {
 
     /// `Some(outputs)` when the key is already known: the same content is the same practice
     /// (passed on again only if it still waits for validation), other content is a conflict.
-    async fn seen_before(&self, submission: &Submission, id: Uuid, digest: &str) -> Result<Option<Vec<Outgoing>>, Refusal> {
+    async fn seen_before(
+        &self,
+        submission: &Submission,
+        id: Uuid,
+        digest: &str,
+    ) -> Result<Option<Vec<Outgoing>>, Refusal> {
         let Some((existing, existing_digest)) = self
             .store
             .find_by_idempotency_key(&submission.idempotency_key)
@@ -159,7 +173,12 @@ impl Intake {
         if existing_digest != digest {
             warn!(practice_id = %existing, "same idempotency key, different content: recorded as a conflict, practice unchanged");
             self.store
-                .record_conflict(&submission.idempotency_key, existing, digest, &without_bytes(submission))
+                .record_conflict(
+                    &submission.idempotency_key,
+                    existing,
+                    digest,
+                    &without_bytes(submission),
+                )
                 .await?;
             return Ok(Some(Vec::new()));
         }
@@ -170,18 +189,36 @@ impl Intake {
             .await?
             .is_some_and(|p| p.state == PracticeState::Received);
         info!(still_waiting, "duplicate submission: same practice");
-        Ok(Some(if still_waiting { self.next_steps(existing) } else { Vec::new() }))
+        Ok(Some(if still_waiting {
+            self.next_steps(existing)
+        } else {
+            Vec::new()
+        }))
     }
 
     fn next_steps(&self, id: Uuid) -> Vec<Outgoing> {
         let event = PracticeEvent::new(id, PracticeState::Received);
         vec![
-            Outgoing::json(&self.practice_exchange, route::VALIDATE, &StageMessage::new(id), Some(id)),
-            Outgoing::json(&self.events_exchange, &event.routing_key(), &event, Some(id)),
+            Outgoing::json(
+                &self.practice_exchange,
+                route::VALIDATE,
+                &StageMessage::new(id),
+                Some(id),
+            ),
+            Outgoing::json(
+                &self.events_exchange,
+                &event.routing_key(),
+                &event,
+                Some(id),
+            ),
         ]
     }
 
-    async fn collect_documents(&self, submission: &Submission, id: Uuid) -> Result<Vec<NewDocument>, Refusal> {
+    async fn collect_documents(
+        &self,
+        submission: &Submission,
+        id: Uuid,
+    ) -> Result<Vec<NewDocument>, Refusal> {
         let mut documents = Vec::with_capacity(submission.documents.len());
         for (position, document) in submission.documents.iter().enumerate() {
             let label = format!("document {} (`{}`)", position + 1, document.role);
@@ -194,12 +231,18 @@ impl Intake {
                 Some(DocumentSource::Inline(encoded)) => {
                     let bytes = base64::engine::general_purpose::STANDARD
                         .decode(encoded.trim())
-                        .map_err(|e| Refusal::Malformed(format!("{label}: content_base64 is not base64: {e}")))?;
+                        .map_err(|e| {
+                            Refusal::Malformed(format!(
+                                "{label}: content_base64 is not base64: {e}"
+                            ))
+                        })?;
                     let sha256 = sha256_hex(&bytes);
                     let size = bytes.len() as u64;
                     if bytes.len() > self.inline_limit {
                         let key = self.objects.staging_key(id, position);
-                        self.objects.put(&key, &bytes, "application/octet-stream").await?;
+                        self.objects
+                            .put(&key, &bytes, "application/octet-stream")
+                            .await?;
                         (sha256, size, None, Some(key))
                     } else {
                         (sha256, size, Some(bytes), None)
@@ -245,10 +288,23 @@ mod tests {
 
     #[test]
     fn not_json_wrong_version_and_wrong_shape_are_told_apart() {
-        assert!(parse_submission(b"<xml/>").unwrap_err().contains("not JSON"));
-        assert!(parse_submission(br#"{"schema_version": 99}"#).unwrap_err().contains("schema_version 99"));
-        assert!(parse_submission(br#"{"schema_version": "1"}"#).unwrap_err().contains("no numeric schema_version"));
-        let err = parse_submission(br#"{"schema_version": 1, "idempotency_key": "k"}"#).unwrap_err();
+        assert!(
+            parse_submission(b"<xml/>")
+                .unwrap_err()
+                .contains("not JSON")
+        );
+        assert!(
+            parse_submission(br#"{"schema_version": 99}"#)
+                .unwrap_err()
+                .contains("schema_version 99")
+        );
+        assert!(
+            parse_submission(br#"{"schema_version": "1"}"#)
+                .unwrap_err()
+                .contains("no numeric schema_version")
+        );
+        let err =
+            parse_submission(br#"{"schema_version": 1, "idempotency_key": "k"}"#).unwrap_err();
         assert!(err.contains("contract v1"), "{err}");
     }
 }

@@ -1,0 +1,428 @@
+#!/usr/bin/env bash
+# Brings up the local stack Sportello needs (RabbitMQ, PostgreSQL, Garage,
+# maildev), installing what is missing, and writes <repo>/sportello.toml.
+#
+# Idempotent: a service that already answers on its port is reused, never
+# restarted. Services this script starts are listed in .state/started, so that
+# stack-down.sh stops those and only those. Secrets are generated once and kept
+# in .state/credentials.env (mode 600); they are never printed.
+#
+# Usage: deploy/local/stack-up.sh        (as root, on Debian 12)
+set -euo pipefail
+
+# shellcheck source=deploy/local/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+export PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin"
+
+REUSED=()
+STARTED=()
+APT_UPDATED=0
+APT_LOG="$STATE_DIR/apt.log"
+
+# ---------------------------------------------------------------- helpers ---
+
+apt_install() {
+    log "installing $* (apt-get; log: ${APT_LOG#"$REPO_ROOT"/})"
+    if ((APT_UPDATED == 0)); then
+        apt-get update >>"$APT_LOG" 2>&1 || die "apt-get update failed; see $APT_LOG"
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >>"$APT_LOG" 2>&1 ||
+        die "apt-get install $* failed; see $APT_LOG"
+}
+
+reuse() { # reuse NAME WHAT: note that NAME already answers and is left as it is
+    if was_started "$1"; then
+        log "$2 already answers (started by an earlier stack-up.sh run): keeping it"
+    else
+        log "$2 already answers: reusing it"
+    fi
+    REUSED+=("$1")
+}
+
+need_cmd() { # need_cmd COMMAND PACKAGE
+    command -v "$1" >/dev/null 2>&1 || apt_install "$2"
+}
+
+rand_hex() { # rand_hex BYTES
+    od -An -vtx1 -N"$1" /dev/urandom | tr -d ' \n'
+}
+
+# ensure_secret NAME BYTES [PREFIX]: keep NAME from credentials.env, or
+# generate it once and append it there.
+ensure_secret() {
+    local name=$1 bytes=$2 prefix=${3:-}
+    if [[ -z ${!name:-} ]]; then
+        printf -v "$name" '%s%s' "$prefix" "$(rand_hex "$bytes")"
+        printf '%s=%s\n' "$name" "${!name}" >>"$CREDENTIALS_FILE"
+    fi
+}
+
+toml_str() { # a TOML basic string with quotes and backslashes escaped
+    local s=${1//\\/\\\\}
+    printf '"%s"' "${s//\"/\\\"}"
+}
+
+find_tool() { # find_tool NAME: PATH, then root's and $CARGO_HOME's cargo bin
+    local c
+    for c in "$(command -v "$1" 2>/dev/null || true)" "/root/.cargo/bin/$1" \
+        "${CARGO_HOME:-${HOME:-/root}/.cargo}/bin/$1"; do
+        if [[ -n $c && -x $c ]]; then
+            printf '%s' "$c"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# start_bg NAME PIDFILE LOGFILE COMMAND...: run COMMAND detached (own session,
+# immune to hangups), output appended to LOGFILE, pid written to PIDFILE.
+start_bg() {
+    local name=$1 pidfile=$2 logfile=$3
+    shift 3
+    log "starting $name (log: ${logfile#"$REPO_ROOT"/})"
+    printf '\n=== %s started by stack-up.sh at %s ===\n' "$name" "$(date -Is)" >>"$logfile"
+    setsid nohup "$@" >>"$logfile" 2>&1 </dev/null &
+    printf '%s\n' "$!" >"$pidfile"
+}
+
+# wait_pid PID LIMIT WHAT LOGFILE CHECK...: like wait_for, but gives up at
+# once, with the log's tail, if the process PID dies.
+wait_pid() {
+    local pid=$1 limit=$2 what=$3 logfile=$4
+    shift 4
+    local deadline=$((SECONDS + limit))
+    until "$@" >/dev/null 2>&1; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 15 "$logfile" >&2 || true
+            die "$what exited during startup; see $logfile"
+        fi
+        if ((SECONDS >= deadline)); then
+            die "$what did not become ready within ${limit}s; see $logfile"
+        fi
+        sleep 1
+    done
+}
+
+# --------------------------------------------------------------- state ---
+
+[[ $EUID -eq 0 ]] || die "run as root (it installs packages and starts services)"
+mkdir -p "$STATE_DIR"
+chmod 700 "$STATE_DIR"
+umask 077
+
+touch "$CREDENTIALS_FILE"
+chmod 600 "$CREDENTIALS_FILE"
+# shellcheck source=/dev/null
+source "$CREDENTIALS_FILE"
+ensure_secret SPORTELLO_DB_PASSWORD 16
+ensure_secret GARAGE_ACCESS_KEY 12 GK
+ensure_secret GARAGE_SECRET_KEY 32
+ensure_secret GARAGE_RPC_SECRET 32
+[[ $SPORTELLO_DB_PASSWORD =~ ^[0-9a-f]{32}$ ]] || die "SPORTELLO_DB_PASSWORD in $CREDENTIALS_FILE is not 32 hex digits"
+[[ $GARAGE_ACCESS_KEY =~ ^GK[0-9a-f]{24}$ ]] || die "GARAGE_ACCESS_KEY in $CREDENTIALS_FILE is not GK + 24 hex digits"
+[[ $GARAGE_SECRET_KEY =~ ^[0-9a-f]{64}$ ]] || die "GARAGE_SECRET_KEY in $CREDENTIALS_FILE is not 64 hex digits"
+[[ $GARAGE_RPC_SECRET =~ ^[0-9a-f]{64}$ ]] || die "GARAGE_RPC_SECRET in $CREDENTIALS_FILE is not 64 hex digits"
+
+need_cmd curl curl
+
+# ------------------------------------------------------------ RabbitMQ ---
+
+up_rabbitmq() {
+    if port_open 5672; then
+        reuse rabbitmq "RabbitMQ on 127.0.0.1:5672"
+        return
+    fi
+    command -v rabbitmq-server >/dev/null 2>&1 || apt_install rabbitmq-server
+    if ! port_open 5672; then # the package's postinst may have started it
+        log "starting RabbitMQ"
+        rabbitmq-server -detached >>"$STATE_DIR/rabbitmq-start.log" 2>&1 ||
+            warn "rabbitmq-server -detached returned an error (see $STATE_DIR/rabbitmq-start.log); waiting anyway"
+    fi
+    wait_for 120 "RabbitMQ on 127.0.0.1:5672 (logs: /var/log/rabbitmq/)" port_open 5672
+    mark_started rabbitmq
+    STARTED+=(rabbitmq)
+}
+
+# ---------------------------------------------------------- PostgreSQL ---
+
+up_postgres() {
+    local ver port="" status=""
+    if port_open 5432; then
+        reuse postgresql "PostgreSQL on 127.0.0.1:5432"
+    else
+        ver=$(pg_version)
+        if [[ -z $ver ]] || ! command -v pg_ctlcluster >/dev/null 2>&1; then
+            apt_install postgresql
+            ver=$(pg_version)
+        fi
+        [[ -n $ver ]] || die "no PostgreSQL server found under /usr/lib/postgresql after installing it"
+        if [[ ! -d /etc/postgresql/$ver/main ]]; then
+            log "creating PostgreSQL $ver cluster 'main'"
+            pg_createcluster "$ver" main >>"$STATE_DIR/postgres-start.log" 2>&1 ||
+                die "pg_createcluster $ver main failed; see $STATE_DIR/postgres-start.log"
+        fi
+        # pg_createcluster picks the next free port (5433, ...) when 5432 was
+        # busy at install time: the application expects 5432.
+        read -r port status < <(pg_lsclusters -h 2>/dev/null | awk -v v="$ver" '$1 == v && $2 == "main" { print $3, $4 }') || true
+        if [[ ${status:-} == online* ]]; then
+            die "PostgreSQL $ver/main is running on port ${port:-?}, not 5432: set port = 5432 in /etc/postgresql/$ver/main/postgresql.conf and restart it"
+        fi
+        if [[ -n ${port:-} && $port != 5432 ]]; then
+            log "PostgreSQL $ver/main is configured for port $port: setting it to 5432"
+            pg_conftool "$ver" main set port 5432
+        fi
+        if ! port_open 5432; then
+            log "starting PostgreSQL $ver"
+            pg_ctlcluster --skip-systemctl-redirect "$ver" main start >>"$STATE_DIR/postgres-start.log" 2>&1 ||
+                die "pg_ctlcluster $ver main start failed; see $STATE_DIR/postgres-start.log"
+        fi
+        wait_for 60 "PostgreSQL $ver on 127.0.0.1:5432 (logs: /var/log/postgresql/)" port_open 5432
+        mark_started postgresql
+        STARTED+=(postgresql)
+    fi
+
+    # Role and database, as the postgres superuser over the Unix socket (works
+    # with trust and with peer auth). Statement logging is switched off for
+    # this session so the password never lands in the server log.
+    (cd / && runuser -u postgres -- psql -X -q -p 5432 -d postgres -v ON_ERROR_STOP=1) >/dev/null <<SQL ||
+SET log_statement = 'none';
+SET log_min_duration_statement = -1;
+SELECT 'CREATE ROLE sportello' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sportello')\gexec
+ALTER ROLE sportello WITH LOGIN CREATEDB PASSWORD '$SPORTELLO_DB_PASSWORD';
+SELECT 'CREATE DATABASE sportello OWNER sportello' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'sportello')\gexec
+ALTER DATABASE sportello OWNER TO sportello;
+SQL
+        die "could not create the sportello role/database (psql as the postgres user failed)"
+
+    PGPASSWORD=$SPORTELLO_DB_PASSWORD psql -X -q -w -h 127.0.0.1 -p 5432 -U sportello -d sportello \
+        -Atc 'SELECT 1' >/dev/null 2>&1 ||
+        die "role sportello cannot log in over TCP 127.0.0.1:5432 with its password (check pg_hba.conf)"
+}
+
+# -------------------------------------------------------------- Garage ---
+
+# garage_s3 CURL-ARGS...: a SigV4-signed S3 request with this stack's key. The
+# key travels in a curl config read from a pipe, never on a command line.
+garage_s3() {
+    curl -sf -K <(printf 'user = "%s:%s"\n' "$GARAGE_ACCESS_KEY" "$GARAGE_SECRET_KEY") \
+        --aws-sigv4 "aws:amz:garage:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
+}
+
+# The key can list, write, read back and delete in the bucket.
+garage_s3_ready() {
+    local url=http://127.0.0.1:3900/sportello probe
+    probe=".stack-up-probe-$$"
+    garage_s3 "$url?list-type=2&max-keys=1" >/dev/null &&
+        garage_s3 -X PUT --data-binary ok "$url/$probe" >/dev/null &&
+        [[ $(garage_s3 "$url/$probe") == ok ]] &&
+        garage_s3 -X DELETE "$url/$probe" >/dev/null
+}
+
+garage_ready() {
+    port_open 3900 &&
+        "$GARAGE_BIN" -c "$GARAGE_CONF" bucket info sportello &&
+        garage_s3_ready
+}
+
+write_garage_conf() {
+    mkdir -p "$STATE_DIR/garage/meta" "$STATE_DIR/garage/data"
+    cat >"$GARAGE_CONF.tmp" <<EOF
+# Written by deploy/local/stack-up.sh; regenerated on every run.
+metadata_dir = $(toml_str "$STATE_DIR/garage/meta")
+data_dir = $(toml_str "$STATE_DIR/garage/data")
+db_engine = "sqlite"
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:3901"
+rpc_public_addr = "127.0.0.1:3901"
+rpc_secret = "$GARAGE_RPC_SECRET"
+
+[s3_api]
+api_bind_addr = "127.0.0.1:3900"
+s3_region = "garage"
+root_domain = ".s3.garage.localhost"
+
+[admin]
+api_bind_addr = "127.0.0.1:3903"
+EOF
+    mv -f "$GARAGE_CONF.tmp" "$GARAGE_CONF"
+}
+
+install_garage() {
+    local cargo buildlog="$STATE_DIR/garage-build.log"
+    cargo=$(find_tool cargo) ||
+        die "Garage is not installed and cargo was not found: install Rust (rustup) or put a garage 2.5 binary on PATH"
+    command -v cc >/dev/null 2>&1 || apt_install build-essential pkg-config
+    log "Garage not found: building garage 2.5.0 with cargo install (about 12 minutes on 2 cores; log: ${buildlog#"$REPO_ROOT"/})"
+    if ! "$cargo" install --locked garage@2.5.0 --no-default-features --features bundled-libs,sqlite >"$buildlog" 2>&1; then
+        tail -n 20 "$buildlog" >&2 || true
+        die "cargo install garage@2.5.0 failed; see $buildlog"
+    fi
+    GARAGE_BIN=$(find_tool garage) || die "cargo install finished but no garage binary was found"
+}
+
+up_garage() {
+    local pid
+    write_garage_conf
+    if port_open 3900; then
+        wait_for 20 "S3 access to bucket sportello with this stack's key on 127.0.0.1:3900 (is port 3900 held by a Garage this script did not configure?)" \
+            garage_s3_ready
+        reuse garage "Garage on 127.0.0.1:3900"
+        return
+    fi
+    GARAGE_BIN=$(find_tool garage) || install_garage
+    if pid=$(pid_alive "$GARAGE_PID" garage); then
+        log "Garage (pid $pid) is running but not answering yet: waiting for it"
+    else
+        GARAGE_DEFAULT_ACCESS_KEY=$GARAGE_ACCESS_KEY \
+            GARAGE_DEFAULT_SECRET_KEY=$GARAGE_SECRET_KEY \
+            GARAGE_DEFAULT_BUCKET=sportello \
+            NO_COLOR=1 \
+            start_bg Garage "$GARAGE_PID" "$STATE_DIR/garage.log" \
+            "$GARAGE_BIN" -c "$GARAGE_CONF" server --single-node --default-bucket
+        pid=$(<"$GARAGE_PID")
+    fi
+    wait_pid "$pid" 60 "Garage (bucket sportello on 127.0.0.1:3900)" "$STATE_DIR/garage.log" garage_ready
+    mark_started garage
+    STARTED+=(garage)
+}
+
+# ------------------------------------------------------------- maildev ---
+
+maildev_ready() {
+    curl -sf -o /dev/null http://127.0.0.1:1080/api/email
+}
+
+# npm_bin NAME: NAME from PATH or from npm's global prefix (where npm puts it
+# even when that prefix is not on PATH).
+npm_bin() {
+    local c
+    for c in "$(command -v "$1" 2>/dev/null || true)" \
+        "$(npm prefix -g 2>/dev/null || true)/bin/$1" "/usr/local/bin/$1"; do
+        if [[ $c == */"$1" && -x $c ]]; then
+            printf '%s' "$c"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# node20: a Node.js >= 20 (maildev 3 needs it; Debian 12 ships 18), first the
+# one on PATH, then npm's global prefix, where `npm install -g node@20` puts one.
+node20() {
+    local c major
+    for c in "$(command -v node 2>/dev/null || true)" \
+        "$(npm prefix -g 2>/dev/null || true)/bin/node" /usr/local/bin/node; do
+        [[ $c == */node && -x $c ]] || continue
+        major=$("$c" -p 'process.versions.node.split(".")[0]' 2>/dev/null) || continue
+        if ((major >= 20)); then
+            printf '%s' "$c"
+            return 0
+        fi
+    done
+    return 1
+}
+
+up_maildev() {
+    local pid node bin
+    if maildev_ready; then
+        reuse maildev "maildev on 127.0.0.1:1080"
+        return
+    fi
+    if port_open 1080 || port_open 1025; then
+        die "port 1080 or 1025 is in use, but not by a maildev answering GET /api/email"
+    fi
+    if ! node=$(node20); then
+        command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+        log "maildev 3 needs Node.js >= 20 (found: $(node --version 2>/dev/null || echo none)): installing node@20 from the npm registry"
+        npm install -g node@20 >>"$STATE_DIR/npm.log" 2>&1 ||
+            die "npm install -g node@20 failed; see $STATE_DIR/npm.log"
+        hash -r
+        node=$(node20) || die "npm installed node@20 but no Node.js >= 20 was found"
+    fi
+    if ! bin=$(npm_bin maildev); then
+        command -v npm >/dev/null 2>&1 || apt_install npm
+        log "installing maildev 3.0.0 with npm (log: ${STATE_DIR#"$REPO_ROOT"/}/npm.log)"
+        PATH="$(dirname "$node"):$PATH" npm install -g maildev@3.0.0 >>"$STATE_DIR/npm.log" 2>&1 ||
+            die "npm install -g maildev@3.0.0 failed; see $STATE_DIR/npm.log"
+        hash -r
+        bin=$(npm_bin maildev) || die "npm installed maildev but its command was not found"
+    fi
+    if pid=$(pid_alive "$MAILDEV_PID" maildev); then
+        log "maildev (pid $pid) is running but not answering yet: waiting for it"
+    else
+        # Run the script with the chosen node, whatever `node` PATH finds first.
+        start_bg maildev "$MAILDEV_PID" "$STATE_DIR/maildev.log" \
+            "$node" "$(readlink -f "$bin")" --smtp 1025 --web 1080 --ip 127.0.0.1 --web-ip 127.0.0.1
+        pid=$(<"$MAILDEV_PID")
+    fi
+    wait_pid "$pid" 60 "maildev (GET http://127.0.0.1:1080/api/email)" "$STATE_DIR/maildev.log" maildev_ready
+    wait_for 10 "maildev SMTP on 127.0.0.1:1025" port_open 1025
+    mark_started maildev
+    STARTED+=(maildev)
+}
+
+# ------------------------------------------------ AOO signing certificate ---
+
+up_certificate() {
+    local key="$STATE_DIR/aoo-dev.key" crt="$STATE_DIR/aoo-dev.crt"
+    if [[ -s $key && -s $crt ]]; then
+        return
+    fi
+    need_cmd openssl openssl
+    log "creating the development AOO signing key and certificate"
+    openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key.tmp" ||
+        die "openssl could not generate the AOO key"
+    openssl req -new -x509 -key "$key.tmp" -days 3650 -out "$crt.tmp" \
+        -subj "/CN=Comune di Esempio - AOO Protocollo Generale (sviluppo)" \
+        -addext "basicConstraints=critical,CA:FALSE" \
+        -addext "keyUsage=critical,digitalSignature,nonRepudiation" ||
+        die "openssl could not create the AOO certificate"
+    chmod 600 "$key.tmp"
+    chmod 644 "$crt.tmp"
+    mv -f "$key.tmp" "$key"
+    mv -f "$crt.tmp" "$crt"
+}
+
+# ------------------------------------------------------- sportello.toml ---
+
+write_sportello_toml() {
+    local out="$REPO_ROOT/sportello.toml"
+    cat >"$out.tmp" <<EOF
+# Written by deploy/local/stack-up.sh; regenerated on every run.
+[broker]
+url = "amqp://guest:guest@127.0.0.1:5672/%2f"
+[database]
+url = "postgres://sportello:$SPORTELLO_DB_PASSWORD@127.0.0.1:5432/sportello"
+[object_store]
+endpoint = "http://127.0.0.1:3900"
+region = "garage"
+bucket = "sportello"
+access_key = "$GARAGE_ACCESS_KEY"
+secret_key = "$GARAGE_SECRET_KEY"
+[smtp]
+host = "127.0.0.1"
+port = 1025
+tls = "none"
+web_api = "http://127.0.0.1:1080"
+[protocol]
+signing_key = $(toml_str "$STATE_DIR/aoo-dev.key")
+signing_certificate = $(toml_str "$STATE_DIR/aoo-dev.crt")
+EOF
+    chmod 600 "$out.tmp"
+    mv -f "$out.tmp" "$out"
+}
+
+# ---------------------------------------------------------------- main ---
+
+up_rabbitmq
+up_postgres
+up_garage
+up_maildev
+up_certificate
+write_sportello_toml
+
+log "reused:  ${REUSED[*]:-none}"
+log "started: ${STARTED[*]:-none}"
+log "config:  $REPO_ROOT/sportello.toml (secrets in ${CREDENTIALS_FILE#"$REPO_ROOT"/})"
