@@ -11,7 +11,8 @@ differ between zlib builds (PNG and ZIP data are stored, not deflated).
                             invalid-<what>.json, each built to fail validation for given reasons
     samples/expected.json   per submission file: valid or not, reason codes, tax code, type,
                             channel, idempotency key
-    samples/malformed/      messages that are not submissions at all (error-queue tests)
+    samples/malformed/      message bodies that are not submissions at all (error-queue tests),
+                            described in samples/expected-malformed.json
 
 Every tax code and VAT number is computed (official check-character tables), every IBAN carries
 a computed CIN and ISO 7064 check digits, and every sample is checked against the catalog by a

@@ -515,7 +515,10 @@ mod tests {
         let broken = EMBEDDED.replacen("prefetch = 32\n", "", 1);
         let err = Topology::parse(&broken).unwrap_err().to_string();
         assert!(err.contains("missing field `prefetch`"), "{err}");
-        assert!(err.contains("[workers.intake]"), "the table is named: {err}");
+        assert!(
+            err.contains("[workers.intake]"),
+            "the table is named: {err}"
+        );
         assert!(!err.contains('\n'), "one line: {err}");
     }
 

@@ -97,28 +97,103 @@ pub async fn run<H: Handler>(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let queues = topology.worker(handler.name())?.clone();
-    let errors_exchange = topology.exchange("errors")?.name.clone();
+    let errors = topology.exchange("errors")?.name.clone();
+    supervise(handler.name(), &shutdown, || {
+        serve(&broker, &queues, &errors, &handler, &shutdown)
+    })
+    .await;
+    Ok(())
+}
+
+/// Reopens a session whenever it breaks, backing off while the broker stays away, until
+/// shutdown.
+async fn supervise<F, Fut>(name: &str, shutdown: &CancellationToken, mut session: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), BrokerError>>,
+{
     let mut backoff = Duration::from_millis(500);
-    loop {
-        if shutdown.is_cancelled() {
-            return Ok(());
-        }
+    while !shutdown.is_cancelled() {
         let started = Instant::now();
-        match serve(&broker, &queues, &errors_exchange, &handler, &shutdown).await {
-            Ok(()) => return Ok(()),
-            Err(err) => {
-                if started.elapsed() > Duration::from_secs(30) {
-                    backoff = Duration::from_millis(500);
-                }
-                warn!(worker = handler.name(), error = %err, retry_in = ?backoff, "broker connection lost; reconnecting");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.cancelled() => return Ok(()),
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-            }
+        let Err(err) = session().await else {
+            return;
+        };
+        if started.elapsed() > Duration::from_secs(30) {
+            backoff = Duration::from_millis(500);
         }
+        warn!(worker = name, error = %err, retry_in = ?backoff, "broker connection lost; reconnecting");
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
+}
+
+/// A consuming channel and a confirming publisher on one connection.
+struct Session {
+    connection: lapin::Connection,
+    channel: lapin::Channel,
+    consumer: lapin::Consumer,
+    tag: String,
+    context: Arc<Context>,
+}
+
+impl Session {
+    async fn open(
+        settings: &BrokerSettings,
+        queues: &WorkerQueues,
+        errors_exchange: &str,
+        name: &str,
+    ) -> Result<Session, BrokerError> {
+        let connection = broker::connect(settings, name).await?;
+        let channel = connection.create_channel().await?;
+        channel
+            .basic_qos(queues.prefetch, BasicQosOptions::default())
+            .await?;
+        let publisher = Publisher::open(&connection).await?;
+        let tag = format!("{name}-{}", uuid::Uuid::new_v4());
+        let consumer = channel
+            .basic_consume(
+                queues.queue.as_str().into(),
+                tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        info!(worker = name, queue = %queues.queue, "consuming");
+        Ok(Session {
+            connection,
+            channel,
+            consumer,
+            tag,
+            context: Arc::new(Context {
+                queues: queues.clone(),
+                errors_exchange: errors_exchange.to_owned(),
+                publisher,
+            }),
+        })
+    }
+
+    /// Stops the flow of deliveries; what was prefetched but not started goes back to the
+    /// queue when the channel closes.
+    async fn cancel(&self) {
+        let _ = self
+            .channel
+            .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default())
+            .await;
+    }
+
+    async fn close(self) {
+        let _ = self.channel.close(200, "worker stopping".into()).await;
+        let _ = self.connection.close(200, "worker stopping".into()).await;
+    }
+}
+
+fn consumer_gone() -> BrokerError {
+    BrokerError::Amqp(lapin::Error::from(
+        lapin::ErrorKind::InvalidConnectionState(lapin::ConnectionState::Closed),
+    ))
 }
 
 /// One connection's life: returns `Ok` on shutdown, `Err` when the connection breaks.
@@ -129,60 +204,154 @@ async fn serve<H: Handler>(
     handler: &Arc<H>,
     shutdown: &CancellationToken,
 ) -> Result<(), BrokerError> {
-    let connection = broker::connect(settings, handler.name()).await?;
-    let channel = connection.create_channel().await?;
-    channel
-        .basic_qos(queues.prefetch, BasicQosOptions::default())
-        .await?;
-    let publisher = Publisher::open(&connection).await?;
-    let tag = format!("{}-{}", handler.name(), uuid::Uuid::new_v4());
-    let mut consumer = channel
-        .basic_consume(
-            queues.queue.as_str().into(),
-            tag.as_str().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    info!(worker = handler.name(), queue = %queues.queue, "consuming");
+    let mut session = Session::open(settings, queues, errors_exchange, handler.name()).await?;
     let permits = Arc::new(Semaphore::new(queues.concurrency));
     let mut in_hand = JoinSet::new();
-    let context = Arc::new(Context {
-        queues: queues.clone(),
-        errors_exchange: errors_exchange.to_owned(),
-        publisher,
-    });
     let result = loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
             _ = shutdown.cancelled() => break Ok(()),
         };
         tokio::select! {
-            next = consumer.next() => match next {
+            next = session.consumer.next() => match next {
                 Some(Ok(delivery)) => {
                     let handler = handler.clone();
-                    let context = context.clone();
+                    let context = session.context.clone();
                     in_hand.spawn(async move {
                         process(&*handler, &context, delivery).await;
                         drop(permit);
                     });
                 }
                 Some(Err(err)) => break Err(BrokerError::from(err)),
-                None => break Err(BrokerError::Amqp(lapin::Error::from(lapin::ErrorKind::InvalidConnectionState(lapin::ConnectionState::Closed)))),
+                None => break Err(consumer_gone()),
             },
             _ = shutdown.cancelled() => break Ok(()),
         }
         while in_hand.try_join_next().is_some() {}
     };
-    // Stop receiving, then let the messages in hand finish (or fail and be redelivered);
-    // prefetched messages not yet started go back to the queue when the channel closes.
-    let _ = channel
-        .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
-        .await;
+    session.cancel().await;
     while in_hand.join_next().await.is_some() {}
-    let _ = channel.close(200, "worker stopping".into()).await;
-    let _ = connection.close(200, "worker stopping".into()).await;
+    session.close().await;
     result
+}
+
+/// A worker whose work is cheaper in batches: the deliveries in hand are handled together
+/// (the register, say, commits many registrations at once). Outcomes come back one per message,
+/// in order; each is settled on its own.
+pub trait BatchHandler: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    /// The most messages handed over at once.
+    fn max_batch(&self) -> usize;
+    fn handle_batch(&self, messages: &[Incoming]) -> impl Future<Output = Vec<Outcome>> + Send;
+}
+
+/// How long a batch waits for more deliveries once it has one.
+const BATCH_LINGER: Duration = Duration::from_millis(5);
+
+/// Like [`run`], for a [`BatchHandler`].
+pub async fn run_batched<H: BatchHandler>(
+    broker: BrokerSettings,
+    topology: Arc<Topology>,
+    handler: Arc<H>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let queues = topology.worker(handler.name())?.clone();
+    let errors = topology.exchange("errors")?.name.clone();
+    supervise(handler.name(), &shutdown, || {
+        serve_batched(&broker, &queues, &errors, &handler, &shutdown)
+    })
+    .await;
+    Ok(())
+}
+
+async fn serve_batched<H: BatchHandler>(
+    settings: &BrokerSettings,
+    queues: &WorkerQueues,
+    errors_exchange: &str,
+    handler: &Arc<H>,
+    shutdown: &CancellationToken,
+) -> Result<(), BrokerError> {
+    let mut session = Session::open(settings, queues, errors_exchange, handler.name()).await?;
+    let max = handler.max_batch().clamp(1, usize::from(queues.prefetch));
+    let result = loop {
+        let first = tokio::select! {
+            next = session.consumer.next() => next,
+            _ = shutdown.cancelled() => break Ok(()),
+        };
+        let mut batch = match first {
+            Some(Ok(delivery)) => vec![delivery],
+            Some(Err(err)) => break Err(BrokerError::from(err)),
+            None => break Err(consumer_gone()),
+        };
+        let mut broken = None;
+        while batch.len() < max {
+            match tokio::time::timeout(BATCH_LINGER, session.consumer.next()).await {
+                Ok(Some(Ok(delivery))) => batch.push(delivery),
+                Ok(Some(Err(err))) => {
+                    broken = Some(BrokerError::from(err));
+                    break;
+                }
+                Ok(None) => {
+                    broken = Some(consumer_gone());
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        process_batch(&**handler, &session.context, batch).await;
+        if let Some(err) = broken {
+            break Err(err);
+        }
+    };
+    session.cancel().await;
+    session.close().await;
+    result
+}
+
+async fn process_batch<H: BatchHandler>(handler: &H, context: &Context, batch: Vec<Delivery>) {
+    let incoming: Vec<Incoming> = batch.iter().map(Incoming::from_delivery).collect();
+    let span = tracing::info_span!("batch", worker = handler.name(), size = batch.len());
+    async {
+        let outcomes = AssertUnwindSafe(handler.handle_batch(&incoming))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let reason = format!("the handler panicked: {}", panic_message(&panic));
+                incoming
+                    .iter()
+                    .map(|_| Outcome::Reject(reason.clone()))
+                    .collect()
+            });
+        debug_assert_eq!(outcomes.len(), batch.len());
+        let mut outcomes = outcomes.into_iter();
+        for (message, delivery) in incoming.iter().zip(&batch) {
+            let outcome = outcomes
+                .next()
+                .unwrap_or_else(|| Outcome::Retry("the batch handler gave no outcome".into()));
+            finish(context, message, delivery, outcome).await;
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Settles one message and acks it, or returns it to the queue when that fails.
+async fn finish(context: &Context, incoming: &Incoming, delivery: &Delivery, outcome: Outcome) {
+    match settle(context, incoming, delivery, outcome).await {
+        Ok(()) => {
+            let _ = delivery.ack(BasicAckOptions::default()).await;
+        }
+        Err(err) => {
+            // Nothing was lost: the message goes back to the queue and comes again.
+            error!(error = %err, "could not publish the outcome; returning the message to the queue");
+            let _ = delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                })
+                .await;
+        }
+    }
 }
 
 struct Context {
@@ -204,20 +373,10 @@ async fn process<H: Handler>(handler: &H, context: &Context, delivery: Delivery)
         let outcome = AssertUnwindSafe(handler.handle(&incoming))
             .catch_unwind()
             .await
-            .unwrap_or_else(|panic| Outcome::Reject(format!("the handler panicked: {}", panic_message(&panic))));
-        let settled = settle(context, &incoming, &delivery, outcome).await;
-        match settled {
-            Ok(()) => {
-                let _ = delivery.ack(BasicAckOptions::default()).await;
-            }
-            Err(err) => {
-                // Nothing was lost: the message goes back to the queue and comes again.
-                error!(error = %err, "could not publish the outcome; returning the message to the queue");
-                let _ = delivery
-                    .nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() })
-                    .await;
-            }
-        }
+            .unwrap_or_else(|panic| {
+                Outcome::Reject(format!("the handler panicked: {}", panic_message(&panic)))
+            });
+        finish(context, &incoming, &delivery, outcome).await;
         tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "settled");
     }
     .instrument(span)
