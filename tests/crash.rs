@@ -20,7 +20,7 @@ fn start_fleet(env: &TestEnv) -> Child {
 }
 
 async fn settled(env: &TestEnv) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM practices WHERE state IN ('validated', 'rejected')")
+    sqlx::query_scalar("SELECT count(*) FROM practices WHERE state IN ('registered', 'rejected')")
         .fetch_one(env.app.store.pool())
         .await
         .unwrap()
@@ -71,7 +71,7 @@ async fn sigkill_mid_batch_loses_nothing_and_duplicates_nothing() {
     );
 
     let mut fleet = start_fleet(&env);
-    env.wait_until_all_in(&ids, &[PracticeState::Validated, PracticeState::Rejected])
+    env.wait_until_all_in(&ids, &[PracticeState::Registered, PracticeState::Rejected])
         .await;
 
     let practices: i64 = sqlx::query_scalar("SELECT count(*) FROM practices")
@@ -84,12 +84,29 @@ async fn sigkill_mid_batch_loses_nothing_and_duplicates_nothing() {
     );
     let bad_histories: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT practice_id FROM practice_history GROUP BY practice_id \
-         HAVING count(*) <> 2 OR count(*) FILTER (WHERE to_state = 'received') <> 1) odd",
+         HAVING count(*) <> count(DISTINCT to_state) OR count(*) FILTER (WHERE to_state = 'received') <> 1) odd",
     )
     .fetch_one(env.app.store.pool())
     .await
     .unwrap();
-    assert_eq!(bad_histories, 0, "each practice: one received, one verdict");
+    assert_eq!(bad_histories, 0, "each practice: every state once");
+    let (registered, registrations, first, last): (i64, i64, Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM practices WHERE state = 'registered'), count(*), min(number), max(number) \
+         FROM registrations",
+    )
+    .fetch_one(env.app.store.pool())
+    .await
+    .unwrap();
+    assert!(registered > 0);
+    assert_eq!(
+        registrations, registered,
+        "one number per registered practice"
+    );
+    assert_eq!(
+        (first, last),
+        (Some(1), Some(registered)),
+        "numbers 1..N without a gap"
+    );
     assert!(env.drain(&env.error_queue_of("intake")).await.is_empty());
     assert!(
         env.drain(&env.error_queue_of("validation"))

@@ -1,6 +1,7 @@
-//! The samples, end to end through intake and validation on the real stack: every valid sample
-//! ends `validated` and waits for the register; every invalid one ends `rejected` with exactly
-//! the reasons `samples/expected.json` lists.
+//! The samples, end to end through intake, validation and the register on the real stack: every
+//! valid sample ends `registered` with a gapless number and a signed segnatura, and waits for
+//! storage; every invalid one ends `rejected` with exactly the reasons `samples/expected.json`
+//! lists.
 
 use sportello_e2e::{TestEnv, json_files, samples_dir};
 use sportello_fleet::submit;
@@ -12,7 +13,7 @@ use uuid::Uuid;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sample_is_validated_or_rejected_with_its_reasons() {
     let env = TestEnv::new().await;
-    let fleet = env.start_fleet(&["intake", "validation"]);
+    let fleet = env.start_fleet(&["intake", "validation", "protocol"]);
     let files = json_files(&samples_dir().join("submissions"));
     assert!(files.len() >= 25, "the samples cover every desk");
     let expected: serde_json::Value =
@@ -29,7 +30,7 @@ async fn every_sample_is_validated_or_rejected_with_its_reasons() {
     .await
     .expect("samples publish");
     let ids: Vec<Uuid> = submitted.iter().map(|s| s.practice_id.unwrap()).collect();
-    env.wait_until_all_in(&ids, &[PracticeState::Validated, PracticeState::Rejected])
+    env.wait_until_all_in(&ids, &[PracticeState::Registered, PracticeState::Rejected])
         .await;
 
     let mut valid_ids = BTreeSet::new();
@@ -46,11 +47,11 @@ async fn every_sample_is_validated_or_rejected_with_its_reasons() {
         if want["valid"].as_bool().unwrap() {
             assert_eq!(
                 practice.state,
-                PracticeState::Validated,
+                PracticeState::Registered,
                 "{name}: {:?}",
                 practice.rejection_reasons
             );
-            assert_eq!(states, ["received", "validated"], "{name}");
+            assert_eq!(states, ["received", "validated", "registered"], "{name}");
             valid_ids.insert(id);
         } else {
             assert_eq!(practice.state, PracticeState::Rejected, "{name}");
@@ -111,8 +112,48 @@ async fn every_sample_is_validated_or_rejected_with_its_reasons() {
         "a sample carries a document above the inline limit"
     );
 
-    // Exactly the valid practices wait for protocol registration, once each.
-    let waiting = env.drain(&env.queue_of("protocol")).await;
+    // Every valid practice has one registration: numbers 1..N, no gap, no duplicate, each
+    // segnatura signed by the AOO and listing every document's impronta.
+    let registrations: Vec<(uuid::Uuid, i64, String, serde_json::Value)> = sqlx::query_as(
+        "SELECT practice_id, number, segnatura, documents FROM registrations ORDER BY number",
+    )
+    .fetch_all(env.app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(registrations.len(), valid_ids.len());
+    let numbers: Vec<i64> = registrations.iter().map(|r| r.1).collect();
+    assert_eq!(numbers, (1..=valid_ids.len() as i64).collect::<Vec<_>>());
+    assert_eq!(
+        registrations.iter().map(|r| r.0).collect::<BTreeSet<_>>(),
+        valid_ids
+    );
+    for (id, number, segnatura, documents) in &registrations {
+        assert!(
+            segnatura.contains(&format!("{number:07}")),
+            "{id}: the number is in the segnatura"
+        );
+        for document in env.app.store.documents(*id).await.unwrap() {
+            let impronta = sportello_protocol::segnatura::Fingerprint::from_hex(&document.sha256)
+                .unwrap()
+                .to_base64();
+            assert!(
+                segnatura.contains(&impronta),
+                "{id}: the impronta of {}",
+                document.file_name
+            );
+            assert!(
+                documents
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|d| d["impronta"] == impronta.as_str())
+            );
+        }
+        sportello_e2e::assert_signature_verifies(segnatura);
+    }
+
+    // Exactly the valid practices wait for storage, once each.
+    let waiting = env.drain(&env.queue_of("storage")).await;
     let waiting: Vec<Uuid> = waiting
         .iter()
         .map(|m| StageMessage::parse(&m.body).unwrap().practice_id)

@@ -126,6 +126,9 @@ ensure_secret GARAGE_RPC_SECRET 32
 [[ $GARAGE_RPC_SECRET =~ ^[0-9a-f]{64}$ ]] || die "GARAGE_RPC_SECRET in $CREDENTIALS_FILE is not 64 hex digits"
 
 need_cmd curl curl
+# The tests check every segnatura's signature (xmlsec1) and well-formedness (xmllint).
+need_cmd xmlsec1 xmlsec1
+need_cmd xmllint libxml2-utils
 
 # ------------------------------------------------------------ RabbitMQ ---
 

@@ -96,6 +96,12 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProtocolSettings {
+    pub administration_code: String,
+    pub administration_name: String,
+    pub aoo_code: String,
+    pub aoo_name: String,
+    pub register_code: String,
+    pub batch_size: usize,
     pub signing_key: String,
     pub signing_certificate: String,
 }

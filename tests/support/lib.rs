@@ -295,3 +295,34 @@ pub fn sportello_binary() -> PathBuf {
     );
     binary
 }
+
+/// Checks a signed segnatura with xmlsec1 against the AOO's certificate from `sportello.toml`:
+/// the enveloped document and the XAdES signed properties must both verify.
+pub fn assert_signature_verifies(segnatura: &str) {
+    let settings =
+        Settings::load(Some(&repository_root().join("sportello.toml"))).expect("settings");
+    let file = std::env::temp_dir().join(format!("segnatura-{}.xml", Uuid::new_v4()));
+    std::fs::write(&file, segnatura).unwrap();
+    let output = std::process::Command::new("xmlsec1")
+        .args([
+            "--verify",
+            "--pubkey-cert-pem",
+            &settings.protocol.signing_certificate,
+        ])
+        .args(XMLSEC_ID_ATTRIBUTES)
+        .arg(&file)
+        .output()
+        .expect("xmlsec1 runs (deploy/local/stack-up.sh installs it)");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        output.status.success(),
+        "xmlsec1 refuses the segnatura: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// xmlsec1 resolves `#id` references only through attributes it is told are ids.
+pub const XMLSEC_ID_ATTRIBUTES: &[&str] = &[
+    "--id-attr:Id",
+    "http://uri.etsi.org/01903/v1.3.2#:SignedProperties",
+];

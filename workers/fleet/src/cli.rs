@@ -4,7 +4,9 @@ use crate::app::{App, check_routes, load_catalog, load_topology};
 use crate::{fleet, folder, submit};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use sportello_protocol::{daily, register};
 use sportello_shared::config::Settings;
+use sportello_shared::objects::ObjectStore;
 use sportello_shared::store::Store;
 use sportello_shared::telemetry;
 use std::path::PathBuf;
@@ -45,11 +47,44 @@ pub enum Command {
         #[arg(long)]
         raw: bool,
     },
+    /// The protocol register: show, annul, daily register.
+    Protocol {
+        #[command(subcommand)]
+        action: ProtocolAction,
+    },
     /// The citizen's folder: practices, status and history.
     Folder {
         tax_code: String,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProtocolAction {
+    /// A registration with its segnatura.
+    Show {
+        year: i32,
+        number: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Annuls a registration: it stays readable, marked with date, operator and measure.
+    Annul {
+        year: i32,
+        number: i64,
+        #[arg(long)]
+        reason: String,
+        /// The authorising measure (provvedimento).
+        #[arg(long)]
+        measure: String,
+        #[arg(long)]
+        operator: String,
+    },
+    /// Produces (or finds) the daily register of a past day and stores it in the object store.
+    DailyRegister {
+        #[arg(long)]
+        date: chrono::NaiveDate,
     },
 }
 
@@ -99,6 +134,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await?;
         }
+        Command::Protocol { action } => protocol(settings, action).await?,
         Command::Folder { tax_code, json } => {
             let store = Store::connect(&settings.database)
                 .await
@@ -116,4 +152,56 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn protocol(settings: Settings, action: ProtocolAction) -> anyhow::Result<()> {
+    let store = Store::connect(&settings.database)
+        .await
+        .context("PostgreSQL")?;
+    let register = fleet::keeper(&settings.protocol)?.register_id();
+    match action {
+        ProtocolAction::Show { year, number, json } => {
+            let found = register::find(store.pool(), &register, year, number)
+                .await?
+                .with_context(|| {
+                    format!(
+                        "no registration {year}/{} in register {}",
+                        register::format_number(number),
+                        register.code
+                    )
+                })?;
+            if json {
+                let mut value = serde_json::to_value(&found)?;
+                value["segnatura"] = serde_json::Value::String(found.segnatura.clone());
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print!("{}", folder::registration_text(&found));
+            }
+        }
+        ProtocolAction::Annul {
+            year,
+            number,
+            reason,
+            measure,
+            operator,
+        } => {
+            let request = register::AnnulRequest {
+                year,
+                number,
+                operator: &operator,
+                reason: &reason,
+                measure: &measure,
+            };
+            let annulled =
+                register::annul(store.pool(), &register, &request, chrono::Utc::now()).await?;
+            print!("{}", folder::registration_text(&annulled));
+        }
+        ProtocolAction::DailyRegister { date } => {
+            let objects = ObjectStore::new(&settings.object_store)?;
+            let today = register::legal_date(chrono::Utc::now());
+            let produced = daily::produce(store.pool(), &objects, &register, date, today).await?;
+            println!("{}", serde_json::to_string_pretty(&produced)?);
+        }
+    }
+    Ok(())
 }

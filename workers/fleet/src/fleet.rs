@@ -6,16 +6,23 @@
 use crate::app::App;
 use anyhow::{Context, bail};
 use sportello_intake::Intake;
+use sportello_protocol::daily;
+use sportello_protocol::handler::{Keeper, Protocol};
+use sportello_protocol::register::{SystemClock, legal_date};
+use sportello_protocol::segnatura::{IpaCode, RegisterCode};
+use sportello_protocol::signature::AooSigner;
 use sportello_shared::broker;
+use sportello_shared::config::ProtocolSettings;
 use sportello_shared::worker::{self, Handler};
 use sportello_validation::Validation;
+use std::path::Path;
 use std::sync::Arc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 /// The workers this build can run, in pipeline order.
-pub const WORKERS: &[&str] = &["intake", "validation"];
+pub const WORKERS: &[&str] = &["intake", "validation", "protocol"];
 
 /// Declares the whole topology on the broker (idempotent).
 pub async fn apply_topology(app: &App) -> anyhow::Result<()> {
@@ -55,6 +62,15 @@ pub async fn run(
         match *name {
             "intake" => spawn(&mut running, &app, intake(&app)?, &shutdown),
             "validation" => spawn(&mut running, &app, validation(&app)?, &shutdown),
+            "protocol" => {
+                running.spawn(worker::run_batched(
+                    app.settings.broker.clone(),
+                    app.topology.clone(),
+                    Arc::new(protocol(&app)?),
+                    shutdown.clone(),
+                ));
+                running.spawn(daily_register_job(app.clone(), shutdown.clone()));
+            }
             other => bail!("unknown worker `{other}`"),
         }
     }
@@ -100,6 +116,69 @@ pub fn validation(app: &App) -> anyhow::Result<Validation> {
         practice_exchange: app.exchange("practice")?,
         events_exchange: app.exchange("events")?,
     })
+}
+
+pub fn protocol(app: &App) -> anyhow::Result<Protocol> {
+    Ok(Protocol {
+        store: app.store.clone(),
+        catalog: app.catalog.clone(),
+        keeper: keeper(&app.settings.protocol)?,
+        signer: Arc::new(signer(&app.settings.protocol)?),
+        clock: Arc::new(SystemClock),
+        batch_size: app.settings.protocol.batch_size,
+        practice_exchange: app.exchange("practice")?,
+        events_exchange: app.exchange("events")?,
+    })
+}
+
+/// The administration, AOO and register named by the settings.
+pub fn keeper(settings: &ProtocolSettings) -> anyhow::Result<Keeper> {
+    Ok(Keeper {
+        administration: IpaCode::with_description(
+            &settings.administration_code,
+            &settings.administration_name,
+        ),
+        aoo: IpaCode::with_description(&settings.aoo_code, &settings.aoo_name),
+        register: RegisterCode::new(&settings.register_code)
+            .with_context(|| format!("protocol.register_code `{}`", settings.register_code))?,
+    })
+}
+
+/// The AOO's signing key and certificate; the protocol worker does not start without them.
+pub fn signer(settings: &ProtocolSettings) -> anyhow::Result<AooSigner> {
+    if settings.signing_key.is_empty() || settings.signing_certificate.is_empty() {
+        bail!(
+            "protocol.signing_key and protocol.signing_certificate must name the AOO's key and certificate (deploy/local/stack-up.sh makes a development pair)"
+        );
+    }
+    AooSigner::from_pem_files(
+        Path::new(&settings.signing_key),
+        Path::new(&settings.signing_certificate),
+    )
+    .with_context(|| format!("loading the AOO's signing key {}", settings.signing_key))
+}
+
+/// Closes yesterday's register soon after midnight, and checks again every hour: producing a
+/// day is idempotent, so every replica may run this.
+async fn daily_register_job(app: Arc<App>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let register = keeper(&app.settings.protocol)?.register_id();
+    loop {
+        let today = legal_date(chrono::Utc::now());
+        if let Some(yesterday) = today.pred_opt() {
+            match daily::produce(app.store.pool(), &app.objects, &register, yesterday, today).await
+            {
+                Ok(done) if done.created => {
+                    info!(day = %done.day, entries = done.entries, key = %done.object_key, "daily register produced")
+                }
+                Ok(_) => {}
+                Err(err) => warn!(error = %err, "daily register not produced yet; will try again"),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            _ = shutdown.cancelled() => return Ok(()),
+        }
+    }
 }
 
 /// A token cancelled by the first SIGINT or SIGTERM.

@@ -1,6 +1,7 @@
 //! `sportello folder`: the citizen's folder as the counter operator reads it.
 
 use chrono_tz::Europe::Rome;
+use sportello_protocol::register::{Registration, format_number};
 use sportello_shared::store::FolderEntry;
 use std::fmt::Write;
 
@@ -44,5 +45,60 @@ pub fn to_text(tax_code: &str, folder: &[FolderEntry]) -> String {
             let _ = writeln!(out, "    {at}  {:<22} {}", step.to, step.actor);
         }
     }
+    out
+}
+
+/// A registration as the protocol officer reads it, with its segnatura.
+pub fn registration_text(r: &Registration) -> String {
+    let mut out = String::new();
+    let at = r
+        .registered_at
+        .with_timezone(&Rome)
+        .format("%Y-%m-%d %H:%M:%S");
+    let _ = writeln!(
+        out,
+        "Protocollo {} n. {}/{}  ({})",
+        r.register,
+        r.year,
+        format_number(r.number),
+        r.direction
+    );
+    let _ = writeln!(out, "  AOO:          {}", r.aoo);
+    let _ = writeln!(out, "  registrato:   {at}");
+    let _ = writeln!(out, "  pratica:      {}", r.practice_id);
+    let _ = writeln!(out, "  oggetto:      {}", r.subject);
+    if let Some((year, number)) = r.refers_to {
+        let _ = writeln!(out, "  riferimento:  {year}/{}", format_number(number));
+    }
+    if let Some(documents) = r.documents.as_array() {
+        let _ = writeln!(out, "  documenti:");
+        for d in documents {
+            let _ = writeln!(
+                out,
+                "    {}  {}  impronta SHA-256 {}",
+                d["file_name"].as_str().unwrap_or("?"),
+                d["media_type"].as_str().unwrap_or("?"),
+                d["impronta"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    match &r.annulment {
+        Some(a) => {
+            let when = a
+                .annulled_at
+                .with_timezone(&Rome)
+                .format("%Y-%m-%d %H:%M:%S");
+            let _ = writeln!(
+                out,
+                "  ANNULLATA il {when} da {}: {} (provvedimento: {})",
+                a.operator, a.reason, a.measure
+            );
+        }
+        None => {
+            let _ = writeln!(out, "  stato:        valida");
+        }
+    }
+    let _ = writeln!(out, "  segnatura:");
+    let _ = writeln!(out, "{}", r.segnatura);
     out
 }

@@ -4,5 +4,8 @@
 //! annex 6): an XML record of number, date, parties, subject and document fingerprints, signed
 //! by the AOO so that any receiving administration can check it was not altered.
 
+pub mod daily;
+pub mod handler;
+pub mod register;
 pub mod segnatura;
 pub mod signature;

@@ -1,0 +1,451 @@
+//! The protocol worker's handler: registers the validated practices in hand, in one
+//! transaction, each with its number, its signed segnatura and its move to `registered`.
+//!
+//! A redelivered practice finds its registration (event key `protocol`) and keeps its number;
+//! a practice no longer waiting (withdrawn meanwhile) is left alone. Everything that can fail
+//! for one practice alone is checked before numbers are reserved, so that a failure after the
+//! reservation rolls the whole batch back and leaves no gap.
+
+use crate::register::{
+    self, Clock, Direction, NewRegistration, RegisterId, legal_date, legal_year,
+};
+use crate::segnatura::{
+    Administration, ClassCode, Classification, Contacts, Document, Fingerprint, IpaCode,
+    LegalPerson, NaturalPerson, Party, Recipient, RegisterCode, RegistrationId, Segnatura,
+};
+use crate::signature::AooSigner;
+use chrono::{DateTime, Timelike, Utc};
+use chrono_tz::Europe::Rome;
+use sportello_shared::broker::Outgoing;
+use sportello_shared::catalog::Catalog;
+use sportello_shared::domain::media;
+use sportello_shared::domain::state::PracticeState;
+use sportello_shared::domain::submission::Submission;
+use sportello_shared::messages::{PracticeEvent, StageMessage, route};
+use sportello_shared::store::{self, Store, StoreError, Transition, Tx};
+use sportello_shared::worker::{BatchHandler, Incoming, Outcome};
+use sqlx::Row;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+/// The event key of a practice's incoming registration.
+pub const INCOMING_EVENT: &str = "protocol";
+const ACTOR: &str = "worker:protocol";
+/// The primary document of an incoming registration: the submission as received.
+pub const PRIMARY_DOCUMENT_NAME: &str = "istanza.json";
+
+/// Who keeps the register, as written in every segnatura.
+#[derive(Debug, Clone)]
+pub struct Keeper {
+    pub administration: IpaCode,
+    pub aoo: IpaCode,
+    pub register: RegisterCode,
+}
+
+impl Keeper {
+    pub fn register_id(&self) -> RegisterId {
+        RegisterId {
+            aoo: self.aoo.code.clone(),
+            code: self.register.as_str().to_owned(),
+        }
+    }
+
+    /// The AOO as a party (recipient of incoming documents, sender of outgoing ones).
+    pub fn as_party(&self) -> Party {
+        Party::Administration(Administration {
+            name: self
+                .administration
+                .description
+                .clone()
+                .unwrap_or_else(|| self.administration.code.clone()),
+            tax_code: None,
+            ipa: self.administration.clone(),
+            contacts: None,
+            aoo: Some(self.aoo.clone()),
+            aoo_contacts: None,
+            uo: None,
+            uo_contacts: None,
+            people: Vec::new(),
+        })
+    }
+}
+
+pub struct Protocol {
+    pub store: Store,
+    pub catalog: Arc<Catalog>,
+    pub keeper: Keeper,
+    pub signer: Arc<AooSigner>,
+    pub clock: Arc<dyn Clock>,
+    pub batch_size: usize,
+    pub practice_exchange: String,
+    pub events_exchange: String,
+}
+
+/// A validated practice ready for its number.
+struct Pending {
+    id: Uuid,
+    subject: String,
+    channel: String,
+    classification: Classification,
+    sender: Party,
+    correspondents: serde_json::Value,
+    primary: Vec<u8>,
+    attachments: Vec<Document>,
+    documents: serde_json::Value,
+}
+
+/// What became of one practice of the batch.
+enum Result1 {
+    Registered,
+    /// Nothing to do now; these outputs (maybe none) still have to go out.
+    Settled(Vec<Outgoing>),
+    Refused(String),
+}
+
+impl BatchHandler for Protocol {
+    fn name(&self) -> &'static str {
+        "protocol"
+    }
+
+    fn max_batch(&self) -> usize {
+        self.batch_size
+    }
+
+    async fn handle_batch(&self, messages: &[Incoming]) -> Vec<Outcome> {
+        let mut outcomes: Vec<Option<Outcome>> = messages.iter().map(|_| None).collect();
+        let mut wanted: BTreeMap<Uuid, Vec<usize>> = BTreeMap::new();
+        for (i, message) in messages.iter().enumerate() {
+            match StageMessage::parse(&message.body) {
+                Ok(stage) => wanted.entry(stage.practice_id).or_default().push(i),
+                Err(reason) => outcomes[i] = Some(Outcome::Reject(reason)),
+            }
+        }
+        match self.register_all(wanted.keys().copied().collect()).await {
+            Ok(results) => {
+                for (id, result) in results {
+                    let indices = &wanted[&id];
+                    let first = match result {
+                        Result1::Registered => Outcome::Done(self.passed_on(id)),
+                        Result1::Settled(outputs) => Outcome::Done(outputs),
+                        Result1::Refused(reason) => Outcome::Reject(reason),
+                    };
+                    // A practice twice in one batch: the copies have nothing left to do.
+                    for &i in &indices[1..] {
+                        outcomes[i] = Some(Outcome::Done(Vec::new()));
+                    }
+                    outcomes[indices[0]] = Some(first);
+                }
+            }
+            Err(err) => {
+                warn!(error = %err, "registration batch rolled back; will retry");
+                for indices in wanted.values() {
+                    for &i in indices {
+                        outcomes[i] = Some(Outcome::Retry(err.to_string()));
+                    }
+                }
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Outcome::Retry("no outcome".into())))
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum BatchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("signing the segnatura: {0}")]
+    Signature(String),
+}
+
+impl Protocol {
+    async fn register_all(&self, ids: Vec<Uuid>) -> Result<BTreeMap<Uuid, Result1>, BatchError> {
+        let mut tx = self.store.begin().await?;
+        let mut results = BTreeMap::new();
+        let mut pending = Vec::new();
+        // Practices are locked in id order by every worker, so batches never deadlock.
+        for id in ids {
+            match self.prepare(&mut tx, id).await? {
+                Ok(ready) => pending.push(ready),
+                Err(result) => {
+                    results.insert(id, result);
+                }
+            }
+        }
+        if !pending.is_empty() {
+            let now = self.clock.now();
+            let year = legal_year(now);
+            let register = self.keeper.register_id();
+            let first = register::reserve(&mut tx, &register, year, pending.len()).await?;
+            for (offset, practice) in pending.iter().enumerate() {
+                let number = first + offset as i64;
+                let segnatura = self.segnatura(practice, number, now, None);
+                let signed = self
+                    .signer
+                    .sign(&segnatura, now)
+                    .map_err(|e| BatchError::Signature(e.to_string()))?;
+                register::insert(
+                    &mut tx,
+                    &register,
+                    &NewRegistration {
+                        year,
+                        number,
+                        direction: Direction::Incoming,
+                        registered_at: now,
+                        practice_id: practice.id,
+                        event_key: INCOMING_EVENT.to_owned(),
+                        subject: practice.subject.clone(),
+                        correspondents: practice.correspondents.clone(),
+                        classification: serde_json::json!({
+                            "code": class_code(&practice.classification),
+                            "description": practice.classification.name,
+                        }),
+                        channel: practice.channel.clone(),
+                        documents: practice.documents.clone(),
+                        primary_document: practice.primary.clone(),
+                        refers_to: None,
+                        segnatura: signed,
+                    },
+                )
+                .await?;
+                store::transition(
+                    &mut tx,
+                    &Transition {
+                        practice_id: practice.id,
+                        to: PracticeState::Registered,
+                        actor: ACTOR,
+                        event_key: INCOMING_EVENT,
+                        details: serde_json::json!({
+                            "register": register.code,
+                            "year": year,
+                            "number": register::format_number(number),
+                            "date": legal_date(now),
+                        }),
+                        rejection_reasons: None,
+                    },
+                )
+                .await?;
+                results.insert(practice.id, Result1::Registered);
+            }
+        }
+        tx.commit().await?;
+        if !pending.is_empty() {
+            info!(registered = pending.len(), "registrations committed");
+        }
+        Ok(results)
+    }
+
+    /// Locks the practice and decides: ready for a number, or settled already.
+    async fn prepare(&self, tx: &mut Tx, id: Uuid) -> Result<Result<Pending, Result1>, BatchError> {
+        let row = sqlx::query(
+            "SELECT state, submission, practice_type, channel, subject FROM practices WHERE id = $1 FOR UPDATE",
+        )
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Err(Result1::Refused(format!(
+                "practice {id} does not exist"
+            ))));
+        };
+        let state: String = row.get("state");
+        if register::by_event(tx, id, INCOMING_EVENT).await?.is_some() {
+            // Registered before; pass it on again only if the crash came before that.
+            let outputs = if state == PracticeState::Registered.as_str() {
+                self.passed_on(id)
+            } else {
+                Vec::new()
+            };
+            return Ok(Err(Result1::Settled(outputs)));
+        }
+        if state != PracticeState::Validated.as_str() {
+            info!(practice_id = %id, %state, "not waiting for registration any more");
+            return Ok(Err(Result1::Settled(Vec::new())));
+        }
+        let submission: serde_json::Value = row.get("submission");
+        let practice_type: String = row.get("practice_type");
+        let documents = self.store.documents(id).await?;
+        Ok(self
+            .pending(
+                id,
+                &submission,
+                &practice_type,
+                row.get("channel"),
+                row.get("subject"),
+                &documents,
+            )
+            .map_err(Result1::Refused))
+    }
+
+    fn pending(
+        &self,
+        id: Uuid,
+        stored: &serde_json::Value,
+        practice_type: &str,
+        channel: String,
+        subject: String,
+        documents: &[store::StoredDocument],
+    ) -> Result<Pending, String> {
+        let submission: Submission = serde_json::from_value(stored.clone())
+            .map_err(|e| format!("stored submission unreadable: {e}"))?;
+        let kind = self.catalog.get(practice_type).ok_or_else(|| {
+            format!("practice type `{practice_type}` is no longer in the catalog")
+        })?;
+        let applicant = &submission.applicant;
+        let person = NaturalPerson {
+            given_name: applicant.given_name.trim().to_owned(),
+            family_name: applicant.family_name.trim().to_owned(),
+            title: None,
+            codice_fiscale: Some(applicant.tax_code.trim().to_uppercase()),
+            contacts: Some(Contacts {
+                emails: vec![applicant.email.trim().to_owned()],
+                ..Contacts::default()
+            }),
+        };
+        let sender = match &applicant.company {
+            Some(company) => Party::LegalPerson(LegalPerson {
+                name: company.name.trim().to_owned(),
+                vat_number: Some(company.vat_number.trim().to_owned()),
+                contacts: None,
+                people: vec![person],
+            }),
+            None => Party::NaturalPerson(person),
+        };
+        let primary = serde_json::to_vec_pretty(stored).map_err(|e| e.to_string())?;
+        let mut attachments = Vec::with_capacity(documents.len());
+        let mut listed = vec![serde_json::json!({
+            "file_name": PRIMARY_DOCUMENT_NAME,
+            "media_type": "application/json",
+            "role": "istanza",
+            "impronta": Fingerprint::of(&primary).to_base64(),
+        })];
+        for document in documents {
+            let fingerprint = Fingerprint::from_hex(&document.sha256).map_err(|e| e.to_string())?;
+            let media_type = media::canonical(&document.declared_media_type);
+            let label = kind
+                .documents
+                .iter()
+                .find(|d| d.role == document.role)
+                .map(|d| d.label.clone());
+            listed.push(serde_json::json!({
+                "file_name": document.file_name,
+                "media_type": media_type,
+                "role": document.role,
+                "impronta": fingerprint.to_base64(),
+            }));
+            attachments.push(Document {
+                file_name: document.file_name.clone(),
+                mime_type: media_type,
+                description: label,
+                fingerprint,
+                location: None,
+            });
+        }
+        let pending = Pending {
+            id,
+            subject,
+            channel,
+            classification: Classification {
+                name: kind.classification.description.clone(),
+                code: ClassCode::Flat(kind.classification.code.clone()),
+            },
+            correspondents: serde_json::json!([{
+                "role": "mittente",
+                "given_name": applicant.given_name,
+                "family_name": applicant.family_name,
+                "tax_code": applicant.tax_code.trim().to_uppercase(),
+                "email": applicant.email,
+                "company": applicant.company.as_ref().map(|c| serde_json::json!({"name": c.name, "vat_number": c.vat_number})),
+            }]),
+            sender,
+            primary,
+            attachments,
+            documents: serde_json::Value::Array(listed),
+        };
+        // Whatever citizens typed must make a segnatura: find out now, before a number is taken.
+        self.segnatura(&pending, 1, self.clock.now(), None)
+            .to_unsigned_xml()
+            .map_err(|e| format!("no segnatura can be made for this practice: {e}"))?;
+        Ok(pending)
+    }
+
+    fn segnatura(
+        &self,
+        practice: &Pending,
+        number: i64,
+        at: DateTime<Utc>,
+        first: Option<RegistrationId>,
+    ) -> Segnatura {
+        let local = at.with_timezone(&Rome);
+        Segnatura {
+            registration: RegistrationId {
+                administration: self.keeper.administration.clone(),
+                aoo: self.keeper.aoo.clone(),
+                register: self.keeper.register.clone(),
+                number: number as u64,
+                date: local.date_naive(),
+                time: local.time().with_nanosecond(0),
+            },
+            first_registration: first,
+            subject: practice.subject.clone(),
+            classification: practice.classification.clone(),
+            dossier: None,
+            reserved: None,
+            sender: practice.sender.clone(),
+            recipients: vec![Recipient::new(self.keeper.as_party())],
+            primary_document: Document {
+                file_name: PRIMARY_DOCUMENT_NAME.to_owned(),
+                mime_type: "application/json".to_owned(),
+                description: Some(format!(
+                    "Istanza presentata tramite {}",
+                    channel_label(&practice.channel)
+                )),
+                fingerprint: Fingerprint::of(&practice.primary),
+                location: None,
+            },
+            attachments: practice.attachments.clone(),
+        }
+    }
+
+    fn passed_on(&self, id: Uuid) -> Vec<Outgoing> {
+        let event = PracticeEvent::new(id, PracticeState::Registered);
+        vec![
+            Outgoing::json(
+                &self.practice_exchange,
+                route::STORE,
+                &StageMessage::new(id),
+                Some(id),
+            ),
+            Outgoing::json(
+                &self.events_exchange,
+                &event.routing_key(),
+                &event,
+                Some(id),
+            ),
+        ]
+    }
+}
+
+fn channel_label(channel: &str) -> &'static str {
+    match channel {
+        "counter" => "lo sportello fisico",
+        _ => "il portale",
+    }
+}
+
+fn class_code(classification: &Classification) -> String {
+    match &classification.code {
+        ClassCode::Flat(code) => code.clone(),
+        ClassCode::Path(levels) => levels
+            .iter()
+            .map(|l| l.code.as_str())
+            .collect::<Vec<_>>()
+            .join("."),
+    }
+}

@@ -1,0 +1,381 @@
+//! The register in PostgreSQL: gapless numbers, append-only registrations, annulments.
+//!
+//! Numbering: one counter row per (AOO, register, year). A transaction that registers takes
+//! the row lock, reserves exactly as many numbers as it inserts, and commits both together — a
+//! rollback gives the numbers back, so there is never a gap, and the lock makes every worker on
+//! every machine take its turn, so there is never a duplicate. Registering a batch in one
+//! transaction pays one commit for many numbers.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::Europe::Rome;
+use serde::Serialize;
+use sportello_shared::store::Tx;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+/// The register a fleet numbers in: the AOO's IPA code and the register code (`PG`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterId {
+    pub aoo: String,
+    pub code: String,
+}
+
+/// Time, injectable so that tests can cross midnight and New Year's Eve at will.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// The legal date and year of an instant: Italian local time.
+pub fn legal_date(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&Rome).date_naive()
+}
+
+pub fn legal_year(at: DateTime<Utc>) -> i32 {
+    legal_date(at).year()
+}
+
+/// A protocol number as written: at least seven digits.
+pub fn format_number(number: i64) -> String {
+    format!("{number:07}")
+}
+
+/// Locks the year's counter and reserves `count` numbers; returns the first of them.
+pub async fn reserve(
+    tx: &mut Tx,
+    register: &RegisterId,
+    year: i32,
+    count: usize,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO register_counters (aoo, register, year, last_number) VALUES ($1, $2, $3, 0) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&register.aoo)
+    .bind(&register.code)
+    .bind(year)
+    .execute(&mut **tx)
+    .await?;
+    let last: i64 = sqlx::query_scalar(
+        "SELECT last_number FROM register_counters WHERE aoo = $1 AND register = $2 AND year = $3 FOR UPDATE",
+    )
+    .bind(&register.aoo)
+    .bind(&register.code)
+    .bind(year)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE register_counters SET last_number = $4 WHERE aoo = $1 AND register = $2 AND year = $3",
+    )
+    .bind(&register.aoo)
+    .bind(&register.code)
+    .bind(year)
+    .bind(last + count as i64)
+    .execute(&mut **tx)
+    .await?;
+    Ok(last + 1)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Incoming,
+    Outgoing,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Incoming => "incoming",
+            Direction::Outgoing => "outgoing",
+        }
+    }
+}
+
+/// A registration about to be written; the number and time were given by [`reserve`] and the
+/// clock in the same transaction.
+#[derive(Debug, Clone)]
+pub struct NewRegistration {
+    pub year: i32,
+    pub number: i64,
+    pub direction: Direction,
+    pub registered_at: DateTime<Utc>,
+    pub practice_id: Uuid,
+    pub event_key: String,
+    pub subject: String,
+    pub correspondents: serde_json::Value,
+    pub classification: serde_json::Value,
+    pub channel: String,
+    pub documents: serde_json::Value,
+    pub primary_document: Vec<u8>,
+    pub refers_to: Option<i64>,
+    pub segnatura: String,
+}
+
+pub async fn insert(
+    tx: &mut Tx,
+    register: &RegisterId,
+    new: &NewRegistration,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO registrations (aoo, register, year, number, direction, registered_at, registration_date, \
+         practice_id, event_key, subject, correspondents, classification, channel, documents, primary_document, \
+         refers_to, segnatura) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
+    )
+    .bind(&register.aoo)
+    .bind(&register.code)
+    .bind(new.year)
+    .bind(new.number)
+    .bind(new.direction.as_str())
+    .bind(new.registered_at)
+    .bind(legal_date(new.registered_at))
+    .bind(new.practice_id)
+    .bind(&new.event_key)
+    .bind(&new.subject)
+    .bind(&new.correspondents)
+    .bind(&new.classification)
+    .bind(&new.channel)
+    .bind(&new.documents)
+    .bind(&new.primary_document)
+    .bind(new.refers_to)
+    .bind(&new.segnatura)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// A registration as the protocol officer reads it, annulment included.
+#[derive(Debug, Clone, Serialize)]
+pub struct Registration {
+    #[serde(skip)]
+    pub id: i64,
+    pub aoo: String,
+    pub register: String,
+    pub year: i32,
+    pub number: i64,
+    pub direction: String,
+    pub registered_at: DateTime<Utc>,
+    pub registration_date: NaiveDate,
+    pub practice_id: Uuid,
+    pub subject: String,
+    pub correspondents: serde_json::Value,
+    pub classification: serde_json::Value,
+    pub channel: String,
+    pub documents: serde_json::Value,
+    pub refers_to: Option<(i32, i64)>,
+    pub annulment: Option<Annulment>,
+    #[serde(skip)]
+    pub segnatura: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Annulment {
+    pub annulled_at: DateTime<Utc>,
+    pub operator: String,
+    pub reason: String,
+    pub measure: String,
+}
+
+const SELECT_REGISTRATION: &str = "SELECT r.id, r.aoo, r.register, r.year, r.number, r.direction, r.registered_at, \
+     r.registration_date, r.practice_id, r.subject, r.correspondents, r.classification, r.channel, r.documents, \
+     r.segnatura, f.year AS ref_year, f.number AS ref_number, \
+     a.annulled_at, a.operator, a.reason, a.measure \
+     FROM registrations r \
+     LEFT JOIN registrations f ON f.id = r.refers_to \
+     LEFT JOIN registration_annulments a ON a.registration_id = r.id ";
+
+fn registration_from_row(row: sqlx::postgres::PgRow) -> Registration {
+    let annulled_at: Option<DateTime<Utc>> = row.get("annulled_at");
+    let ref_year: Option<i32> = row.get("ref_year");
+    let ref_number: Option<i64> = row.get("ref_number");
+    Registration {
+        id: row.get("id"),
+        aoo: row.get("aoo"),
+        register: row.get("register"),
+        year: row.get("year"),
+        number: row.get("number"),
+        direction: row.get("direction"),
+        registered_at: row.get("registered_at"),
+        registration_date: row.get("registration_date"),
+        practice_id: row.get("practice_id"),
+        subject: row.get("subject"),
+        correspondents: row.get("correspondents"),
+        classification: row.get("classification"),
+        channel: row.get("channel"),
+        documents: row.get("documents"),
+        refers_to: ref_year.zip(ref_number),
+        annulment: annulled_at.map(|annulled_at| Annulment {
+            annulled_at,
+            operator: row.get("operator"),
+            reason: row.get("reason"),
+            measure: row.get("measure"),
+        }),
+        segnatura: row.get("segnatura"),
+    }
+}
+
+pub async fn find(
+    pool: &PgPool,
+    register: &RegisterId,
+    year: i32,
+    number: i64,
+) -> Result<Option<Registration>, sqlx::Error> {
+    let sql = format!(
+        "{SELECT_REGISTRATION} WHERE r.aoo = $1 AND r.register = $2 AND r.year = $3 AND r.number = $4"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&register.aoo)
+        .bind(&register.code)
+        .bind(year)
+        .bind(number)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(registration_from_row))
+}
+
+/// The registrations of one practice, oldest first (the incoming one, then outgoing ones).
+pub async fn of_practice(
+    pool: &PgPool,
+    practice_id: Uuid,
+) -> Result<Vec<Registration>, sqlx::Error> {
+    let sql = format!("{SELECT_REGISTRATION} WHERE r.practice_id = $1 ORDER BY r.id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(practice_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(registration_from_row).collect())
+}
+
+/// The registration a cause already produced, if any: (id, year, number).
+pub async fn by_event(
+    tx: &mut Tx,
+    practice_id: Uuid,
+    event_key: &str,
+) -> Result<Option<(i64, i32, i64)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, year, number FROM registrations WHERE practice_id = $1 AND event_key = $2",
+    )
+    .bind(practice_id)
+    .bind(event_key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|row| (row.get("id"), row.get("year"), row.get("number"))))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnnulError {
+    #[error("registration {year}/{number} does not exist in register {register}")]
+    Unknown {
+        register: String,
+        year: i32,
+        number: String,
+    },
+    #[error("registration {0} is already annulled")]
+    AlreadyAnnulled(String),
+    #[error("{0} must not be empty")]
+    Missing(&'static str),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The protocol officer's request to annul a registration.
+#[derive(Debug, Clone, Copy)]
+pub struct AnnulRequest<'a> {
+    pub year: i32,
+    pub number: i64,
+    pub operator: &'a str,
+    pub reason: &'a str,
+    /// The authorising measure (provvedimento).
+    pub measure: &'a str,
+}
+
+/// Annuls a registration: it stays readable, marked with date, operator and measure.
+pub async fn annul(
+    pool: &PgPool,
+    register: &RegisterId,
+    request: &AnnulRequest<'_>,
+    at: DateTime<Utc>,
+) -> Result<Registration, AnnulError> {
+    let AnnulRequest {
+        year,
+        number,
+        operator,
+        reason,
+        measure,
+    } = *request;
+    for (value, name) in [
+        (operator, "operator"),
+        (reason, "reason"),
+        (measure, "measure"),
+    ] {
+        if value.trim().is_empty() {
+            return Err(AnnulError::Missing(name));
+        }
+    }
+    let existing =
+        find(pool, register, year, number)
+            .await?
+            .ok_or_else(|| AnnulError::Unknown {
+                register: register.code.clone(),
+                year,
+                number: format_number(number),
+            })?;
+    let inserted = sqlx::query(
+        "INSERT INTO registration_annulments (registration_id, annulled_at, annulled_date, operator, reason, measure) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (registration_id) DO NOTHING",
+    )
+    .bind(existing.id)
+    .bind(at)
+    .bind(legal_date(at))
+    .bind(operator.trim())
+    .bind(reason.trim())
+    .bind(measure.trim())
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(AnnulError::AlreadyAnnulled(format!(
+            "{year}/{}",
+            format_number(number)
+        )));
+    }
+    Ok(find(pool, register, year, number)
+        .await?
+        .expect("the registration was just read"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_legal_year_is_the_italian_one() {
+        // 23:30 UTC on 31 December is already 1 January in Rome.
+        let new_year = Utc.with_ymd_and_hms(2026, 12, 31, 23, 30, 0).unwrap();
+        assert_eq!(legal_year(new_year), 2027);
+        assert_eq!(
+            legal_date(new_year),
+            NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()
+        );
+        let summer = Utc.with_ymd_and_hms(2026, 7, 31, 21, 59, 0).unwrap();
+        assert_eq!(
+            legal_date(summer),
+            NaiveDate::from_ymd_opt(2026, 7, 31).unwrap()
+        );
+    }
+
+    #[test]
+    fn numbers_have_at_least_seven_digits() {
+        assert_eq!(format_number(1), "0000001");
+        assert_eq!(format_number(12_345_678), "12345678");
+    }
+}
