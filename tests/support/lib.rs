@@ -67,6 +67,8 @@ impl TestEnv {
         settings.database.max_connections = 8;
         settings.broker.namespace = namespace.clone();
         settings.object_store.staging_prefix = format!("{namespace}/staging");
+        // Its own AOO, so that objects keyed by AOO (daily registers) never meet another test's.
+        settings.protocol.aoo_code = format!("aoo_{namespace}");
         let app = Arc::new(
             App::build(settings.clone())
                 .await
@@ -93,6 +95,34 @@ impl TestEnv {
         RunningFleet { shutdown, task }
     }
 
+    /// Starts workers with the protocol worker on `clock` instead of the system's.
+    pub fn start_fleet_with_clock(
+        &self,
+        workers: &[&'static str],
+        clock: Arc<dyn sportello_protocol::register::Clock>,
+    ) -> Vec<RunningFleet> {
+        let others: Vec<&'static str> = workers
+            .iter()
+            .copied()
+            .filter(|w| *w != "protocol")
+            .collect();
+        let mut fleets = vec![self.start_fleet(&others)];
+        if workers.contains(&"protocol") {
+            let mut protocol =
+                sportello_fleet::fleet::protocol(&self.app).expect("protocol worker");
+            protocol.clock = clock;
+            let shutdown = CancellationToken::new();
+            let task = tokio::spawn(sportello_shared::worker::run_batched(
+                self.settings.broker.clone(),
+                self.app.topology.clone(),
+                Arc::new(protocol),
+                shutdown.clone(),
+            ));
+            fleets.push(RunningFleet { shutdown, task });
+        }
+        fleets
+    }
+
     /// Environment for a `sportello` child process that must join this test's fleet.
     pub fn child_env(&self) -> Vec<(String, String)> {
         vec![
@@ -114,6 +144,10 @@ impl TestEnv {
             (
                 "SPORTELLO__OBJECT_STORE__STAGING_PREFIX".into(),
                 self.settings.object_store.staging_prefix.clone(),
+            ),
+            (
+                "SPORTELLO__PROTOCOL__AOO_CODE".into(),
+                self.settings.protocol.aoo_code.clone(),
             ),
             ("SPORTELLO__LOG__FORMAT".into(), "json".into()),
         ]
@@ -268,6 +302,37 @@ impl RunningFleet {
             .expect("fleet task")
             .expect("fleet ended cleanly");
     }
+}
+
+/// A clock the test sets by hand.
+#[derive(Debug)]
+pub struct TestClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl TestClock {
+    pub fn at(instant: chrono::DateTime<chrono::Utc>) -> Arc<TestClock> {
+        Arc::new(TestClock(std::sync::Mutex::new(instant)))
+    }
+
+    pub fn set(&self, instant: chrono::DateTime<chrono::Utc>) {
+        *self.0.lock().unwrap() = instant;
+    }
+}
+
+impl sportello_protocol::register::Clock for TestClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// The samples `samples/expected.json` marks valid, sorted.
+pub fn valid_samples() -> Vec<PathBuf> {
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(samples_dir().join("expected.json")).unwrap())
+            .unwrap();
+    json_files(&samples_dir().join("submissions"))
+        .into_iter()
+        .filter(|f| expected[f.file_name().unwrap().to_str().unwrap()]["valid"] == true)
+        .collect()
 }
 
 /// Every `*.json` file directly inside `dir`, sorted.
