@@ -6,12 +6,11 @@
 //! register and not intake. `SPORTELLO_STRESS_PRACTICES` changes N for a quicker local run.
 
 use futures::future::try_join_all;
-use sportello_e2e::{TestEnv, sportello_binary, valid_samples};
+use sportello_e2e::{TestEnv, sportello_binary};
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::messages::{StageMessage, route};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use uuid::Uuid;
 
 const WORKERS: usize = 4;
 
@@ -39,46 +38,11 @@ async fn registered(env: &TestEnv) -> i64 {
         .unwrap()
 }
 
-/// N practices in `validated`, as validation would leave them.
-async fn seed_validated(env: &TestEnv, n: i64) -> Vec<Uuid> {
-    let sample: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&valid_samples()[0]).unwrap()).unwrap();
-    let mut submission = sample.clone();
-    submission["documents"] = serde_json::json!([]);
-    let pool = env.app.store.pool();
-    sqlx::query(
-        "INSERT INTO practices (id, idempotency_key, submission_digest, submission, practice_type, channel, \
-         tax_code, subject, state) \
-         SELECT gen_random_uuid(), 'stress-' || i, md5(i::text), jsonb_set($1::jsonb, '{idempotency_key}', to_jsonb('stress-' || i)), \
-         $2, 'portal', $3, $4 || ' #' || i, 'validated' FROM generate_series(1, $5) AS i",
-    )
-    .bind(&submission)
-    .bind(sample["practice_type"].as_str().unwrap())
-    .bind(sample["applicant"]["tax_code"].as_str().unwrap())
-    .bind(sample["subject"].as_str().unwrap())
-    .bind(n)
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO practice_history (practice_id, from_state, to_state, actor, event_key) \
-         SELECT id, NULL, 'received', 'citizen', 'intake' FROM practices \
-         UNION ALL SELECT id, 'received', 'validated', 'worker:validation', 'validation' FROM practices",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::query_scalar("SELECT id FROM practices")
-        .fetch_all(pool)
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_workers_and_a_sigkill_leave_a_gapless_register() {
     let env = TestEnv::new().await;
     let n = practices();
-    let ids = seed_validated(&env, n).await;
+    let ids = env.seed_validated(n).await;
 
     let connection = broker::connect(&env.settings.broker, "stress")
         .await

@@ -2,8 +2,9 @@
 # The main job: the local stack up, the fleet built and running, every sample practice
 # submitted from the portal and the counter, and every citizen's folder printed.
 #
-# The fleet keeps running afterwards (log: deploy/local/.state/fleet.log); stop it with
-# `deploy/local/demo.sh --stop`. Running the demo again resubmits the same samples: they are the
+# The fleet and the back-office simulator keep running afterwards (logs: deploy/local/.state/
+# fleet.log, backoffice-sim.log); stop both with `deploy/local/demo.sh --stop`. Running the
+# demo again resubmits the same samples: they are the
 # same practices (same idempotency keys), so the folders do not grow.
 #
 # Usage: deploy/local/demo.sh [--stop]     (as root)
@@ -13,6 +14,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 FLEET_PID="$STATE_DIR/fleet.pid"
 FLEET_LOG="$STATE_DIR/fleet.log"
+SIM_PID="$STATE_DIR/backoffice-sim.pid"
+SIM_LOG="$STATE_DIR/backoffice-sim.log"
 
 stop_fleet() {
     if [[ -f $FLEET_PID ]] && kill -0 "$(cat "$FLEET_PID")" 2>/dev/null; then
@@ -23,7 +26,18 @@ stop_fleet() {
     rm -f "$FLEET_PID"
 }
 
+# The back-office simulator stands in for the vendors' applications (samples/backoffice-sim).
+stop_sim() {
+    if [[ -f $SIM_PID ]] && kill -0 "$(cat "$SIM_PID")" 2>/dev/null; then
+        log "stopping the back-office simulator"
+        kill -TERM "$(cat "$SIM_PID")"
+        wait_for 30 "simulator shutdown" bash -c "! kill -0 $(cat "$SIM_PID")"
+    fi
+    rm -f "$SIM_PID"
+}
+
 if [[ ${1:-} == --stop ]]; then
+    stop_sim
     stop_fleet
     exit 0
 fi
@@ -35,7 +49,7 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 bash "$LOCAL_DIR/stack-up.sh"
 cd "$REPO_ROOT"
 log "building sportello"
-cargo build --locked -p sportello-fleet --bin sportello
+cargo build --locked -p sportello-fleet --bin sportello -p sportello-backoffice-sim
 SPORTELLO="$REPO_ROOT/target/debug/sportello"
 
 "$SPORTELLO" topology apply
@@ -43,6 +57,11 @@ stop_fleet
 log "starting the fleet: sportello run all (log: ${FLEET_LOG#"$REPO_ROOT"/})"
 setsid "$SPORTELLO" run all >>"$FLEET_LOG" 2>&1 < /dev/null &
 echo $! >"$FLEET_PID"
+stop_sim
+log "starting the back-office simulator (behaviour: samples/backoffice-sim.toml, log: ${SIM_LOG#"$REPO_ROOT"/})"
+setsid "$REPO_ROOT/target/debug/sportello-backoffice-sim" --behaviour samples/backoffice-sim.toml \
+    >>"$SIM_LOG" 2>&1 </dev/null &
+echo $! >"$SIM_PID"
 
 log "submitting every sample"
 "$SPORTELLO" submit samples/submissions/*.json
@@ -50,12 +69,14 @@ log "submitting every sample"
 mapfile -t citizens < <(grep -ho '"tax_code": *"[A-Z0-9]*"' samples/submissions/*.json |
     sed 's/.*"\([A-Z0-9]*\)"$/\1/' | sort -u)
 
-log "waiting until the fleet has looked at every practice"
+log "waiting until every practice has its outcome (or waits for the citizen or the counter)"
+# The practice's own state is the line with "state" directly in a practice (6 spaces);
+# history entries and notifications are deeper.
 pending() {
     local cf
     for cf in "${citizens[@]}"; do
         "$SPORTELLO" folder "$cf" --json
-    done | grep -c '"state": "received"' || true
+    done | grep -cE '^      "state": "(received|validated|registered|stored|dispatched|in_progress)"' || true
 }
 deadline=$((SECONDS + 300))
 while (( $(pending) > 0 )); do

@@ -22,6 +22,8 @@ pub struct Settings {
     pub intake: IntakeSettings,
     pub log: LogSettings,
     pub protocol: ProtocolSettings,
+    pub http: HttpSettings,
+    pub municipality: MunicipalitySettings,
     /// Where the settings came from, for error messages; not a configuration key.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -62,8 +64,79 @@ pub struct ObjectStoreSettings {
 pub struct SmtpSettings {
     pub host: String,
     pub port: u16,
-    pub tls: String,
+    pub tls: SmtpTls,
+    /// maildev's REST API, for the tests that read what was sent; empty in production.
     pub web_api: String,
+    /// The sender of citizen emails, e.g. `Comune di Bergamo <noreply@comune.bergamo.it>`.
+    pub from: String,
+    /// Empty: the relay takes mail without authentication.
+    pub username: String,
+    pub password: SecretString,
+    /// Bounds every send: lettre's own timeout covers only connecting.
+    pub timeout_secs: u64,
+    pub pool_size: u32,
+    /// Result documents are attached when together they are at most this big; otherwise the
+    /// email says how to get them.
+    pub max_attachments_bytes: u64,
+    /// The certified-mail relay, used when the citizen gave a PEC address. Absent: every
+    /// notification goes to the ordinary address.
+    #[serde(default)]
+    pub pec: Option<PecRelaySettings>,
+}
+
+/// How the connection to a mail relay is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain text: only for a relay on the same host (maildev, a local MTA).
+    None,
+    /// Plain connection upgraded with STARTTLS, refused if the server does not offer it.
+    Starttls,
+    /// TLS from the first byte (SMTPS, port 465).
+    Tls,
+}
+
+/// A PEC provider's relay: always authenticated and encrypted in production.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PecRelaySettings {
+    pub host: String,
+    #[serde(default = "PecRelaySettings::default_port")]
+    pub port: u16,
+    #[serde(default = "PecRelaySettings::default_tls")]
+    pub tls: SmtpTls,
+    /// The administration's PEC mailbox: PEC providers accept only their own senders.
+    pub from: String,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default = "PecRelaySettings::no_password")]
+    pub password: SecretString,
+}
+
+impl PecRelaySettings {
+    fn default_port() -> u16 {
+        465
+    }
+    fn default_tls() -> SmtpTls {
+        SmtpTls::Tls
+    }
+    fn no_password() -> SecretString {
+        SecretString::from("")
+    }
+}
+
+/// Who writes to the citizen, and where the counter is: read by every email's footer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MunicipalitySettings {
+    pub name: String,
+    /// The contact address; its domain also names our Message-IDs.
+    pub email: String,
+    pub phone: String,
+    pub website: String,
+    pub counter_address: String,
+    /// One timetable for every desk, one line per group of days.
+    pub opening_hours: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +177,25 @@ pub struct ProtocolSettings {
     pub batch_size: usize,
     pub signing_key: String,
     pub signing_certificate: String,
+}
+
+/// The HTTP service (`sportello serve`, or `sportello run` when `enabled`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Whether `sportello run` serves HTTP too, beside its workers.
+    pub enabled: bool,
+    pub listen: String,
+    /// HS256 key of the bearer tokens; the service refuses to start while it is short.
+    pub jwt_secret: SecretString,
+    /// Requests with a larger body are refused with 413 before they are read.
+    pub max_body_bytes: usize,
+}
+
+impl HttpSettings {
+    pub fn jwt_secret(&self) -> &str {
+        self.jwt_secret.expose_secret()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +256,18 @@ impl BrokerSettings {
     }
 }
 
+impl SmtpSettings {
+    pub fn password(&self) -> &str {
+        self.password.expose_secret()
+    }
+}
+
+impl PecRelaySettings {
+    pub fn password(&self) -> &str {
+        self.password.expose_secret()
+    }
+}
+
 /// A URL safe to print: the password, if any, replaced by `***`.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -214,5 +318,43 @@ mod tests {
             redact_url(settings.database.url()),
             "postgres://app:***@db/x"
         );
+    }
+
+    fn with_overrides(pairs: &[(&str, &str)]) -> Result<Settings, config::ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        for (key, value) in pairs {
+            builder = builder.set_override(*key, *value)?;
+        }
+        builder.build()?.try_deserialize()
+    }
+
+    #[test]
+    fn the_pec_relay_is_an_optional_table_with_defaults() {
+        let settings = with_overrides(&[]).unwrap();
+        assert!(
+            settings.smtp.pec.is_none(),
+            "no PEC relay unless configured"
+        );
+        assert_eq!(settings.smtp.tls, SmtpTls::None);
+        assert!(settings.municipality.opening_hours.len() >= 2);
+
+        // What `SPORTELLO__SMTP__PEC__HOST` and friends produce: a table with some keys.
+        let settings = with_overrides(&[
+            ("smtp.pec.host", "smtps.pec.example.it"),
+            ("smtp.pec.from", "protocollo@pec.example.it"),
+            ("smtp.pec.password", "pec-s3cret"),
+        ])
+        .unwrap();
+        let pec = settings.smtp.pec.as_ref().unwrap();
+        assert_eq!((pec.port, pec.tls), (465, SmtpTls::Tls));
+        assert_eq!(pec.password(), "pec-s3cret");
+        assert!(!format!("{settings:?}").contains("pec-s3cret"));
+
+        // A relay without its sender is a mistake, not a silent default.
+        let err = with_overrides(&[("smtp.pec.host", "smtps.pec.example.it")]).unwrap_err();
+        assert!(err.to_string().contains("from"), "{err}");
+        let err = with_overrides(&[("smtp.tls", "ssl")]).unwrap_err();
+        assert!(err.to_string().contains("ssl"), "{err}");
     }
 }

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod config;
 pub mod domain;
 pub mod messages;
+pub mod metrics;
 pub mod objects;
 pub mod store;
 pub mod telemetry;

@@ -144,11 +144,163 @@ impl ObjectStore {
             .map_err(|e| classify(key, e))
     }
 
+    /// Whether `key` exists. A 404 is an answer (`false`), anything else but success is not.
+    pub async fn exists(&self, key: &str) -> Result<bool, ObjectError> {
+        match self.bucket.head_object(key).await {
+            Ok((_, 404)) => Ok(false),
+            Ok(_) => Ok(true),
+            Err(S3Error::HttpFailWithBody(404, _)) => Ok(false),
+            Err(e) => Err(ObjectError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Copies `from` to `to` through this process with at most one part in memory: the source
+    /// is read as a stream and written as a multipart upload of [`PART_SIZE`] parts, one at a
+    /// time. rust-s3's own `put_object_stream` uploads up to ten parts at once, which would
+    /// let a single large document cost more memory than the worker is allowed.
+    pub async fn copy_streaming(
+        &self,
+        from: &str,
+        to: &str,
+        content_type: &str,
+    ) -> Result<u64, ObjectError> {
+        use futures::StreamExt;
+        let mut source = self
+            .bucket
+            .get_object_stream(from)
+            .await
+            .map_err(|e| classify(from, e))?;
+        let mut upload = PartUpload::new(self, to, content_type);
+        let copied = async {
+            while let Some(chunk) = source.bytes().next().await {
+                upload.write(&chunk.map_err(|e| classify(from, e))?).await?;
+            }
+            upload.finish().await
+        }
+        .await;
+        if copied.is_err() {
+            upload.abort().await;
+        }
+        copied
+    }
+
+    /// Every key under `prefix` (for checks and operations, not for hot paths).
+    pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, ObjectError> {
+        let pages = self
+            .bucket
+            .list(prefix.to_owned(), None)
+            .await
+            .map_err(|e| classify(prefix, e))?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|page| page.contents.into_iter().map(|object| object.key))
+            .collect())
+    }
+
+    /// A GET URL anyone holding it may use until it expires: how back offices fetch documents
+    /// without sharing the store's credentials.
+    pub async fn presign_get(&self, key: &str, valid_secs: u32) -> Result<String, ObjectError> {
+        self.bucket
+            .presign_get(key, valid_secs, None)
+            .await
+            .map_err(|e| ObjectError::Config(e.to_string()))
+    }
+
     /// Whether the store answers at all (for start-up checks and readiness).
     pub async fn ping(&self) -> Result<(), ObjectError> {
         match self.bucket.head_object("sportello-readiness-probe").await {
             Ok(_) | Err(S3Error::HttpFailWithBody(404, _)) => Ok(()),
             Err(e) => Err(ObjectError::Unavailable(e.to_string())),
+        }
+    }
+}
+
+/// The part size of streamed copies: rust-s3's own chunk size (S3 wants at least 5 MiB).
+pub const PART_SIZE: usize = s3::bucket::CHUNK_SIZE;
+
+/// A multipart upload fed piece by piece; small objects end as one plain PUT.
+struct PartUpload<'a> {
+    store: &'a ObjectStore,
+    key: &'a str,
+    content_type: &'a str,
+    buffer: Vec<u8>,
+    upload_id: Option<String>,
+    parts: Vec<s3::serde_types::Part>,
+    size: u64,
+}
+
+impl<'a> PartUpload<'a> {
+    fn new(store: &'a ObjectStore, key: &'a str, content_type: &'a str) -> PartUpload<'a> {
+        PartUpload {
+            store,
+            key,
+            content_type,
+            buffer: Vec::new(),
+            upload_id: None,
+            parts: Vec::new(),
+            size: 0,
+        }
+    }
+
+    async fn write(&mut self, mut bytes: &[u8]) -> Result<(), ObjectError> {
+        self.size += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let take = (PART_SIZE - self.buffer.len()).min(bytes.len());
+            self.buffer.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.buffer.len() == PART_SIZE {
+                self.send_part().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_part(&mut self) -> Result<(), ObjectError> {
+        let bucket = &self.store.bucket;
+        let upload_id = match &self.upload_id {
+            Some(id) => id.clone(),
+            None => {
+                let started = bucket
+                    .initiate_multipart_upload(self.key, self.content_type)
+                    .await
+                    .map_err(|e| classify(self.key, e))?;
+                self.upload_id = Some(started.upload_id.clone());
+                started.upload_id
+            }
+        };
+        let part = std::mem::take(&mut self.buffer);
+        let number = self.parts.len() as u32 + 1;
+        let sent = bucket
+            .put_multipart_chunk(part, self.key, number, &upload_id, self.content_type)
+            .await
+            .map_err(|e| classify(self.key, e))?;
+        self.parts.push(sent);
+        Ok(())
+    }
+
+    async fn finish(&mut self) -> Result<u64, ObjectError> {
+        let Some(upload_id) = self.upload_id.clone() else {
+            self.store
+                .put(self.key, &self.buffer, self.content_type)
+                .await?;
+            return Ok(self.size);
+        };
+        if !self.buffer.is_empty() {
+            self.send_part().await?;
+        }
+        self.store
+            .bucket
+            .complete_multipart_upload(self.key, &upload_id, std::mem::take(&mut self.parts))
+            .await
+            .map_err(|e| classify(self.key, e))?;
+        self.upload_id = None;
+        Ok(self.size)
+    }
+
+    /// Best effort: an upload left open only costs space until the store's cleanup.
+    async fn abort(&mut self) {
+        if let Some(upload_id) = self.upload_id.take() {
+            let _ = self.store.bucket.abort_upload(self.key, &upload_id).await;
         }
     }
 }

@@ -421,3 +421,89 @@ pub async fn transition(tx: &mut Tx, change: &Transition<'_>) -> Result<Applied,
     .await?;
     Ok(Applied::Moved { from })
 }
+
+/// Moves many practices, all in `from`, to `to` in a few statements: for batch workers that have
+/// locked the practices and checked their state in the same transaction. Refuses what the state
+/// machine refuses, and fails (so the caller rolls back) if any practice was not in `from`.
+pub async fn advance_many(
+    tx: &mut Tx,
+    from: PracticeState,
+    to: PracticeState,
+    actor: &str,
+    event_key: &str,
+    changes: &[(Uuid, serde_json::Value)],
+) -> Result<(), StoreError> {
+    let Some((first, _)) = changes.first() else {
+        return Ok(());
+    };
+    if !from.can_move_to(to) {
+        return Err(StoreError::Refused {
+            id: *first,
+            from,
+            to,
+        });
+    }
+    let ids: Vec<Uuid> = changes.iter().map(|(id, _)| *id).collect();
+    let details: Vec<serde_json::Value> = changes.iter().map(|(_, d)| d.clone()).collect();
+    let moved = sqlx::query(
+        "UPDATE practices SET state = $2, updated_at = now() WHERE id = ANY($1) AND state = $3",
+    )
+    .bind(&ids)
+    .bind(to.as_str())
+    .bind(from.as_str())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if moved != ids.len() as u64 {
+        return Err(StoreError::Database(sqlx::Error::Protocol(format!(
+            "{} of {} practices were not in `{from}`",
+            ids.len() as u64 - moved,
+            ids.len()
+        ))));
+    }
+    sqlx::query(
+        "INSERT INTO practice_history (practice_id, from_state, to_state, actor, event_key, details) \
+         SELECT id, $2, $3, $4, $5, details FROM UNNEST($1::uuid[], $6::jsonb[]) AS t(id, details)",
+    )
+    .bind(&ids)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(actor)
+    .bind(event_key)
+    .bind(&details)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The documents of many practices, without their bytes, by practice.
+pub async fn document_facts_of(
+    tx: &mut Tx,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Vec<StoredDocument>>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT practice_id, position, role, file_name, declared_media_type, declared_sha256, sha256, size_bytes, \
+         staged_key FROM practice_documents WHERE practice_id = ANY($1) ORDER BY practice_id, position",
+    )
+    .bind(ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut by_practice: std::collections::HashMap<Uuid, Vec<StoredDocument>> = Default::default();
+    for row in rows {
+        by_practice
+            .entry(row.get("practice_id"))
+            .or_default()
+            .push(StoredDocument {
+                position: row.get("position"),
+                role: row.get("role"),
+                file_name: row.get("file_name"),
+                declared_media_type: row.get("declared_media_type"),
+                declared_sha256: row.get("declared_sha256"),
+                sha256: row.get("sha256"),
+                size: row.get::<i64, _>("size_bytes") as u64,
+                content: None,
+                staged_key: row.get("staged_key"),
+            });
+    }
+    Ok(by_practice)
+}

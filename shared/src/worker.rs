@@ -16,6 +16,7 @@ use crate::broker::{
     self, BrokerError, Outgoing, PRACTICE_ID_HEADER, Publisher, header_text, header_u64, text,
 };
 use crate::config::BrokerSettings;
+use crate::metrics::{self, Settled};
 use crate::topology::{Topology, WorkerQueues};
 use futures::{FutureExt, StreamExt};
 use lapin::{
@@ -309,6 +310,7 @@ async fn serve_batched<H: BatchHandler>(
 }
 
 async fn process_batch<H: BatchHandler>(handler: &H, context: &Context, batch: Vec<Delivery>) {
+    let started = Instant::now();
     let incoming: Vec<Incoming> = batch.iter().map(Incoming::from_delivery).collect();
     let span = tracing::info_span!("batch", worker = handler.name(), size = batch.len());
     async {
@@ -328,20 +330,36 @@ async fn process_batch<H: BatchHandler>(handler: &H, context: &Context, batch: V
             let outcome = outcomes
                 .next()
                 .unwrap_or_else(|| Outcome::Retry("the batch handler gave no outcome".into()));
-            finish(context, message, delivery, outcome).await;
+            finish(context, message, delivery, outcome, started).await;
         }
     }
     .instrument(span)
     .await
 }
 
-/// Settles one message and acks it, or returns it to the queue when that fails.
-async fn finish(context: &Context, incoming: &Incoming, delivery: &Delivery, outcome: Outcome) {
+/// Settles one message and acks it, or returns it to the queue when that fails; `started` is
+/// when its handling began, for the stage's latency.
+async fn finish(
+    context: &Context,
+    incoming: &Incoming,
+    delivery: &Delivery,
+    outcome: Outcome,
+    started: Instant,
+) {
+    let settled = match &outcome {
+        Outcome::Done(_) => Settled::Done,
+        Outcome::Retry(_) if (incoming.attempt as usize) < context.queues.retry_tiers.len() => {
+            Settled::Retried
+        }
+        Outcome::Retry(_) | Outcome::Reject(_) => Settled::Failed,
+    };
     match settle(context, incoming, delivery, outcome).await {
         Ok(()) => {
             let _ = delivery.ack(BasicAckOptions::default()).await;
+            metrics::record(&context.queues.worker, settled, started.elapsed());
         }
         Err(err) => {
+            metrics::record(&context.queues.worker, Settled::Requeued, started.elapsed());
             // Nothing was lost: the message goes back to the queue and comes again.
             error!(error = %err, "could not publish the outcome; returning the message to the queue");
             let _ = delivery
@@ -376,7 +394,7 @@ async fn process<H: Handler>(handler: &H, context: &Context, delivery: Delivery)
             .unwrap_or_else(|panic| {
                 Outcome::Reject(format!("the handler panicked: {}", panic_message(&panic)))
             });
-        finish(context, &incoming, &delivery, outcome).await;
+        finish(context, &incoming, &delivery, outcome, started).await;
         tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "settled");
     }
     .instrument(span)

@@ -42,6 +42,13 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub async fn new() -> TestEnv {
+        Self::with_settings(|_| {}).await
+    }
+
+    /// Like [`TestEnv::new`], with `adjust` applied to the settings before anything connects
+    /// (a shorter retry ladder, a service pointed at a closed port, …); the test's database,
+    /// namespace and staging prefix are set afterwards and win.
+    pub async fn with_settings(adjust: impl FnOnce(&mut Settings)) -> TestEnv {
         let config = repository_root().join("sportello.toml");
         assert!(
             config.is_file(),
@@ -49,7 +56,15 @@ impl TestEnv {
             config.display()
         );
         let mut settings = Settings::load(Some(&config)).expect("sportello.toml loads");
-        let namespace = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
+        adjust(&mut settings);
+        sweep_stale(&settings).await;
+        // The creation time is in the name, so that a later run can tell abandoned leftovers
+        // (a killed test run) from the live namespaces of a run beside it.
+        let namespace = format!(
+            "t{}x{}",
+            unix_now(),
+            &Uuid::new_v4().simple().to_string()[..6]
+        );
         let admin_url = settings.database.url().to_owned();
         let database = format!("sportello_{namespace}");
         let admin = sqlx::PgPool::connect(&admin_url)
@@ -252,16 +267,91 @@ impl TestEnv {
         seen
     }
 
-    /// Deletes this test's queues, exchanges and database.
+    /// Puts `n` practices in the folder in `validated`, as validation would leave them (made
+    /// from the first valid sample, without documents): a register-only workload.
+    pub async fn seed_validated(&self, n: i64) -> Vec<Uuid> {
+        let sample: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&valid_samples()[0]).unwrap()).unwrap();
+        let mut submission = sample.clone();
+        submission["documents"] = serde_json::json!([]);
+        let pool = self.app.store.pool();
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "INSERT INTO practices (id, idempotency_key, submission_digest, submission, practice_type, channel, \
+             tax_code, subject, state) \
+             SELECT gen_random_uuid(), k, md5(k), jsonb_set($1::jsonb, '{idempotency_key}', to_jsonb(k)), \
+             $2, 'portal', $3, $4 || ' #' || i, 'validated' \
+             FROM generate_series(1, $5) AS i, LATERAL (SELECT $6 || '-' || i AS k) key \
+             RETURNING id",
+        )
+        .bind(&submission)
+        .bind(sample["practice_type"].as_str().unwrap())
+        .bind(sample["applicant"]["tax_code"].as_str().unwrap())
+        .bind(sample["subject"].as_str().unwrap())
+        .bind(n)
+        .bind(format!("seed-{}", Uuid::new_v4()))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO practice_history (practice_id, from_state, to_state, actor, event_key) \
+             SELECT id, NULL, 'received', 'citizen', 'intake' FROM unnest($1::uuid[]) AS id \
+             UNION ALL SELECT id, 'received', 'validated', 'worker:validation', 'validation' FROM unnest($1::uuid[]) AS id",
+        )
+        .bind(&ids)
+        .execute(pool)
+        .await
+        .unwrap();
+        ids
+    }
+
+    /// Deletes this test's queues, exchanges and database (dropping the `TestEnv` does the
+    /// same, so a failing test cleans up too).
     pub async fn teardown(self) {
-        if let Ok(connection) = broker::connect(&self.settings.broker, "test-teardown").await {
+        drop(self);
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let leftovers = Leftovers {
+            broker: self.settings.broker.clone(),
+            queues: self.app.topology.queue_names(),
+            exchanges: self.app.topology.exchange_names(),
+            admin_url: self.admin_url.clone(),
+            databases: vec![self.database.clone()],
+        };
+        // Drop cannot await, and may run inside a runtime: clean up on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                runtime.block_on(leftovers.remove());
+            }
+        })
+        .join();
+    }
+}
+
+/// What a test leaves on the shared services.
+struct Leftovers {
+    broker: sportello_shared::config::BrokerSettings,
+    queues: Vec<String>,
+    exchanges: Vec<String>,
+    admin_url: String,
+    databases: Vec<String>,
+}
+
+impl Leftovers {
+    async fn remove(self) {
+        if let Ok(connection) = broker::connect(&self.broker, "test-teardown").await {
             if let Ok(channel) = connection.create_channel().await {
-                for queue in self.app.topology.queue_names() {
+                for queue in &self.queues {
                     let _ = channel
                         .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                         .await;
                 }
-                for exchange in self.app.topology.exchange_names() {
+                for exchange in &self.exchanges {
                     let _ = channel
                         .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
                         .await;
@@ -269,16 +359,94 @@ impl TestEnv {
             }
             let _ = connection.close(200, "done".into()).await;
         }
-        self.app.store.pool().close().await;
         if let Ok(admin) = sqlx::PgPool::connect(&self.admin_url).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.database
-            )))
-            .execute(&admin)
-            .await;
+            for database in &self.databases {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+                )))
+                .execute(&admin)
+                .await;
+            }
+            admin.close().await;
         }
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Namespaces older than this are leftovers of a run that was killed: no test lasts this long.
+const STALE_AFTER_SECS: u64 = 3 * 3600;
+
+/// The creation time of a test namespace (`t<unix seconds>x<hex>`), if `name` starts with one.
+fn namespace_age(name: &str) -> Option<(String, u64)> {
+    let rest = name.strip_prefix('t')?;
+    let (seconds, tail) = rest.split_once('x')?;
+    let created: u64 = seconds.parse().ok()?;
+    let hex = tail.get(..6)?;
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit())
+        || !matches!(tail.as_bytes().get(6), None | Some(b'.'))
+    {
+        return None;
+    }
+    Some((
+        format!("t{seconds}x{hex}"),
+        unix_now().saturating_sub(created),
+    ))
+}
+
+/// Once per test binary: removes what killed runs left behind — hundreds of abandoned quorum
+/// queues make every broker restart slow, and databases fill the disk.
+async fn sweep_stale(settings: &Settings) {
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    SWEPT
+        .get_or_init(|| async {
+            let list = |what: &str| -> Vec<String> {
+                std::process::Command::new("rabbitmqctl")
+                    .args([what, "-q", "--no-table-headers", "name"])
+                    .output()
+                    .map(|o| {
+                        String::from_utf8_lossy(&o.stdout)
+                            .lines()
+                            .map(|l| l.trim().to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let stale =
+                |name: &String| namespace_age(name).is_some_and(|(_, age)| age > STALE_AFTER_SECS);
+            let admin_url = settings.database.url().to_owned();
+            let mut databases = Vec::new();
+            if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
+                let names: Vec<String> = sqlx::query_scalar(
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'sportello\\_t%'",
+                )
+                .fetch_all(&admin)
+                .await
+                .unwrap_or_default();
+                databases = names
+                    .into_iter()
+                    .filter(|db| {
+                        db.strip_prefix("sportello_")
+                            .is_some_and(|ns| stale(&ns.to_owned()))
+                    })
+                    .collect();
+                admin.close().await;
+            }
+            Leftovers {
+                broker: settings.broker.clone(),
+                queues: list("list_queues").into_iter().filter(stale).collect(),
+                exchanges: list("list_exchanges").into_iter().filter(stale).collect(),
+                admin_url,
+                databases,
+            }
+            .remove()
+            .await;
+        })
+        .await;
 }
 
 #[derive(Debug)]
@@ -391,3 +559,23 @@ pub const XMLSEC_ID_ATTRIBUTES: &[&str] = &[
     "--id-attr:Id",
     "http://uri.etsi.org/01903/v1.3.2#:SignedProperties",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_carry_their_age() {
+        let now = unix_now();
+        let (namespace, age) =
+            namespace_age(&format!("t{}xab12cd.sportello.intake", now - 100)).unwrap();
+        assert_eq!(namespace, format!("t{}xab12cd", now - 100));
+        assert!((100..110).contains(&age));
+        assert!(namespace_age("sportello.intake").is_none());
+        assert!(namespace_age("t1234xzz12cd.q").is_none(), "not hex");
+        assert!(
+            namespace_age("te1270c431472.sportello.intake").is_none(),
+            "old style names are not ours to judge"
+        );
+    }
+}

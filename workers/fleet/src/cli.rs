@@ -1,7 +1,7 @@
 //! The command line: what operators and operations can ask of the fleet.
 
 use crate::app::{App, check_routes, load_catalog, load_topology};
-use crate::{fleet, folder, submit};
+use crate::{dlq, fleet, folder, http, practice, submit};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sportello_protocol::{daily, register};
@@ -57,6 +57,51 @@ pub enum Command {
         tax_code: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Serves the HTTP API on http.listen until SIGINT/SIGTERM.
+    Serve,
+    /// Mints a bearer token for the HTTP API (signed with http.jwt_secret).
+    Token {
+        #[arg(long, value_enum)]
+        role: http::TokenRole,
+        /// The citizen's tax code (citizen tokens).
+        #[arg(long, required_if_eq("role", "citizen"))]
+        cf: Option<String>,
+        /// The operator's id (operator tokens).
+        #[arg(long, required_if_eq("role", "operator"))]
+        operator_id: Option<String>,
+        /// How long the token is valid: 30m, 8h, 7d.
+        #[arg(long, default_value = "8h")]
+        valid_for: String,
+    },
+    /// A practice, by hand: withdraw it, hand over its product at the counter.
+    Practice {
+        #[command(subcommand)]
+        action: PracticeAction,
+    },
+    /// The error queues: list, show, replay, discard failed messages.
+    Dlq {
+        #[command(subcommand)]
+        action: dlq::DlqAction,
+        /// Who is acting, recorded with each replay and discard (default: ops:$USER).
+        #[arg(long, global = true, env = "SPORTELLO_OPERATOR")]
+        operator: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PracticeAction {
+    /// Withdraws a practice before its outcome; its back office is told.
+    Withdraw {
+        id: uuid::Uuid,
+        #[arg(long, value_enum)]
+        by: practice::WithdrawnBy,
+    },
+    /// Records that a completed practice's physical product was handed over.
+    Deliver {
+        id: uuid::Uuid,
+        #[arg(long)]
+        operator: String,
     },
 }
 
@@ -141,14 +186,52 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 .context("PostgreSQL")?;
             let tax_code = tax_code.trim().to_uppercase();
             let entries = store.folder(&tax_code).await?;
+            let sent = folder::notifications(&store, &entries).await?;
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&folder::to_json(&tax_code, &entries))?
+                    serde_json::to_string_pretty(&folder::to_json(&tax_code, &entries, &sent))?
                 );
             } else {
-                print!("{}", folder::to_text(&tax_code, &entries));
+                print!("{}", folder::to_text(&tax_code, &entries, &sent));
             }
+        }
+        Command::Serve => {
+            let app = Arc::new(App::build(settings).await?);
+            http::serve(app, fleet::shutdown_on_signals()).await?;
+        }
+        Command::Token {
+            role,
+            cf,
+            operator_id,
+            valid_for,
+        } => {
+            let token = http::token(
+                &settings.http,
+                role,
+                cf.as_deref(),
+                operator_id.as_deref(),
+                &valid_for,
+            )?;
+            println!("{token}");
+        }
+        Command::Practice { action } => {
+            let app = App::build(settings).await?;
+            let (id, done) = match action {
+                PracticeAction::Withdraw { id, by } => {
+                    (id, practice::withdraw(&app, id, by).await?)
+                }
+                PracticeAction::Deliver { id, operator } => {
+                    (id, practice::deliver(&app, id, &operator).await?)
+                }
+            };
+            match done {
+                practice::Done::Moved(state) => println!("{id}\t{state}"),
+                practice::Done::AlreadyDone(state) => println!("{id}\t{state} (already)"),
+            }
+        }
+        Command::Dlq { action, operator } => {
+            dlq::execute(settings, action, &dlq::operator_name(operator)).await?;
         }
     }
     Ok(ExitCode::SUCCESS)

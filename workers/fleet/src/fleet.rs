@@ -5,15 +5,19 @@
 
 use crate::app::App;
 use anyhow::{Context, bail};
+use sportello_dispatch::Dispatch;
 use sportello_intake::Intake;
+use sportello_notification::Notifier;
 use sportello_protocol::daily;
 use sportello_protocol::handler::{Keeper, Protocol};
 use sportello_protocol::register::{SystemClock, legal_date};
 use sportello_protocol::segnatura::{IpaCode, RegisterCode};
 use sportello_protocol::signature::AooSigner;
+use sportello_returns::Returns;
 use sportello_shared::broker;
 use sportello_shared::config::ProtocolSettings;
 use sportello_shared::worker::{self, Handler};
+use sportello_storage::Storage;
 use sportello_validation::Validation;
 use std::path::Path;
 use std::sync::Arc;
@@ -22,7 +26,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 /// The workers this build can run, in pipeline order.
-pub const WORKERS: &[&str] = &["intake", "validation", "protocol"];
+pub const WORKERS: &[&str] = &[
+    "intake",
+    "validation",
+    "protocol",
+    "storage",
+    "dispatch",
+    "returns",
+    "notification",
+];
 
 /// Declares the whole topology on the broker (idempotent).
 pub async fn apply_topology(app: &App) -> anyhow::Result<()> {
@@ -58,10 +70,20 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     apply_topology(&app).await?;
     let mut running = JoinSet::new();
+    // The HTTP API rides along when the deployment asks for it; checked before any worker
+    // starts, so a missing token key stops the process at once.
+    if app.settings.http.enabled {
+        let state = crate::http::api_state(&app, shutdown.clone())?;
+        running.spawn(sportello_api::bind_and_serve(state));
+    }
     for name in workers {
         match *name {
             "intake" => spawn(&mut running, &app, intake(&app)?, &shutdown),
             "validation" => spawn(&mut running, &app, validation(&app)?, &shutdown),
+            "notification" => spawn(&mut running, &app, notification(&app)?, &shutdown),
+            "storage" => spawn(&mut running, &app, storage(&app)?, &shutdown),
+            "dispatch" => spawn(&mut running, &app, dispatch(&app)?, &shutdown),
+            "returns" => spawn(&mut running, &app, returns(&app)?, &shutdown),
             "protocol" => {
                 running.spawn(worker::run_batched(
                     app.settings.broker.clone(),
@@ -129,6 +151,50 @@ pub fn protocol(app: &App) -> anyhow::Result<Protocol> {
         practice_exchange: app.exchange("practice")?,
         events_exchange: app.exchange("events")?,
     })
+}
+
+pub fn storage(app: &App) -> anyhow::Result<Storage> {
+    Ok(Storage {
+        store: app.store.clone(),
+        objects: app.objects.clone(),
+        practice_exchange: app.exchange("practice")?,
+        events_exchange: app.exchange("events")?,
+    })
+}
+
+pub fn dispatch(app: &App) -> anyhow::Result<Dispatch> {
+    Ok(Dispatch {
+        store: app.store.clone(),
+        objects: app.objects.clone(),
+        catalog: app.catalog.clone(),
+        backoffice_exchange: app.exchange("backoffice")?,
+        events_exchange: app.exchange("events")?,
+    })
+}
+
+/// The returns worker registers result documents as outgoing: it signs with the AOO's key.
+pub fn returns(app: &App) -> anyhow::Result<Returns> {
+    Ok(Returns {
+        store: app.store.clone(),
+        objects: app.objects.clone(),
+        catalog: app.catalog.clone(),
+        keeper: keeper(&app.settings.protocol)?,
+        signer: Arc::new(signer(&app.settings.protocol)?),
+        clock: Arc::new(SystemClock),
+        events_exchange: app.exchange("events")?,
+    })
+}
+
+/// The notification worker with its SMTP relays; a bad sender or TLS setting stops the start.
+pub fn notification(app: &App) -> anyhow::Result<Notifier> {
+    Notifier::new(
+        app.store.clone(),
+        app.objects.clone(),
+        app.catalog.clone(),
+        &app.settings.smtp,
+        &app.settings.municipality,
+    )
+    .context("notification worker (smtp, municipality settings)")
 }
 
 /// The administration, AOO and register named by the settings.

@@ -1,17 +1,40 @@
 //! `sportello folder`: the citizen's folder as the counter operator reads it.
 
 use chrono_tz::Europe::Rome;
+use sportello_notification::record::{self, Notifications};
 use sportello_protocol::register::{Registration, format_number};
-use sportello_shared::store::FolderEntry;
+use sportello_shared::store::{FolderEntry, Store};
 use std::fmt::Write;
+use uuid::Uuid;
 
-/// The folder as JSON: `{ "tax_code": …, "practices": [ … with history … ] }`.
-pub fn to_json(tax_code: &str, folder: &[FolderEntry]) -> serde_json::Value {
-    serde_json::json!({ "tax_code": tax_code, "practices": folder })
+/// The folder as JSON: `{ "tax_code": …, "practices": [ … with history and notifications … ] }`.
+pub fn to_json(
+    tax_code: &str,
+    folder: &[FolderEntry],
+    notifications: &Notifications,
+) -> serde_json::Value {
+    let mut value = serde_json::json!({ "tax_code": tax_code, "practices": folder });
+    if let Some(practices) = value["practices"].as_array_mut() {
+        for (practice, entry) in practices.iter_mut().zip(folder) {
+            practice["notifications"] = serde_json::to_value(
+                notifications
+                    .get(&entry.practice.id)
+                    .map_or(&[][..], Vec::as_slice),
+            )
+            .unwrap_or_default();
+        }
+    }
+    value
+}
+
+/// The emails sent (or tried) about the practices of a folder.
+pub async fn notifications(store: &Store, folder: &[FolderEntry]) -> anyhow::Result<Notifications> {
+    let ids: Vec<Uuid> = folder.iter().map(|entry| entry.practice.id).collect();
+    Ok(record::of_practices(store.pool(), &ids).await?)
 }
 
 /// The folder as text, times in Italian local time.
-pub fn to_text(tax_code: &str, folder: &[FolderEntry]) -> String {
+pub fn to_text(tax_code: &str, folder: &[FolderEntry], notifications: &Notifications) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -43,6 +66,24 @@ pub fn to_text(tax_code: &str, folder: &[FolderEntry]) -> String {
         for step in &entry.history {
             let at = step.at.with_timezone(&Rome).format("%Y-%m-%d %H:%M:%S");
             let _ = writeln!(out, "    {at}  {:<22} {}", step.to, step.actor);
+        }
+        if let Some(sent) = notifications.get(&p.id) {
+            let _ = writeln!(out, "  notifiche:");
+            for n in sent {
+                let at = n
+                    .updated_at
+                    .with_timezone(&Rome)
+                    .format("%Y-%m-%d %H:%M:%S");
+                let _ = writeln!(
+                    out,
+                    "    {at}  {:<22} {} {} a {} (tentativi: {})",
+                    n.event, n.template, n.channel, n.recipient, n.attempts
+                );
+                let _ = writeln!(out, "      stato: {}", n.status);
+                if let Some(error) = &n.last_error {
+                    let _ = writeln!(out, "      ultimo errore: {error}");
+                }
+            }
         }
     }
     out

@@ -7,9 +7,15 @@
 //! - [`fleet`]: runs workers in one process until SIGINT/SIGTERM.
 //! - [`submit`]: publishes submissions with confirms.
 //! - [`folder`]: prints the citizen's folder.
+//! - [`http`]: `sportello serve` (the HTTP API over the same parts) and `sportello token`.
+//! - [`practice`]: `sportello practice`, an operator's withdrawals and deliveries.
+//! - [`dlq`]: `sportello dlq`, the error queues for operations.
 
 pub mod app;
 pub mod cli;
+pub mod dlq;
 pub mod fleet;
 pub mod folder;
+pub mod http;
+pub mod practice;
 pub mod submit;

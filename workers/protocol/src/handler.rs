@@ -13,7 +13,7 @@ use crate::segnatura::{
     Administration, ClassCode, Classification, Contacts, Document, Fingerprint, IpaCode,
     LegalPerson, NaturalPerson, Party, Recipient, RegisterCode, RegistrationId, Segnatura,
 };
-use crate::signature::AooSigner;
+use crate::signature::{AooSigner, SignatureError};
 use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Europe::Rome;
 use sportello_shared::broker::Outgoing;
@@ -22,10 +22,10 @@ use sportello_shared::domain::media;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::Submission;
 use sportello_shared::messages::{PracticeEvent, StageMessage, route};
-use sportello_shared::store::{self, Store, StoreError, Transition, Tx};
+use sportello_shared::store::{self, Store, StoreError};
 use sportello_shared::worker::{BatchHandler, Incoming, Outcome};
 use sqlx::Row;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -122,7 +122,26 @@ impl BatchHandler for Protocol {
                 Err(reason) => outcomes[i] = Some(Outcome::Reject(reason)),
             }
         }
-        match self.register_all(wanted.keys().copied().collect()).await {
+        let mut refused = Vec::new();
+        let mut ids: Vec<Uuid> = wanted.keys().copied().collect();
+        let registered = loop {
+            match self.register_all(ids.clone()).await {
+                Err(BatchError::BadPractice(id, reason)) => {
+                    warn!(practice_id = %id, %reason, "left out of the batch");
+                    ids.retain(|other| *other != id);
+                    refused.push((id, reason));
+                }
+                other => break other,
+            }
+        };
+        for (id, reason) in refused {
+            let indices = &wanted[&id];
+            outcomes[indices[0]] = Some(Outcome::Reject(reason));
+            for &i in &indices[1..] {
+                outcomes[i] = Some(Outcome::Done(Vec::new()));
+            }
+        }
+        match registered {
             Ok(results) => {
                 for (id, result) in results {
                     let indices = &wanted[&id];
@@ -162,77 +181,127 @@ enum BatchError {
     Database(#[from] sqlx::Error),
     #[error("signing the segnatura: {0}")]
     Signature(String),
+    /// One practice's text makes no valid segnatura: leave it out and register the others.
+    #[error("practice {0}: {1}")]
+    BadPractice(Uuid, String),
 }
 
 impl Protocol {
     async fn register_all(&self, ids: Vec<Uuid>) -> Result<BTreeMap<Uuid, Result1>, BatchError> {
         let mut tx = self.store.begin().await?;
-        let mut results = BTreeMap::new();
-        let mut pending = Vec::new();
         // Practices are locked in id order by every worker, so batches never deadlock.
-        for id in ids {
-            match self.prepare(&mut tx, id).await? {
-                Ok(ready) => pending.push(ready),
-                Err(result) => {
-                    results.insert(id, result);
+        let rows = sqlx::query(
+            "SELECT id, state, submission, practice_type, channel, subject FROM practices \
+             WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let registered_before: HashSet<Uuid> = sqlx::query_scalar(
+            "SELECT practice_id FROM registrations WHERE practice_id = ANY($1) AND event_key = $2",
+        )
+        .bind(&ids)
+        .bind(INCOMING_EVENT)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let mut documents = store::document_facts_of(&mut tx, &ids).await?;
+        let mut results: BTreeMap<Uuid, Result1> = ids
+            .iter()
+            .map(|id| {
+                (
+                    *id,
+                    Result1::Refused(format!("practice {id} does not exist")),
+                )
+            })
+            .collect();
+        let mut pending = Vec::new();
+        for row in rows {
+            let id: Uuid = row.get("id");
+            let state: String = row.get("state");
+            let settled = if registered_before.contains(&id) {
+                // Registered before; pass it on again only if the crash came before that.
+                let again = state == PracticeState::Registered.as_str();
+                Result1::Settled(if again {
+                    self.passed_on(id)
+                } else {
+                    Vec::new()
+                })
+            } else if state != PracticeState::Validated.as_str() {
+                info!(practice_id = %id, %state, "not waiting for registration any more");
+                Result1::Settled(Vec::new())
+            } else {
+                let docs = documents.remove(&id).unwrap_or_default();
+                let submission: serde_json::Value = row.get("submission");
+                let practice_type: String = row.get("practice_type");
+                match self.pending(
+                    id,
+                    &submission,
+                    &practice_type,
+                    row.get("channel"),
+                    row.get("subject"),
+                    &docs,
+                ) {
+                    Ok(ready) => {
+                        pending.push(ready);
+                        continue;
+                    }
+                    Err(reason) => Result1::Refused(reason),
                 }
-            }
+            };
+            results.insert(id, settled);
         }
         if !pending.is_empty() {
             let now = self.clock.now();
             let year = legal_year(now);
             let register = self.keeper.register_id();
             let first = register::reserve(&mut tx, &register, year, pending.len()).await?;
-            for (offset, practice) in pending.iter().enumerate() {
+            let mut batch = Vec::with_capacity(pending.len());
+            let mut changes = Vec::with_capacity(pending.len());
+            let signed = self.sign_all(&pending, first, now)?;
+            for ((offset, practice), signed) in pending.iter().enumerate().zip(signed) {
                 let number = first + offset as i64;
-                let segnatura = self.segnatura(practice, number, now, None);
-                let signed = self
-                    .signer
-                    .sign(&segnatura, now)
-                    .map_err(|e| BatchError::Signature(e.to_string()))?;
-                register::insert(
-                    &mut tx,
-                    &register,
-                    &NewRegistration {
-                        year,
-                        number,
-                        direction: Direction::Incoming,
-                        registered_at: now,
-                        practice_id: practice.id,
-                        event_key: INCOMING_EVENT.to_owned(),
-                        subject: practice.subject.clone(),
-                        correspondents: practice.correspondents.clone(),
-                        classification: serde_json::json!({
-                            "code": class_code(&practice.classification),
-                            "description": practice.classification.name,
-                        }),
-                        channel: practice.channel.clone(),
-                        documents: practice.documents.clone(),
-                        primary_document: practice.primary.clone(),
-                        refers_to: None,
-                        segnatura: signed,
-                    },
-                )
-                .await?;
-                store::transition(
-                    &mut tx,
-                    &Transition {
-                        practice_id: practice.id,
-                        to: PracticeState::Registered,
-                        actor: ACTOR,
-                        event_key: INCOMING_EVENT,
-                        details: serde_json::json!({
-                            "register": register.code,
-                            "year": year,
-                            "number": register::format_number(number),
-                            "date": legal_date(now),
-                        }),
-                        rejection_reasons: None,
-                    },
-                )
-                .await?;
+                batch.push(NewRegistration {
+                    year,
+                    number,
+                    direction: Direction::Incoming,
+                    registered_at: now,
+                    practice_id: practice.id,
+                    event_key: INCOMING_EVENT.to_owned(),
+                    subject: practice.subject.clone(),
+                    correspondents: practice.correspondents.clone(),
+                    classification: serde_json::json!({
+                        "code": class_code(&practice.classification),
+                        "description": practice.classification.name,
+                    }),
+                    channel: practice.channel.clone(),
+                    documents: practice.documents.clone(),
+                    primary_document: practice.primary.clone(),
+                    refers_to: None,
+                    segnatura: signed,
+                });
+                changes.push((
+                    practice.id,
+                    serde_json::json!({
+                        "register": register.code,
+                        "year": year,
+                        "number": register::format_number(number),
+                        "date": legal_date(now),
+                    }),
+                ));
                 results.insert(practice.id, Result1::Registered);
             }
+            register::insert_many(&mut tx, &register, &batch).await?;
+            store::advance_many(
+                &mut tx,
+                PracticeState::Validated,
+                PracticeState::Registered,
+                ACTOR,
+                INCOMING_EVENT,
+                &changes,
+            )
+            .await?;
         }
         tx.commit().await?;
         if !pending.is_empty() {
@@ -241,46 +310,52 @@ impl Protocol {
         Ok(results)
     }
 
-    /// Locks the practice and decides: ready for a number, or settled already.
-    async fn prepare(&self, tx: &mut Tx, id: Uuid) -> Result<Result<Pending, Result1>, BatchError> {
-        let row = sqlx::query(
-            "SELECT state, submission, practice_type, channel, subject FROM practices WHERE id = $1 FOR UPDATE",
-        )
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(Err(Result1::Refused(format!(
-                "practice {id} does not exist"
-            ))));
+    /// Signs the batch's segnature on every core: signing is the CPU-heavy part of a batch.
+    /// A practice whose text cannot make a segnatura is named, so the caller can leave it out
+    /// and register the others (its number is never taken: the transaction is rolled back).
+    fn sign_all(
+        &self,
+        pending: &[Pending],
+        first: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, BatchError> {
+        let sign = |offset: usize, practice: &Pending| {
+            let segnatura = self.segnatura(practice, first + offset as i64, now, None);
+            self.signer.sign(&segnatura, now).map_err(|e| match e {
+                SignatureError::Segnatura(reason) => BatchError::BadPractice(
+                    practice.id,
+                    format!("no segnatura can be made for this practice: {reason}"),
+                ),
+                other => BatchError::Signature(other.to_string()),
+            })
         };
-        let state: String = row.get("state");
-        if register::by_event(tx, id, INCOMING_EVENT).await?.is_some() {
-            // Registered before; pass it on again only if the crash came before that.
-            let outputs = if state == PracticeState::Registered.as_str() {
-                self.passed_on(id)
-            } else {
-                Vec::new()
-            };
-            return Ok(Err(Result1::Settled(outputs)));
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = pending.len().div_ceil(threads).max(1);
+        let work = || {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = pending
+                    .chunks(chunk)
+                    .enumerate()
+                    .map(|(c, part)| {
+                        scope.spawn(move || {
+                            part.iter()
+                                .enumerate()
+                                .map(|(i, practice)| sign(c * chunk + i, practice))
+                                .collect::<Result<Vec<_>, _>>()
+                        })
+                    })
+                    .collect();
+                let mut signed = Vec::with_capacity(pending.len());
+                for handle in handles {
+                    signed.extend(handle.join().expect("signing threads do not panic")?);
+                }
+                Ok(signed)
+            })
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+            _ => work(),
         }
-        if state != PracticeState::Validated.as_str() {
-            info!(practice_id = %id, %state, "not waiting for registration any more");
-            return Ok(Err(Result1::Settled(Vec::new())));
-        }
-        let submission: serde_json::Value = row.get("submission");
-        let practice_type: String = row.get("practice_type");
-        let documents = self.store.documents(id).await?;
-        Ok(self
-            .pending(
-                id,
-                &submission,
-                &practice_type,
-                row.get("channel"),
-                row.get("subject"),
-                &documents,
-            )
-            .map_err(Result1::Refused))
     }
 
     fn pending(
@@ -317,7 +392,7 @@ impl Protocol {
             }),
             None => Party::NaturalPerson(person),
         };
-        let primary = serde_json::to_vec_pretty(stored).map_err(|e| e.to_string())?;
+        let primary = serde_json::to_vec(stored).map_err(|e| e.to_string())?;
         let mut attachments = Vec::with_capacity(documents.len());
         let mut listed = vec![serde_json::json!({
             "file_name": PRIMARY_DOCUMENT_NAME,
@@ -368,10 +443,6 @@ impl Protocol {
             attachments,
             documents: serde_json::Value::Array(listed),
         };
-        // Whatever citizens typed must make a segnatura: find out now, before a number is taken.
-        self.segnatura(&pending, 1, self.clock.now(), None)
-            .to_unsigned_xml()
-            .map_err(|e| format!("no segnatura can be made for this practice: {e}"))?;
         Ok(pending)
     }
 

@@ -6,6 +6,7 @@
 
 pub mod daily;
 pub mod handler;
+pub mod outgoing;
 pub mod register;
 pub mod segnatura;
 pub mod signature;

@@ -120,6 +120,55 @@ pub struct NewRegistration {
     pub segnatura: String,
 }
 
+/// Inserts the registrations of one batch in one statement; they share year, direction and
+/// time (one transaction, one clock reading).
+pub async fn insert_many(
+    tx: &mut Tx,
+    register: &RegisterId,
+    batch: &[NewRegistration],
+) -> Result<(), sqlx::Error> {
+    let Some(first) = batch.first() else {
+        return Ok(());
+    };
+    debug_assert!(
+        batch
+            .iter()
+            .all(|r| r.year == first.year && r.registered_at == first.registered_at)
+    );
+    let json = |f: fn(&NewRegistration) -> &serde_json::Value| {
+        batch.iter().map(|r| f(r).clone()).collect::<Vec<_>>()
+    };
+    let text =
+        |f: fn(&NewRegistration) -> &String| batch.iter().map(|r| f(r).clone()).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO registrations (aoo, register, year, direction, registered_at, registration_date, number, \
+         practice_id, event_key, subject, correspondents, classification, channel, documents, primary_document, \
+         refers_to, segnatura) \
+         SELECT $1, $2, $3, $4, $5, $6, t.* FROM UNNEST($7::bigint[], $8::uuid[], $9::text[], $10::text[], \
+         $11::jsonb[], $12::jsonb[], $13::text[], $14::jsonb[], $15::bytea[], $16::bigint[], $17::text[]) AS t",
+    )
+    .bind(&register.aoo)
+    .bind(&register.code)
+    .bind(first.year)
+    .bind(first.direction.as_str())
+    .bind(first.registered_at)
+    .bind(legal_date(first.registered_at))
+    .bind(batch.iter().map(|r| r.number).collect::<Vec<_>>())
+    .bind(batch.iter().map(|r| r.practice_id).collect::<Vec<_>>())
+    .bind(text(|r| &r.event_key))
+    .bind(text(|r| &r.subject))
+    .bind(json(|r| &r.correspondents))
+    .bind(json(|r| &r.classification))
+    .bind(text(|r| &r.channel))
+    .bind(json(|r| &r.documents))
+    .bind(batch.iter().map(|r| r.primary_document.clone()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|r| r.refers_to).collect::<Vec<_>>())
+    .bind(text(|r| &r.segnatura))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 pub async fn insert(
     tx: &mut Tx,
     register: &RegisterId,

@@ -47,6 +47,8 @@ pub enum SegnaturaError {
     NoRecipient,
     #[error("a classification path needs at least one level")]
     EmptyClassPath,
+    #[error("HostValue {0:?} is not a server name with optional scheme and port")]
+    InvalidHost(String),
     #[error("impronta {0:?} is not the base64 of a SHA-256 digest")]
     InvalidFingerprint(String),
 }
@@ -309,7 +311,10 @@ impl Fingerprint {
 /// Where the receiving AOO can fetch a document (`prot:CollocazioneTelematica`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
+    /// The server, from configuration: `name[:port]`, optionally preceded by `scheme://`.
     pub host: String,
+    /// The raw path (not percent-encoded): it may end with a citizen's file name, so the
+    /// segnatura percent-encodes whatever would not be a valid `xs:anyURI`.
     pub path: String,
 }
 
@@ -599,17 +604,61 @@ fn document(name: &'static str, doc: &Document) -> Result<Element, SegnaturaErro
     if let Some(location) = &doc.location {
         element = element.child(
             Element::prot("CollocazioneTelematica")
-                .child(Element::prot("HostValue").text(required(
-                    &location.host,
-                    "CollocazioneTelematica/HostValue",
-                )?))
-                .child(Element::prot("PathValue").text(required(
+                .child(Element::prot("HostValue").text(host_value(&location.host)?))
+                .child(Element::prot("PathValue").text(&path_value(required(
                     &location.path,
                     "CollocazioneTelematica/PathValue",
-                )?)),
+                )?))),
         );
     }
     Ok(element)
+}
+
+/// A host is configuration, so a malformed one is refused rather than repaired.
+fn host_value(raw: &str) -> Result<&str, SegnaturaError> {
+    let invalid = || SegnaturaError::InvalidHost(raw.to_owned());
+    let rest = match raw.split_once("://") {
+        Some((scheme, rest)) => {
+            let mut chars = scheme.chars();
+            let scheme_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
+            if !scheme_ok {
+                return Err(invalid());
+            }
+            rest
+        }
+        None => raw,
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (name, port) = match rest.split_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (rest, None),
+    };
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    if name_ok && port_ok {
+        Ok(raw)
+    } else {
+        Err(invalid())
+    }
+}
+
+/// Percent-encodes (RFC 3986, UTF-8) every byte but unreserved characters and `/`, which
+/// always yields a valid relative reference, whatever the file name in the path.
+fn path_value(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// The schema's pattern for a person's codice fiscale, omocodia letters included. The check
@@ -1165,6 +1214,37 @@ pub(crate) mod tests {
         let mut s = sample();
         s.classification.code = ClassCode::Path(vec![]);
         assert_eq!(s.to_unsigned_xml(), Err(SegnaturaError::EmptyClassPath));
+    }
+
+    #[test]
+    fn locations_are_valid_uris_whatever_the_file_name() {
+        assert_eq!(
+            path_value("/c_a794/PG/2025/0000042/Domanda [firmata] 100% è?.pdf"),
+            "/c_a794/PG/2025/0000042/Domanda%20%5Bfirmata%5D%20100%25%20%C3%A8%3F.pdf"
+        );
+        for good in [
+            "documenti.comune.example.it",
+            "https://documenti.comune.example.it",
+            "https://documenti.comune.example.it:8443/",
+            "127.0.0.1:9000",
+        ] {
+            assert_eq!(host_value(good), Ok(good));
+        }
+        for bad in [
+            "",
+            ":::",
+            "1http://x.it",
+            "https://",
+            "https://x.it:porta",
+            "https://x.it/percorso",
+            "x y.it",
+        ] {
+            assert_eq!(
+                host_value(bad),
+                Err(SegnaturaError::InvalidHost(bad.into())),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

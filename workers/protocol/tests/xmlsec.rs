@@ -14,9 +14,10 @@ use sportello_protocol::signature::{AooSigner, SignatureAlgorithm, SignatureErro
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The flags xmlsec1 needs: the AOO certificate as the key (and as the only trusted
-/// certificate, since `ds:KeyInfo` carries it) and the `Id` attribute of XAdES
-/// `SignedProperties` declared as an ID, because without a DTD nothing says it is one.
+/// The flags given to xmlsec1: the AOO certificate as the verification key and as the only
+/// trust anchor (`ds:KeyInfo` carries the certificate, and without an anchor xmlsec1 logs a
+/// failed chain check), and the `Id` of XAdES `SignedProperties` declared an ID, since no DTD
+/// says so. xmlsec1 1.2.37 already treats `Id` attributes as IDs; other builds may not.
 const XADES_ID: &str = "http://uri.etsi.org/01903/v1.3.2#:SignedProperties";
 
 struct Workdir(PathBuf);
@@ -176,7 +177,7 @@ fn hostile() -> Segnatura {
         fingerprint: Fingerprint::of(b"p7m"),
         location: Some(Location {
             host: "https://documenti.comune.example.it".into(),
-            path: "/c_a794/PG/2025/0001234/allegato.p7m".into(),
+            path: "/c_a794/PG/2025/0001234/allegato [firmato] 100% è:?#.p7m".into(),
         }),
     });
     s
@@ -321,8 +322,8 @@ fn sign_verify_and_tamper(kind: &str, algorithm: SignatureAlgorithm) {
             text(&out)
         );
 
-        // The subject's last letter changes case (both subjects end with a plain word, so no
-        // character reference is touched and the document stays well formed).
+        // The subject's last letter changes case (every subject here ends with a plain word,
+        // so no character reference is touched and the document stays well formed).
         let end = xml.find("</prot:Oggetto>").unwrap();
         let at = xml[..end]
             .bytes()

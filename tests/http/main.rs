@@ -1,0 +1,24 @@
+//! The HTTP service end to end: a real `sportello_api` server on a loopback port, over each
+//! test's own database, broker namespace and staging prefix, with the workers it needs running
+//! in the same process.
+//!
+//! One test binary for every HTTP test (linking the fleet once, not once per file):
+//! - `access`: tokens, roles, and a citizen who sees only their own folder;
+//! - `submissions`: intake over HTTP, idempotent by key;
+//! - `dlq`: a practice that failed while the object store was down completes after a replay;
+//!   discards are recorded, never deleted;
+//! - `metrics`: queue depths and stage latencies after a run;
+//! - `events`: the live stream of a practice;
+//! - `bad_requests`: every malformed request gets a 4xx with a JSON error;
+//! - `openapi`: the spec and the router list the same endpoints, and real answers match the
+//!   spec's schemas (checked by `schema`, a small JSON Schema subset validator).
+
+mod access;
+mod bad_requests;
+mod dlq;
+mod events;
+mod metrics;
+mod openapi;
+mod schema;
+mod submissions;
+mod support;

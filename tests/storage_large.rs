@@ -1,0 +1,146 @@
+//! A 50 MiB document goes through storage with bounded memory: the storage worker runs as its
+//! own process (`sportello run storage`) and its peak resident memory (VmHWM) stays under
+//! 150 MiB while it copies the staged document to the archive and reads it back.
+
+use sportello_e2e::{TestEnv, samples_dir, sportello_binary};
+use sportello_shared::domain::state::PracticeState;
+use sportello_shared::objects::sha256_hex;
+use std::process::{Command, Stdio};
+use uuid::Uuid;
+
+const SIZE: usize = 50 * 1024 * 1024;
+const LIMIT_KIB: u64 = 150 * 1024;
+
+/// A PDF by its header and trailer (the content check reads those), 50 MiB in between.
+fn large_pdf() -> Vec<u8> {
+    let mut bytes = b"%PDF-1.4\n%".to_vec();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    while bytes.len() < SIZE - 7 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes.truncate(SIZE - 7);
+    bytes.extend_from_slice(b"\n%%EOF\n");
+    bytes
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_50_mib_document_is_archived_with_bounded_memory() {
+    // The shipped catalog stops at 20 MiB per document; this deployment allows 60 MiB.
+    let catalog = std::env::temp_dir().join(format!("catalog-{}.toml", Uuid::new_v4()));
+    let text =
+        std::fs::read_to_string(sportello_e2e::repository_root().join("shared/catalog.toml"))
+            .unwrap()
+            .replace("max_bytes = 20_971_520", "max_bytes = 62_914_560");
+    std::fs::write(&catalog, text).unwrap();
+    let catalog_file = catalog.display().to_string();
+    let env = TestEnv::with_settings(|s| s.catalog.file = catalog_file.clone()).await;
+
+    let bytes = large_pdf();
+    let sha256 = sha256_hex(&bytes);
+    let staged = format!(
+        "{}/upload-{}",
+        env.settings.object_store.staging_prefix,
+        Uuid::new_v4()
+    );
+    env.app
+        .objects
+        .put(&staged, &bytes, "application/pdf")
+        .await
+        .unwrap();
+    drop(bytes);
+    let mut submission: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(samples_dir().join("submissions/protocollo.istanza_generica-01.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    submission["idempotency_key"] = format!("large-{}", Uuid::new_v4()).into();
+    submission["documents"] = serde_json::json!([{
+        "role": "istanza",
+        "file_name": "planimetrie complete.pdf",
+        "media_type": "application/pdf",
+        "sha256": sha256,
+        "staged_key": staged,
+    }]);
+    let file = std::env::temp_dir().join(format!("large-{}.json", Uuid::new_v4()));
+    std::fs::write(&file, serde_json::to_vec(&submission).unwrap()).unwrap();
+
+    let mut child = Command::new(sportello_binary())
+        .args(["run", "storage"])
+        .envs(env.child_env())
+        .env("SPORTELLO__CATALOG__FILE", &catalog)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sportello runs");
+    let fleet = env.start_fleet(&["intake", "validation", "protocol"]);
+    let submitted = sportello_fleet::submit::submit(
+        &env.settings.broker,
+        &env.exchange("intake"),
+        std::slice::from_ref(&file),
+        false,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let id = submitted[0].practice_id.unwrap();
+    env.wait_until_all_in(&[id], &[PracticeState::Stored, PracticeState::Rejected])
+        .await;
+    let practice = env.practice(id).await.unwrap();
+    assert_eq!(
+        practice.state,
+        PracticeState::Stored,
+        "{:?}",
+        practice.rejection_reasons
+    );
+
+    let peak = peak_rss_kib(child.id()).expect("the storage process is alive");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert!(
+        peak < LIMIT_KIB,
+        "the storage worker peaked at {} MiB",
+        peak / 1024
+    );
+
+    let (key, stored_sha, size): (String, String, i64) = sqlx::query_as(
+        "SELECT object_key, sha256, size_bytes FROM practice_archive_objects \
+         WHERE practice_id = $1 AND kind = 'document'",
+    )
+    .bind(id)
+    .fetch_one(env.app.store.pool())
+    .await
+    .unwrap();
+    assert!(key.ends_with("/01-planimetrie_complete.pdf"), "{key}");
+    assert_eq!(size as usize, SIZE);
+    assert_eq!(stored_sha, sha256);
+    assert_eq!(
+        env.app.objects.digest(&key).await.unwrap(),
+        (sha256, SIZE as u64)
+    );
+    assert!(
+        !env.app.objects.exists(&staged).await.unwrap(),
+        "the staged copy is gone"
+    );
+    println!("storage worker peak RSS: {} MiB", peak / 1024);
+
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&catalog);
+    fleet.stop().await;
+    env.teardown().await;
+}

@@ -1,0 +1,157 @@
+//! The object store goes away for 60 s in the middle of a run (Garage stopped by its pid, then
+//! restarted with deploy/local/stack-up.sh): practices wait in the retry tiers, then complete by
+//! themselves — none lost, none stored twice, nothing in an error queue.
+//!
+//! Its own test binary: stopping Garage disturbs every test that uses it at the same moment.
+
+use sportello_backoffice_sim::Behaviour;
+use sportello_e2e::{TestEnv, repository_root, valid_samples};
+use sportello_shared::domain::state::PracticeState;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+fn stop_garage() {
+    let pid_file = repository_root().join("deploy/local/.state/garage.pid");
+    let pid = std::fs::read_to_string(&pid_file).expect("garage.pid (stack-up.sh writes it)");
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "Garage {} stopped", pid.trim());
+}
+
+fn start_garage() {
+    let status = std::process::Command::new("bash")
+        .arg(repository_root().join("deploy/local/stack-up.sh"))
+        .current_dir(repository_root())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "stack-up.sh restarts Garage");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn practices_wait_for_the_object_store_then_complete() {
+    let env = TestEnv::new().await;
+    let sim_stop = CancellationToken::new();
+    let sim = {
+        let (broker, topology, stop) = (
+            env.settings.broker.clone(),
+            env.app.topology.clone(),
+            sim_stop.clone(),
+        );
+        tokio::spawn(async move {
+            let behaviour =
+                Behaviour::load(&repository_root().join("samples/backoffice-sim.toml")).unwrap();
+            sportello_backoffice_sim::run(&broker, &topology, behaviour, stop).await
+        })
+    };
+    // Intake, validation and the register first, so that storage meets the outage.
+    let upstream = env.start_fleet(&["intake", "validation", "protocol"]);
+    let submitted = sportello_fleet::submit::submit(
+        &env.settings.broker,
+        &env.exchange("intake"),
+        &valid_samples(),
+        false,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let ids: Vec<Uuid> = submitted.iter().map(|s| s.practice_id.unwrap()).collect();
+    env.wait_until_all_in(&ids, &[PracticeState::Registered])
+        .await;
+
+    stop_garage();
+    let downstream = env.start_fleet(&["storage", "dispatch", "returns"]);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let stored_meanwhile: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM practices WHERE state <> 'registered' AND id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_one(env.app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        stored_meanwhile, 0,
+        "nothing is stored while the store is down"
+    );
+    start_garage();
+
+    // The retry tiers are 5 s, 30 s, 2 min, 10 min: allow for the longest wait after the outage.
+    let finals = [
+        PracticeState::Completed,
+        PracticeState::Denied,
+        PracticeState::IntegrationRequested,
+    ];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(900);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM practices WHERE id = ANY($1) AND NOT state = ANY($2)",
+        )
+        .bind(&ids)
+        .bind(
+            finals
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .fetch_one(env.app.store.pool())
+        .await
+        .unwrap();
+        if waiting == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{waiting} practices never finished"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+
+    let pool = env.app.store.pool();
+    let stored_twice: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT practice_id FROM practice_history WHERE to_state = 'stored' \
+         GROUP BY practice_id HAVING count(*) <> 1) t",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(stored_twice, 0, "every practice stored exactly once");
+    let registrations: Vec<(i64, serde_json::Value, i64)> = sqlx::query_as(
+        "SELECT r.id, r.documents, (SELECT count(*) FROM practice_archive_objects a WHERE a.registration_id = r.id) \
+         FROM registrations r",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    for (id, documents, archived) in registrations {
+        assert_eq!(
+            archived as usize,
+            documents.as_array().unwrap().len() + 1,
+            "registration {id}"
+        );
+    }
+    let keys: Vec<(String, String)> =
+        sqlx::query_as("SELECT object_key, sha256 FROM practice_archive_objects")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    for (key, sha256) in keys {
+        assert_eq!(
+            env.app.objects.digest(&key).await.unwrap().0,
+            sha256,
+            "{key}"
+        );
+    }
+    for worker in ["storage", "dispatch", "returns"] {
+        let failed = env.drain(&env.error_queue_of(worker)).await;
+        assert!(failed.is_empty(), "{worker}: {:?}", failed[0].reason);
+    }
+
+    sim_stop.cancel();
+    sim.await.unwrap().unwrap();
+    downstream.stop().await;
+    upstream.stop().await;
+    env.teardown().await;
+}

@@ -1,0 +1,165 @@
+//! The HTTP service of Sportello: what the portal, the counter application and operations ask
+//! of the fleet over HTTP.
+//!
+//! # Layout
+//! - [`auth`]: bearer tokens (HS256 JWT) and the [`auth::Caller`] every protected route takes.
+//! - [`error`]: one JSON error shape for everything that goes wrong, client's fault or ours.
+//! - [`folder`]: read-only queries of the citizen's folder (practices, timeline, registrations,
+//!   documents, notifications), shaped as the API returns them.
+//! - [`dlq`]: the error queues for operators — park, list, show, replay, discard; the
+//!   `sportello dlq` command calls the same functions.
+//! - [`link`]: one lazily (re)opened broker connection for publishing and inspecting queues.
+//! - `routes/`: one module per group of endpoints; [`routes`] lists them all, so that the
+//!   router and the OpenAPI test walk the same list.
+//!
+//! The service holds no state of its own: every answer comes from PostgreSQL or RabbitMQ, so
+//! any number of replicas can run behind a load balancer.
+
+pub mod auth;
+pub mod dlq;
+pub mod error;
+pub mod folder;
+pub mod link;
+mod routes;
+
+use anyhow::Context;
+use auth::Keys;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::MethodRouter;
+use link::BrokerLink;
+use sportello_shared::catalog::Catalog;
+use sportello_shared::config::Settings;
+use sportello_shared::objects::ObjectStore;
+use sportello_shared::store::Store;
+use sportello_shared::topology::Topology;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+use uuid::Uuid;
+
+/// The OpenAPI description of this service, served at `/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// The connected parts the service reads from and publishes to.
+pub struct Services {
+    pub settings: Settings,
+    pub store: Store,
+    pub objects: ObjectStore,
+    pub catalog: Arc<Catalog>,
+    pub topology: Arc<Topology>,
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    services: Services,
+    keys: Keys,
+    link: BrokerLink,
+    /// Practice ids of the events seen on the `events` exchange: wakes the live streams.
+    changes: broadcast::Sender<Uuid>,
+    shutdown: CancellationToken,
+}
+
+impl ApiState {
+    /// Checks the settings the service cannot run without (the token key) and builds the state;
+    /// `shutdown` ends the server, the live streams and the event feed.
+    pub fn new(services: Services, shutdown: CancellationToken) -> anyhow::Result<ApiState> {
+        let keys = Keys::new(services.settings.http.jwt_secret())?;
+        let link = BrokerLink::new(services.settings.broker.clone(), "api");
+        let (changes, _) = broadcast::channel(1024);
+        Ok(ApiState {
+            inner: Arc::new(Inner {
+                services,
+                keys,
+                link,
+                changes,
+                // A child: the service stopping on its own must not stop the fleet around it.
+                shutdown: shutdown.child_token(),
+            }),
+        })
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.inner.services
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    pub fn link(&self) -> &BrokerLink {
+        &self.inner.link
+    }
+
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.inner.shutdown
+    }
+
+    fn changes(&self) -> &broadcast::Sender<Uuid> {
+        &self.inner.changes
+    }
+}
+
+/// One endpoint: method, path (axum syntax, as in the OpenAPI document) and handler.
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub handler: MethodRouter<ApiState>,
+}
+
+/// Every endpoint of the service.
+pub fn routes() -> Vec<Route> {
+    routes::all()
+}
+
+/// The service's router: every route, JSON errors for unknown paths and methods, a body limit,
+/// and panics turned into a JSON 500 instead of a dropped connection.
+pub fn router(state: ApiState) -> Router {
+    let limit = state.services().settings.http.max_body_bytes;
+    let mut router = Router::new();
+    for route in routes() {
+        router = router.route(route.path, route.handler);
+    }
+    router
+        .fallback(routes::no_route)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            routes::panicked,
+        ))
+        .with_state(state)
+}
+
+/// Serves on `listener` until the state's shutdown token is cancelled; live streams end then,
+/// so the graceful shutdown does not wait for them.
+pub async fn serve(state: ApiState, listener: TcpListener) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    let feed = tokio::spawn(routes::events::feed(state.clone()));
+    let shutdown = state.shutdown().clone();
+    info!(%address, "HTTP service listening");
+    let served = axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .context("HTTP server");
+    state.shutdown().cancel();
+    let _ = feed.await;
+    state.link().close().await;
+    info!("HTTP service stopped");
+    served
+}
+
+/// Binds `http.listen` and serves (see [`serve`]).
+pub async fn bind_and_serve(state: ApiState) -> anyhow::Result<()> {
+    let listen = state.services().settings.http.listen.clone();
+    let listener = TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on http.listen = {listen}"))?;
+    serve(state, listener).await
+}

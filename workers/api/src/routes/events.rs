@@ -1,0 +1,206 @@
+//! `GET /practices/{id}/events`: server-sent events that follow a practice live.
+//!
+//! Source: the `events` exchange. One consumer per process ([`feed`]) binds an exclusive,
+//! auto-delete queue to `practice.#` and turns each event into a wake-up for the streams of
+//! that practice; a woken stream reads the new transitions from the folder store, which stays
+//! the one source of truth (an event says "something changed", the store says what). A slow
+//! poll backs the wake-ups, so a stream catches up even while the broker is away. Each SSE
+//! event carries the transition's `seq` as its id: a client that reconnects with
+//! `Last-Event-ID` gets only what it missed.
+
+use crate::ApiState;
+use crate::auth::StreamCaller;
+use crate::error::ApiError;
+use crate::folder;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::{Stream, StreamExt};
+use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use sportello_shared::broker::{self, BrokerError};
+use sportello_shared::messages::PracticeEvent;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tracing::{debug, info, warn};
+use uuid::Uuid;
+
+/// How often a stream reads the store when no event woke it.
+const POLL: Duration = Duration::from_secs(2);
+
+pub async fn practice_events(
+    State(state): State<ApiState>,
+    StreamCaller(caller): StreamCaller,
+    id: Result<Path<Uuid>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let Path(id) = id?;
+    super::folder::readable(&state, &caller, id).await?;
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    let follow = Follow {
+        wake: state.changes().subscribe(),
+        state,
+        id,
+        after,
+        pending: VecDeque::new(),
+        first: true,
+    };
+    let stream = futures::stream::unfold(follow, Follow::next).map(Ok);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+struct Follow {
+    state: ApiState,
+    id: Uuid,
+    /// The last `seq` sent.
+    after: i64,
+    pending: VecDeque<Event>,
+    wake: broadcast::Receiver<Uuid>,
+    first: bool,
+}
+
+impl Follow {
+    async fn next(mut self) -> Option<(Event, Follow)> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some((event, self));
+            }
+            if !std::mem::take(&mut self.first) && !self.wait().await {
+                return None;
+            }
+            match folder::transitions_since(self.state.services().store.pool(), self.id, self.after)
+                .await
+            {
+                Ok(transitions) => {
+                    for transition in transitions {
+                        self.after = transition.seq;
+                        let data =
+                            serde_json::to_string(&transition).expect("transitions serialise");
+                        self.pending.push_back(
+                            Event::default()
+                                .event("transition")
+                                .id(transition.seq.to_string())
+                                .data(data),
+                        );
+                    }
+                }
+                Err(err) => {
+                    warn!(error = %err, practice_id = %self.id, "live stream: store unreadable; will try again")
+                }
+            }
+        }
+    }
+
+    /// Waits for an event of this practice, the poll interval, or shutdown (`false`).
+    async fn wait(&mut self) -> bool {
+        let poll = tokio::time::sleep(POLL);
+        tokio::pin!(poll);
+        loop {
+            tokio::select! {
+                woken = self.wake.recv() => match woken {
+                    Ok(id) if id == self.id => return true,
+                    Ok(_) => continue,
+                    // Missed some: one of them may have been ours.
+                    Err(broadcast::error::RecvError::Lagged(_)) => return true,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        (&mut poll).await;
+                        return true;
+                    }
+                },
+                _ = &mut poll => return true,
+                _ = self.state.shutdown().cancelled() => return false,
+            }
+        }
+    }
+}
+
+/// Follows the `events` exchange until shutdown, reconnecting with backoff.
+pub async fn feed(state: ApiState) {
+    let mut backoff = Duration::from_millis(500);
+    while !state.shutdown().is_cancelled() {
+        match follow_events(&state).await {
+            Ok(()) => return,
+            Err(err) => {
+                warn!(error = %err, retry_in = ?backoff, "live events: broker unavailable; streams fall back on polling");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = state.shutdown().cancelled() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+async fn follow_events(state: &ApiState) -> Result<(), BrokerError> {
+    let services = state.services();
+    let exchange = services
+        .topology
+        .exchange("events")
+        .map(|e| e.name.clone())
+        .unwrap_or_else(|_| "sportello.events".to_owned());
+    let connection = broker::connect(&services.settings.broker, "api-events").await?;
+    let channel = connection.create_channel().await?;
+    let queue = channel
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    let queue_name = queue.name().as_str().to_owned();
+    channel
+        .queue_bind(
+            queue_name.as_str().into(),
+            exchange.as_str().into(),
+            "practice.#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let mut consumer = channel
+        .basic_consume(
+            queue_name.as_str().into(),
+            "api-events".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..BasicConsumeOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    info!(%exchange, "live events: following practice.#");
+    loop {
+        tokio::select! {
+            next = consumer.next() => match next {
+                Some(Ok(delivery)) => match serde_json::from_slice::<PracticeEvent>(&delivery.data) {
+                    Ok(event) => {
+                        let _ = state.changes().send(event.practice_id);
+                    }
+                    Err(err) => debug!(error = %err, "live events: not a practice event; ignored"),
+                },
+                Some(Err(err)) => return Err(err.into()),
+                None => {
+                    return Err(BrokerError::Amqp(lapin::Error::from(
+                        lapin::ErrorKind::InvalidConnectionState(lapin::ConnectionState::Closed),
+                    )));
+                }
+            },
+            _ = state.shutdown().cancelled() => {
+                let _ = connection.close(200, "stopping".into()).await;
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! `GET /citizens/{cf}/practices` and `GET /practices/{id}`: the folder, as its owner or an
+//! operator reads it.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::{ApiState, folder};
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use serde::Serialize;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize)]
+pub struct CitizenPractices {
+    pub tax_code: String,
+    pub practices: Vec<folder::PracticeSummary>,
+}
+
+pub async fn citizen_practices(
+    State(state): State<ApiState>,
+    caller: Caller,
+    cf: Result<Path<String>, PathRejection>,
+) -> Result<Json<CitizenPractices>, ApiError> {
+    let Path(cf) = cf?;
+    let tax_code = cf.trim().to_uppercase();
+    if tax_code.is_empty()
+        || tax_code.len() > 32
+        || !tax_code.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Err(ApiError::BadRequest(
+            "a tax code is made of letters and digits".to_owned(),
+        ));
+    }
+    // Another citizen's folder does not exist, as far as a citizen can tell.
+    if !caller.may_read(&tax_code) {
+        return Err(ApiError::NotFound("no such folder".to_owned()));
+    }
+    let practices = folder::practices_of(state.services().store.pool(), &tax_code).await?;
+    Ok(Json(CitizenPractices {
+        tax_code,
+        practices,
+    }))
+}
+
+pub async fn practice(
+    State(state): State<ApiState>,
+    caller: Caller,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> Result<Json<folder::PracticeView>, ApiError> {
+    let Path(id) = id?;
+    let view = folder::practice(state.services().store.pool(), id)
+        .await?
+        .filter(|view| caller.may_read(&view.tax_code))
+        .ok_or_else(ApiError::not_found_practice)?;
+    Ok(Json(view))
+}
+
+/// Whether `caller` may see practice `id`: a missing practice and someone else's look the same.
+pub async fn readable(state: &ApiState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
+    match folder::owner(state.services().store.pool(), id).await? {
+        Some(owner) if caller.may_read(&owner) => Ok(()),
+        _ => Err(ApiError::not_found_practice()),
+    }
+}

@@ -1,0 +1,189 @@
+//! `POST /submissions`: intake over HTTP, for the portal and the counter application.
+//!
+//! The body is a submission (contract v1), checked with the intake worker's own parser, so
+//! that what the API accepts intake accepts too; it is published to the intake exchange with a
+//! publisher confirm before the answer, so a 202 means the broker has it. The practice id
+//! derives from the idempotency key: the same key answers the same id, and a practice already
+//! taken in is not published again. The same key with different content is a 409 (intake
+//! would keep the first and record a conflict).
+
+use crate::ApiState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::routes::{json_response, read_json_bytes};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::Serialize;
+use sportello_intake::parse_submission;
+use sportello_shared::broker::Outgoing;
+use sportello_shared::domain::submission::{Channel, Submission, practice_id_for};
+use sportello_shared::messages::route;
+use sportello_shared::objects::sha256_hex;
+use tracing::info;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    pub practice_id: Uuid,
+    /// `accepted` when published now, `known` when intake already has this practice.
+    pub status: &'static str,
+    pub links: Links,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Links {
+    pub practice: String,
+    pub events: String,
+}
+
+pub async fn submit(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let bytes = read_json_bytes(&state, &headers, body)?;
+    if let Err(err) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        return Err(ApiError::BadRequest(format!(
+            "the body is not valid JSON: {err}"
+        )));
+    }
+    let submission = parse_submission(&bytes).map_err(ApiError::Unprocessable)?;
+    storable(&bytes, &submission)?;
+    allowed(&caller, &submission)?;
+    if state
+        .services()
+        .catalog
+        .get(&submission.practice_type)
+        .is_none()
+    {
+        return Err(ApiError::Unprocessable(format!(
+            "unknown practice type `{}`: not in the catalog",
+            submission.practice_type
+        )));
+    }
+    let id = practice_id_for(&submission.idempotency_key);
+    // The digest intake records, computed the same way, so a retry of the same content is
+    // told apart from a different practice reusing the key.
+    let digest = sha256_hex(&serde_json::to_vec(&submission).expect("submissions serialise"));
+    let known = state
+        .services()
+        .store
+        .find_by_idempotency_key(&submission.idempotency_key)
+        .await?;
+    let status = match known {
+        Some((_, existing)) if existing != digest => {
+            return Err(ApiError::Conflict(format!(
+                "idempotency key `{}` already names practice {id} with different content",
+                submission.idempotency_key
+            )));
+        }
+        Some(_) => "known",
+        None => {
+            let exchange = state
+                .services()
+                .topology
+                .exchange("intake")
+                .map_err(ApiError::internal)?
+                .name
+                .clone();
+            let mut message = Outgoing::json(&exchange, route::SUBMISSION, &(), Some(id));
+            message.body = bytes.to_vec();
+            state.link().publish(&message).await.map_err(|err| {
+                ApiError::Unavailable(format!("the broker did not take the submission: {err}"))
+            })?;
+            info!(practice_id = %id, actor = %caller.actor(), "submission published");
+            "accepted"
+        }
+    };
+    let practice = format!("/practices/{id}");
+    let mut response = json_response(
+        StatusCode::ACCEPTED,
+        &Accepted {
+            practice_id: id,
+            status,
+            links: Links {
+                events: format!("{practice}/events"),
+                practice: practice.clone(),
+            },
+        },
+    );
+    if let Ok(location) = HeaderValue::from_str(&practice) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// The longest idempotency key taken: it is a unique index key in PostgreSQL, whose entries
+/// must stay well below a page.
+const MAX_KEY_CHARS: usize = 256;
+
+/// What the contract allows but the folder store cannot keep, refused here instead of failing
+/// intake later (where it would look like a database outage and be retried for nothing).
+fn storable(bytes: &[u8], submission: &Submission) -> Result<(), ApiError> {
+    let key = &submission.idempotency_key;
+    if key.trim().is_empty() || key.chars().count() > MAX_KEY_CHARS {
+        return Err(ApiError::Unprocessable(format!(
+            "idempotency_key must have 1 to {MAX_KEY_CHARS} characters"
+        )));
+    }
+    // PostgreSQL text and jsonb cannot hold U+0000.
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if has_nul(&value) {
+        return Err(ApiError::Unprocessable(
+            "the submission must not contain NUL characters (\\u0000)".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
+/// A citizen submits for themselves through the portal; an operator submits at the counter,
+/// under their own operator id, for any citizen.
+fn allowed(caller: &Caller, submission: &Submission) -> Result<(), ApiError> {
+    match (caller, &submission.channel) {
+        (Caller::Citizen { tax_code }, Channel::Portal) => {
+            if submission
+                .applicant
+                .tax_code
+                .trim()
+                .eq_ignore_ascii_case(tax_code)
+            {
+                Ok(())
+            } else {
+                Err(ApiError::Forbidden(
+                    "a citizen submits only for themselves (applicant.tax_code must be yours)"
+                        .to_owned(),
+                ))
+            }
+        }
+        (Caller::Citizen { .. }, Channel::Counter { .. }) => Err(ApiError::Forbidden(
+            "only a counter operator submits through the counter channel".to_owned(),
+        )),
+        (Caller::Operator { id }, Channel::Counter { operator_id }) => {
+            if operator_id == id {
+                Ok(())
+            } else {
+                Err(ApiError::Forbidden(format!(
+                    "channel.operator_id must be your own operator id ({id})"
+                )))
+            }
+        }
+        (Caller::Operator { .. }, Channel::Portal) => Err(ApiError::Forbidden(
+            "an operator submits through the counter channel (channel.kind = \"counter\")"
+                .to_owned(),
+        )),
+    }
+}

@@ -1,0 +1,241 @@
+//! The dispatch worker: `stored → dispatched`, one message to the competent back office.
+//!
+//! The route comes from the catalog (`back_office` of the practice type); the fleet checked at
+//! start that every back office has a queue. The message carries facts and presigned links,
+//! never document bytes. The event key `dispatch:<n>` counts the dispatches of the practice, so
+//! the dispatch after a citizen's integration is a transition of its own, while a redelivered
+//! dispatch message only publishes the same request again (the back office dedups by
+//! `dispatch_id`).
+
+use crate::contract::{
+    Applicant, DocumentLink, LINK_VALIDITY_SECS, PracticeFacts, PracticeRequest, ProtocolFacts,
+    SCHEMA_VERSION, ToBackOffice,
+};
+use chrono::{Duration, Utc};
+use sportello_shared::broker::Outgoing;
+use sportello_shared::catalog::Catalog;
+use sportello_shared::domain::state::PracticeState;
+use sportello_shared::messages::{PracticeEvent, StageMessage};
+use sportello_shared::objects::ObjectStore;
+use sportello_shared::store::{Applied, PracticeRecord, Store, StoreError, Transition};
+use sportello_shared::worker::{Handler, Incoming, Outcome};
+use sqlx::Row;
+use std::sync::Arc;
+use tracing::info;
+use uuid::Uuid;
+
+const ACTOR: &str = "worker:dispatch";
+
+pub struct Dispatch {
+    pub store: Store,
+    pub objects: ObjectStore,
+    pub catalog: Arc<Catalog>,
+    pub backoffice_exchange: String,
+    pub events_exchange: String,
+}
+
+enum Failure {
+    Retry(String),
+    Reject(String),
+}
+
+impl From<StoreError> for Failure {
+    fn from(err: StoreError) -> Failure {
+        if err.is_transient() {
+            Failure::Retry(err.to_string())
+        } else {
+            Failure::Reject(err.to_string())
+        }
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(err: sqlx::Error) -> Failure {
+        Failure::Retry(format!("database: {err}"))
+    }
+}
+
+impl Handler for Dispatch {
+    fn name(&self) -> &'static str {
+        "dispatch"
+    }
+
+    async fn handle(&self, message: &Incoming) -> Outcome {
+        let stage = match StageMessage::parse(&message.body) {
+            Ok(stage) => stage,
+            Err(reason) => return Outcome::Reject(reason),
+        };
+        match self.dispatch(stage.practice_id).await {
+            Ok(outputs) => Outcome::Done(outputs),
+            Err(Failure::Retry(reason)) => Outcome::Retry(reason),
+            Err(Failure::Reject(reason)) => Outcome::Reject(reason),
+        }
+    }
+}
+
+/// How many times a practice has been dispatched so far.
+pub async fn dispatch_count(store: &Store, id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM practice_history WHERE practice_id = $1 AND to_state = 'dispatched'",
+    )
+    .bind(id)
+    .fetch_one(store.pool())
+    .await
+}
+
+impl Dispatch {
+    async fn dispatch(&self, id: Uuid) -> Result<Vec<Outgoing>, Failure> {
+        let practice = self
+            .store
+            .practice(id)
+            .await?
+            .ok_or_else(|| Failure::Reject(format!("practice {id} does not exist")))?;
+        let kind = self.catalog.get(&practice.practice_type).ok_or_else(|| {
+            Failure::Reject(format!(
+                "practice type `{}` is no longer in the catalog",
+                practice.practice_type
+            ))
+        })?;
+        let back_office = kind.back_office.clone();
+        let done = dispatch_count(&self.store, id).await?;
+        let n = match practice.state {
+            PracticeState::Stored | PracticeState::IntegrationRequested => done + 1,
+            // Dispatched before: the crash may have come before the back office heard of it.
+            PracticeState::Dispatched => done.max(1),
+            other => {
+                info!(practice_id = %id, state = %other, "not waiting for dispatch any more");
+                return Ok(Vec::new());
+            }
+        };
+        let request = self.request(&practice, &back_office, n).await?;
+        if practice.state != PracticeState::Dispatched {
+            let event_key = format!("dispatch:{n}");
+            let applied = self
+                .store
+                .transition(&Transition {
+                    practice_id: id,
+                    to: PracticeState::Dispatched,
+                    actor: ACTOR,
+                    event_key: &event_key,
+                    details: serde_json::json!({
+                        "back_office": back_office,
+                        "dispatch_id": request.dispatch_id,
+                        "documents": request.documents.len(),
+                    }),
+                    rejection_reasons: None,
+                })
+                .await;
+            match applied {
+                Ok(Applied::Moved { .. } | Applied::AlreadyApplied) => {}
+                Err(StoreError::Refused { from, .. }) => {
+                    info!(practice_id = %id, state = %from, "moved on before dispatch");
+                    return Ok(Vec::new());
+                }
+                Err(err) => return Err(err.into()),
+            }
+            info!(practice_id = %id, %back_office, n, "practice dispatched");
+        }
+        let event = PracticeEvent::new(id, PracticeState::Dispatched);
+        let mut to_office = Outgoing::json(
+            &self.backoffice_exchange,
+            &back_office,
+            &ToBackOffice::Practice(Box::new(request.clone())),
+            Some(id),
+        );
+        to_office.message_id = Some(request.dispatch_id.clone());
+        Ok(vec![
+            to_office,
+            Outgoing::json(
+                &self.events_exchange,
+                &event.routing_key(),
+                &event,
+                Some(id),
+            ),
+        ])
+    }
+
+    async fn request(
+        &self,
+        practice: &PracticeRecord,
+        back_office: &str,
+        n: i64,
+    ) -> Result<PracticeRequest, Failure> {
+        let id = practice.id;
+        let registration = sqlx::query(
+            "SELECT id, aoo, register, year, number, registration_date FROM registrations \
+             WHERE practice_id = $1 AND event_key = 'protocol'",
+        )
+        .bind(id)
+        .fetch_optional(self.store.pool())
+        .await?
+        .ok_or_else(|| Failure::Reject(format!("practice {id} has no registration")))?;
+        let registration_id: i64 = registration.get("id");
+        let objects = sqlx::query(
+            "SELECT object_key, kind, file_name, media_type, sha256, size_bytes FROM practice_archive_objects \
+             WHERE registration_id = $1 ORDER BY object_key",
+        )
+        .bind(registration_id)
+        .fetch_all(self.store.pool())
+        .await?;
+        let expires_at = Utc::now() + Duration::seconds(i64::from(LINK_VALIDITY_SECS));
+        let mut documents = Vec::with_capacity(objects.len());
+        for row in objects {
+            let key: String = row.get("object_key");
+            let url = self
+                .objects
+                .presign_get(&key, LINK_VALIDITY_SECS)
+                .await
+                .map_err(|e| Failure::Reject(format!("cannot sign a link to {key}: {e}")))?;
+            documents.push(DocumentLink {
+                kind: row.get("kind"),
+                file_name: row.get("file_name"),
+                media_type: row.get("media_type"),
+                sha256: row.get("sha256"),
+                size: row.get::<i64, _>("size_bytes") as u64,
+                url,
+                expires_at,
+            });
+        }
+        let submission = &practice.submission;
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().trim().to_owned();
+        let applicant = &submission["applicant"];
+        Ok(PracticeRequest {
+            schema_version: SCHEMA_VERSION,
+            dispatch_id: format!("{id}:{n}"),
+            back_office: back_office.to_owned(),
+            practice: PracticeFacts {
+                id,
+                practice_type: practice.practice_type.clone(),
+                subject: practice.subject.clone(),
+                channel: practice.channel.clone(),
+                applicant: Applicant {
+                    given_name: text(&applicant["given_name"]),
+                    family_name: text(&applicant["family_name"]),
+                    tax_code: practice.tax_code.clone(),
+                    email: text(&applicant["email"]),
+                },
+                data: submission
+                    .get("data")
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null),
+                integrates: practice.integrates,
+            },
+            protocol: ProtocolFacts {
+                aoo: registration.get("aoo"),
+                register: registration.get("register"),
+                year: registration.get("year"),
+                number: format!("{:07}", registration.get::<i64, _>("number")),
+                date: registration.get("registration_date"),
+            },
+            documents,
+            dispatched_at: Utc::now(),
+        })
+    }
+}
+
+/// The back office a practice belongs to, for messages sent outside dispatch (withdrawal).
+pub fn back_office_of(catalog: &Catalog, practice: &PracticeRecord) -> Option<String> {
+    catalog
+        .get(&practice.practice_type)
+        .map(|kind| kind.back_office.clone())
+}

@@ -1,0 +1,752 @@
+//! The notification worker: listens to every practice event and writes to the citizen when a
+//! step matters to them.
+//!
+//! | state                   | email                                                      |
+//! |-------------------------|------------------------------------------------------------|
+//! | `registered`            | receipt: protocol number and date, every document's impronta |
+//! | `rejected`              | the reasons validation gave                                |
+//! | `integration_requested` | what is missing, by when, how to answer                    |
+//! | `completed`             | the outcome, result documents attached when small          |
+//! | `completed` + pickup    | ready at the counter, with the opening hours               |
+//! | `denied`                | the reasons                                                |
+//! | `withdrawn`             | confirmation                                               |
+//!
+//! Other states (received, validated, stored, dispatched, in_progress, delivered) are the
+//! fleet's business, not the citizen's: they are acknowledged and nothing is sent.
+//!
+//! Everything the email says is read from the folder store and the register, never from the
+//! event, so a late or repeated event still tells the truth; the details of a back-office step
+//! come from the history entry that the event announced.
+
+use crate::letter::{self, Attachment, Letter};
+use crate::mailer::{Channel, Mailer, SendError};
+use crate::record::{self, NewNotification, Settlement, Status};
+use crate::templates::{
+    Common, Municipality, Notice, PracticeView, ProtocolView, Reason, RegisteredDocument,
+    ResultDocument, Template, Templates, human_size,
+};
+use chrono::{DateTime, NaiveDate};
+use chrono_tz::Europe::Rome;
+use lettre::message::Mailbox;
+use sportello_protocol::register::{self, Registration, format_number};
+use sportello_shared::catalog::Catalog;
+use sportello_shared::config::{MunicipalitySettings, SmtpSettings};
+use sportello_shared::domain::email::{EmailAddress, EmailError, mask_email};
+use sportello_shared::domain::state::PracticeState;
+use sportello_shared::domain::submission::{Applicant, Submission};
+use sportello_shared::messages::{PracticeEvent, STAGE_SCHEMA_VERSION};
+use sportello_shared::objects::ObjectStore;
+use sportello_shared::store::{HistoryEntry, PracticeRecord, Store};
+use sportello_shared::worker::{Handler, Incoming, Outcome};
+use std::sync::Arc;
+use tracing::{info, warn};
+
+/// How far the clock of the worker that published an event may lag the database's: a history
+/// entry this much younger than the event still counts as the one the event announced.
+const CLOCK_SLACK: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
+/// Who writes, as the emails and their headers need it.
+pub struct Letterhead {
+    pub municipality: Municipality,
+    /// Names our Message-IDs: the domain of the municipality's contact address.
+    pub domain: String,
+    /// Citizens who answer reach the desk, not the no-reply sender.
+    pub reply_to: Mailbox,
+}
+
+impl Letterhead {
+    pub fn from_settings(settings: &MunicipalitySettings) -> anyhow::Result<Letterhead> {
+        let contact = EmailAddress::parse(&settings.email).map_err(|e| {
+            anyhow::anyhow!(
+                "municipality.email `{}` is not an address: {e}",
+                settings.email
+            )
+        })?;
+        let name = letter::header_text("municipality.name", &settings.name)?;
+        Ok(Letterhead {
+            municipality: Municipality::from(settings),
+            domain: contact.domain().to_owned(),
+            reply_to: letter::mailbox(name, &contact)?,
+        })
+    }
+}
+
+/// The worker's handler: built once from the settings, shared by every task of the worker.
+pub struct Notifier {
+    pub store: Store,
+    pub objects: ObjectStore,
+    pub catalog: Arc<Catalog>,
+    pub mailer: Arc<Mailer>,
+    pub letterhead: Arc<Letterhead>,
+    pub templates: Arc<Templates>,
+    /// Result documents larger than this, together, are not attached.
+    pub max_attachments_bytes: u64,
+}
+
+impl Notifier {
+    pub fn new(
+        store: Store,
+        objects: ObjectStore,
+        catalog: Arc<Catalog>,
+        smtp: &SmtpSettings,
+        municipality: &MunicipalitySettings,
+    ) -> anyhow::Result<Notifier> {
+        Ok(Notifier {
+            store,
+            objects,
+            catalog,
+            mailer: Arc::new(Mailer::from_settings(smtp)?),
+            letterhead: Arc::new(Letterhead::from_settings(municipality)?),
+            templates: Arc::new(Templates::new()),
+            max_attachments_bytes: smtp.max_attachments_bytes,
+        })
+    }
+}
+
+/// Whether the citizen hears about this state.
+pub fn concerns_citizen(state: PracticeState) -> bool {
+    use PracticeState::*;
+    match state {
+        Registered | Rejected | IntegrationRequested | Completed | Denied | Withdrawn => true,
+        Received | Validated | Stored | Dispatched | InProgress | Delivered => false,
+    }
+}
+
+/// The email a state calls for; `completed` depends on how the product reaches the citizen.
+pub fn template_for(state: PracticeState, details: &serde_json::Value) -> Option<Template> {
+    use PracticeState::*;
+    Some(match state {
+        Registered => Template::Receipt,
+        Rejected => Template::Rejection,
+        IntegrationRequested => Template::IntegrationRequest,
+        Completed if details["pickup"].as_bool() == Some(true) => Template::Pickup,
+        Completed => Template::Outcome,
+        Denied => Template::Denial,
+        Withdrawn => Template::Withdrawal,
+        _ => return None,
+    })
+}
+
+/// The history entry an event announced, and the event's name in the notifications table.
+///
+/// A state the practice enters again (a second integration request) is a second email: its
+/// name carries the ordinal (`integration_requested.2`). The ordinal counts the entries into
+/// that state up to the event's time, so a redelivered event always names the same one.
+pub fn occurrence<'h>(
+    history: &'h [HistoryEntry],
+    event: &PracticeEvent,
+) -> Option<(String, &'h HistoryEntry)> {
+    let state = event.state.as_str();
+    let entries: Vec<&HistoryEntry> = history.iter().filter(|h| h.to == state).collect();
+    let horizon = event.at + CLOCK_SLACK;
+    let ordinal = entries.iter().filter(|h| h.at <= horizon).count().max(1);
+    let entry = *entries.get(ordinal - 1)?;
+    let name = if ordinal == 1 {
+        state.to_owned()
+    } else {
+        format!("{state}.{ordinal}")
+    };
+    Some((name, entry))
+}
+
+/// Where the email goes: the PEC address when the citizen gave a valid one and a PEC relay is
+/// configured, the ordinary address otherwise.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub channel: Channel,
+    /// As the citizen typed it (trimmed): what the record stores.
+    pub raw: String,
+    pub address: Result<EmailAddress, EmailError>,
+    pub name: String,
+}
+
+pub fn choose_recipient(applicant: &Applicant, pec_relay: bool) -> Recipient {
+    let name = format!(
+        "{} {}",
+        applicant.given_name.trim(),
+        applicant.family_name.trim()
+    )
+    .trim()
+    .to_owned();
+    if pec_relay && let Some(Ok(pec)) = applicant.pec.as_deref().map(EmailAddress::parse) {
+        return Recipient {
+            channel: Channel::Pec,
+            raw: pec.as_str().to_owned(),
+            address: Ok(pec),
+            name,
+        };
+    }
+    let raw = applicant.email.trim().to_owned();
+    Recipient {
+        channel: Channel::Email,
+        address: EmailAddress::parse(&raw),
+        raw,
+        name,
+    }
+}
+
+/// `text` with every word that looks like an email address masked: relay replies quote the
+/// recipient, and these texts reach logs and the error queue.
+pub fn mask_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.contains('@') {
+            out.push_str(&mask_email(word));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | '[' | ']' | ',' | ';' | '"') {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+impl Handler for Notifier {
+    fn name(&self) -> &'static str {
+        "notification"
+    }
+
+    async fn handle(&self, message: &Incoming) -> Outcome {
+        let event: PracticeEvent = match serde_json::from_slice(&message.body) {
+            Ok(event) => event,
+            Err(e) => return Outcome::Reject(format!("not a practice event: {e}")),
+        };
+        if event.schema_version != STAGE_SCHEMA_VERSION {
+            return Outcome::Reject(format!(
+                "practice event schema_version {} is not supported (this build reads {STAGE_SCHEMA_VERSION})",
+                event.schema_version
+            ));
+        }
+        if !concerns_citizen(event.state) {
+            return Outcome::Done(Vec::new());
+        }
+        self.notify(&event).await.unwrap_or_else(|outcome| outcome)
+    }
+}
+
+fn retry(e: impl std::fmt::Display) -> Outcome {
+    Outcome::Retry(mask_addresses(&e.to_string()))
+}
+
+impl Notifier {
+    async fn notify(&self, event: &PracticeEvent) -> Result<Outcome, Outcome> {
+        let id = event.practice_id;
+        let pool = self.store.pool();
+        let practice = self
+            .store
+            .practice(id)
+            .await
+            .map_err(retry)?
+            .ok_or_else(|| Outcome::Reject(format!("practice {id} does not exist")))?;
+        let history = self.store.history(id).await.map_err(retry)?;
+        let (event_name, entry) = occurrence(&history, event).ok_or_else(|| {
+            Outcome::Reject(format!(
+                "practice {id} has no history entry into `{}`",
+                event.state
+            ))
+        })?;
+        let template = template_for(event.state, &entry.details)
+            .expect("only states that concern the citizen get here");
+        let submission: Submission = serde_json::from_value(practice.submission.clone())
+            .map_err(|e| Outcome::Reject(format!("stored submission unreadable: {e}")))?;
+        let recipient = choose_recipient(&submission.applicant, self.mailer.has_pec());
+        let message_id = letter::message_id(id, &event_name, &self.letterhead.domain);
+        record::enqueue(
+            pool,
+            &NewNotification {
+                practice_id: id,
+                event: &event_name,
+                recipient: &recipient.raw,
+                channel: recipient.channel.as_str(),
+                template: template.as_str(),
+                message_id: &message_id,
+            },
+        )
+        .await
+        .map_err(retry)?;
+        let claim = record::claim(pool, id, &event_name).await.map_err(retry)?;
+        if claim.status.is_final() {
+            info!(event = %event_name, status = claim.status.as_str(), "already notified; nothing to send");
+            claim.release().await.map_err(retry)?;
+            return Ok(Outcome::Done(Vec::new()));
+        }
+        let masked = mask_email(&recipient.raw);
+        let address = match &recipient.address {
+            Ok(address) => address,
+            Err(e) => {
+                let error = format!("the applicant's address is not usable: {e}");
+                warn!(event = %event_name, to = %masked, %error, "notification cannot be sent");
+                claim
+                    .settle(Settlement {
+                        status: Status::FailedPermanent,
+                        attempted: false,
+                        error: Some(&error),
+                    })
+                    .await
+                    .map_err(retry)?;
+                return Ok(Outcome::Done(Vec::new()));
+            }
+        };
+        let (common, notice, attachments) = self
+            .content(&practice, &submission, entry, template)
+            .await?;
+        let rendered = self.templates.render(&common, &notice).map_err(|e| {
+            // A template that does not render is our bug: the operator replays it once fixed.
+            Outcome::Reject(mask_addresses(&e.to_string()))
+        })?;
+        let relay = self
+            .mailer
+            .relay(recipient.channel)
+            .expect("PEC is chosen only when its relay is configured");
+        let composed = letter::mailbox(&recipient.name, address).and_then(|to| {
+            letter::compose(&Letter {
+                from: relay.from(),
+                reply_to: Some(&self.letterhead.reply_to),
+                to: &to,
+                message_id: &message_id,
+                rendered: &rendered,
+                attachments: &attachments,
+            })
+        });
+        let message = match composed {
+            Ok(message) => message,
+            Err(e) => {
+                let error = e.to_string();
+                warn!(event = %event_name, to = %masked, %error, "notification refused");
+                claim
+                    .settle(Settlement {
+                        status: Status::FailedPermanent,
+                        attempted: false,
+                        error: Some(&error),
+                    })
+                    .await
+                    .map_err(retry)?;
+                return Ok(Outcome::Done(Vec::new()));
+            }
+        };
+        let attempt = claim.attempts + 1;
+        let sent = relay.send(message).await;
+        let (status, error) = match &sent {
+            Ok(_) => (Status::Sent, None),
+            Err(SendError::Temporary(e)) => (Status::FailedTemporary, Some(mask_addresses(e))),
+            Err(SendError::Permanent(e)) => (Status::FailedPermanent, Some(mask_addresses(e))),
+        };
+        if let Err(e) = claim
+            .settle(Settlement {
+                status,
+                attempted: true,
+                error: error.as_deref(),
+            })
+            .await
+        {
+            // The relay may have the message already: a second copy, if any, has the same id.
+            warn!(event = %event_name, error = %e, "could not record the send; the event will come again");
+            return Err(retry(e));
+        }
+        let channel = recipient.channel.as_str();
+        Ok(match (status, error) {
+            (Status::Sent, _) => {
+                info!(event = %event_name, template = template.as_str(), to = %masked, channel, attempt, "notification sent");
+                Outcome::Done(Vec::new())
+            }
+            (Status::FailedPermanent, error) => {
+                let error = error.unwrap_or_default();
+                warn!(event = %event_name, to = %masked, channel, attempt, %error, "the relay refused the notification for good");
+                Outcome::Done(Vec::new())
+            }
+            (_, error) => Outcome::Retry(format!(
+                "{event_name} to {masked}: attempt {attempt} failed: {}",
+                error.unwrap_or_default()
+            )),
+        })
+    }
+
+    /// What the email says, gathered from the store, the register and the object store.
+    async fn content(
+        &self,
+        practice: &PracticeRecord,
+        submission: &Submission,
+        entry: &HistoryEntry,
+        template: Template,
+    ) -> Result<(Common, Notice, Vec<Attachment>), Outcome> {
+        let registrations = register::of_practice(self.store.pool(), practice.id)
+            .await
+            .map_err(retry)?;
+        let incoming = registrations.iter().find(|r| r.direction == "incoming");
+        let kind = self.catalog.get(&practice.practice_type);
+        let common = Common {
+            municipality: self.letterhead.municipality.clone(),
+            citizen: format!(
+                "{} {}",
+                submission.applicant.given_name.trim(),
+                submission.applicant.family_name.trim()
+            ),
+            practice: PracticeView {
+                id: practice.id.to_string(),
+                title: kind.map_or_else(|| practice.practice_type.clone(), |k| k.title.clone()),
+                desk: kind.map_or_else(String::new, |k| k.desk.name.clone()),
+                subject: practice.subject.clone(),
+            },
+            protocol: incoming.map(protocol_view),
+        };
+        let details = &entry.details;
+        let mut attachments = Vec::new();
+        let notice = match template {
+            Template::Receipt => {
+                let registration = incoming.ok_or_else(|| {
+                    Outcome::Reject(format!(
+                        "practice {} is registered but has no incoming registration",
+                        practice.id
+                    ))
+                })?;
+                Notice::Receipt {
+                    documents: registered_documents(registration),
+                }
+            }
+            Template::Rejection => Notice::Rejection {
+                reasons: reason_messages(
+                    practice
+                        .rejection_reasons
+                        .as_ref()
+                        .unwrap_or(&details["reasons"]),
+                )
+                .into_iter()
+                .map(|message| Reason { message })
+                .collect(),
+            },
+            Template::IntegrationRequest => Notice::IntegrationRequest {
+                missing: strings(&details["missing"]),
+                deadline: details["deadline"].as_str().map(italian_date),
+                message: non_empty(&details["message"]),
+            },
+            Template::Outcome => {
+                let (attached, to_collect, files) = self.result_documents(details).await?;
+                attachments = files;
+                Notice::Outcome {
+                    outcome: non_empty(&details["outcome"]),
+                    attached,
+                    to_collect,
+                }
+            }
+            Template::Pickup => Notice::Pickup {
+                outcome: non_empty(&details["outcome"]),
+            },
+            Template::Denial => Notice::Denial {
+                reasons: reason_messages(&details["reasons"]),
+            },
+            Template::Withdrawal => Notice::Withdrawal {},
+        };
+        Ok((common, notice, attachments))
+    }
+
+    /// Attaches the result documents when together they are small enough; lists them otherwise.
+    async fn result_documents(
+        &self,
+        details: &serde_json::Value,
+    ) -> Result<(Vec<ResultDocument>, Vec<ResultDocument>, Vec<Attachment>), Outcome> {
+        let listed: Vec<&serde_json::Value> = details["documents"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        let describe = |d: &serde_json::Value| ResultDocument {
+            file_name: d["file_name"].as_str().unwrap_or("documento").to_owned(),
+            size: human_size(d["size"].as_u64().unwrap_or(0)),
+        };
+        let total: u64 = listed.iter().map(|d| d["size"].as_u64().unwrap_or(0)).sum();
+        let everything_fetchable = listed.iter().all(|d| d["object_key"].is_string());
+        if listed.is_empty() || total > self.max_attachments_bytes || !everything_fetchable {
+            return Ok((
+                Vec::new(),
+                listed.into_iter().map(describe).collect(),
+                Vec::new(),
+            ));
+        }
+        let mut files = Vec::with_capacity(listed.len());
+        for document in &listed {
+            let key = document["object_key"].as_str().unwrap_or_default();
+            match self.objects.get(key).await {
+                Ok(bytes) => files.push(Attachment {
+                    file_name: document["file_name"]
+                        .as_str()
+                        .unwrap_or("documento")
+                        .to_owned(),
+                    media_type: document["media_type"]
+                        .as_str()
+                        .unwrap_or("application/octet-stream")
+                        .to_owned(),
+                    bytes,
+                }),
+                Err(e) if e.is_transient() => return Err(retry(e)),
+                Err(e) => {
+                    // The citizen still learns the outcome; the folder has the documents.
+                    warn!(error = %e, "a result document is missing from the object store; listing instead of attaching");
+                    return Ok((
+                        Vec::new(),
+                        listed.into_iter().map(describe).collect(),
+                        Vec::new(),
+                    ));
+                }
+            }
+        }
+        Ok((
+            listed.into_iter().map(describe).collect(),
+            Vec::new(),
+            files,
+        ))
+    }
+}
+
+fn protocol_view(registration: &Registration) -> ProtocolView {
+    let at: DateTime<chrono_tz::Tz> = registration.registered_at.with_timezone(&Rome);
+    ProtocolView {
+        register: registration.register.clone(),
+        number: format_number(registration.number),
+        year: registration.year,
+        date: registration
+            .registration_date
+            .format("%d/%m/%Y")
+            .to_string(),
+        time: at.format("%H:%M").to_string(),
+    }
+}
+
+fn registered_documents(registration: &Registration) -> Vec<RegisteredDocument> {
+    registration
+        .documents
+        .as_array()
+        .map(|documents| {
+            documents
+                .iter()
+                .map(|d| RegisteredDocument {
+                    file_name: d["file_name"].as_str().unwrap_or("?").to_owned(),
+                    media_type: d["media_type"].as_str().unwrap_or("?").to_owned(),
+                    impronta: d["impronta"].as_str().unwrap_or("?").to_owned(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reasons as validation writes them (`{code, field, message}`) or as back offices may
+/// (plain strings).
+fn reason_messages(reasons: &serde_json::Value) -> Vec<String> {
+    reasons
+        .as_array()
+        .map(|reasons| {
+            reasons
+                .iter()
+                .filter_map(|r| r.as_str().or_else(|| r["message"].as_str()))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn strings(value: &serde_json::Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.as_str())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn non_empty(value: &serde_json::Value) -> Option<String> {
+    value
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// `2026-04-30` → `30/04/2026`; anything else is shown as the back office wrote it.
+fn italian_date(raw: &str) -> String {
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_else(|_| raw.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use uuid::Uuid;
+
+    fn entry(to: &str, at: DateTime<Utc>, details: serde_json::Value) -> HistoryEntry {
+        HistoryEntry {
+            from: None,
+            to: to.to_owned(),
+            actor: "backoffice:bo.edilizia".into(),
+            details,
+            at,
+        }
+    }
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 14, 10, minute, 0).unwrap()
+    }
+
+    fn event(state: PracticeState, at: DateTime<Utc>) -> PracticeEvent {
+        PracticeEvent {
+            schema_version: STAGE_SCHEMA_VERSION,
+            practice_id: Uuid::from_u128(1),
+            state,
+            at,
+        }
+    }
+
+    #[test]
+    fn only_the_steps_that_matter_to_the_citizen_send_email() {
+        let sending: Vec<&str> = PracticeState::ALL
+            .into_iter()
+            .filter(|s| concerns_citizen(*s))
+            .map(PracticeState::as_str)
+            .collect();
+        assert_eq!(
+            sending,
+            [
+                "rejected",
+                "registered",
+                "integration_requested",
+                "completed",
+                "denied",
+                "withdrawn"
+            ]
+        );
+        for state in PracticeState::ALL {
+            assert_eq!(
+                template_for(state, &serde_json::json!({})).is_some(),
+                concerns_citizen(state),
+                "{state}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_completed_practice_for_pickup_gets_the_pickup_email() {
+        use PracticeState::Completed;
+        assert_eq!(
+            template_for(Completed, &serde_json::json!({"pickup": true})),
+            Some(Template::Pickup)
+        );
+        assert_eq!(
+            template_for(Completed, &serde_json::json!({"pickup": false})),
+            Some(Template::Outcome)
+        );
+        assert_eq!(
+            template_for(Completed, &serde_json::json!({"outcome": "ok"})),
+            Some(Template::Outcome)
+        );
+    }
+
+    #[test]
+    fn a_repeated_state_is_a_new_email_and_a_redelivery_is_the_same_one() {
+        use PracticeState::IntegrationRequested as Ir;
+        let history = vec![
+            entry("received", at(0), serde_json::json!({})),
+            entry(Ir.as_str(), at(10), serde_json::json!({"missing": ["A"]})),
+            entry("dispatched", at(20), serde_json::json!({})),
+            entry(Ir.as_str(), at(30), serde_json::json!({"missing": ["B"]})),
+        ];
+        let first_event = event(Ir, at(10) + chrono::TimeDelta::milliseconds(40));
+        let (name, first) = occurrence(&history, &first_event).unwrap();
+        assert_eq!(name, "integration_requested");
+        assert_eq!(first.details["missing"][0], "A");
+        // Redelivered long after the second request: still the first email.
+        let (again, _) = occurrence(&history, &first_event).unwrap();
+        assert_eq!(again, name);
+
+        let second_event = event(Ir, at(30) + chrono::TimeDelta::milliseconds(15));
+        let (name, second) = occurrence(&history, &second_event).unwrap();
+        assert_eq!(name, "integration_requested.2");
+        assert_eq!(second.details["missing"][0], "B");
+
+        // A publisher whose clock is a little behind the database's still names its entry.
+        let behind = event(Ir, at(30) - chrono::TimeDelta::milliseconds(500));
+        assert_eq!(
+            occurrence(&history, &behind).unwrap().0,
+            "integration_requested.2"
+        );
+        assert!(occurrence(&history, &event(PracticeState::Denied, at(40))).is_none());
+    }
+
+    fn applicant(email: &str, pec: Option<&str>) -> Applicant {
+        Applicant {
+            tax_code: "RSSMRA80A01A794X".into(),
+            given_name: " Mario ".into(),
+            family_name: "Rossi".into(),
+            email: email.into(),
+            pec: pec.map(str::to_owned),
+            company: None,
+        }
+    }
+
+    #[test]
+    fn pec_is_used_only_when_valid_and_configured() {
+        let both = applicant("mario@example.it", Some("mario@pec.example.it"));
+        let chosen = choose_recipient(&both, true);
+        assert_eq!(
+            (chosen.channel, chosen.raw.as_str(), chosen.name.as_str()),
+            (Channel::Pec, "mario@pec.example.it", "Mario Rossi")
+        );
+        let chosen = choose_recipient(&both, false);
+        assert_eq!(
+            (chosen.channel, chosen.raw.as_str()),
+            (Channel::Email, "mario@example.it")
+        );
+        let bad_pec = applicant("mario@example.it", Some("mario@pec"));
+        assert_eq!(choose_recipient(&bad_pec, true).channel, Channel::Email);
+        let bad = choose_recipient(&applicant("mario(at)example.it", None), true);
+        assert_eq!(bad.channel, Channel::Email);
+        assert!(bad.address.is_err());
+        assert_eq!(bad.raw, "mario(at)example.it");
+        let smuggler = choose_recipient(
+            &applicant("mario@example.it\r\nBcc: victim@example.com", None),
+            false,
+        );
+        assert_eq!(smuggler.address, Err(EmailError::ForbiddenCharacter));
+    }
+
+    #[test]
+    fn addresses_in_relay_replies_are_masked() {
+        let reply = "550 5.1.1 <mario.rossi@example.it>: Recipient address rejected (see giulia@example.org)";
+        let masked = mask_addresses(reply);
+        assert!(
+            !masked.contains("mario.rossi") && !masked.contains("giulia@"),
+            "{masked}"
+        );
+        assert!(masked.contains("<m***@e***.it>"), "{masked}");
+        assert!(masked.starts_with("550 5.1.1 <"));
+        assert_eq!(mask_addresses("connection refused"), "connection refused");
+    }
+
+    #[test]
+    fn back_office_details_are_read_leniently() {
+        assert_eq!(
+            reason_messages(&serde_json::json!([
+                {"code": "X", "field": "a", "message": "Primo."},
+                "Secondo.",
+                42
+            ])),
+            ["Primo.", "Secondo."]
+        );
+        assert!(reason_messages(&serde_json::Value::Null).is_empty());
+        assert_eq!(italian_date("2026-04-30"), "30/04/2026");
+        assert_eq!(italian_date("fine mese"), "fine mese");
+        assert_eq!(non_empty(&serde_json::json!("  ")), None);
+        assert_eq!(strings(&serde_json::json!(["a", 1, "b"])), ["a", "b"]);
+    }
+}

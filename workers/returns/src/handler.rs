@@ -1,0 +1,370 @@
+//! The returns worker: `dispatched | in_progress → in_progress | integration_requested |
+//! completed | denied`.
+//!
+//! Each return is applied under the event key `return:<return_id>`: a redelivered or re-sent
+//! return finds its transition (and its outgoing registration) and adds nothing. The details
+//! written with each transition are what the notification worker tells the citizen.
+
+use base64::Engine;
+use sportello_dispatch::contract::{
+    BackOfficeReturn, MAX_RESULT_BYTES, ResultDocument, ReturnOutcome,
+};
+use sportello_protocol::handler::Keeper;
+use sportello_protocol::outgoing::{self, OutgoingDocument, OutgoingRequest};
+use sportello_protocol::register::Clock;
+use sportello_protocol::segnatura::{ClassCode, Classification, Contacts, NaturalPerson};
+use sportello_protocol::signature::AooSigner;
+use sportello_shared::broker::Outgoing;
+use sportello_shared::catalog::Catalog;
+use sportello_shared::domain::state::PracticeState;
+use sportello_shared::messages::PracticeEvent;
+use sportello_shared::objects::{ObjectStore, sha256_hex};
+use sportello_shared::store::{Applied, PracticeRecord, Store, StoreError, Transition};
+use sportello_shared::worker::{Handler, Incoming, Outcome};
+use sportello_storage::archive::{self, ArchiveError, Entry, Source};
+use sportello_storage::handler::{Archived, record_archived};
+use std::sync::Arc;
+use tracing::info;
+use uuid::Uuid;
+
+pub struct Returns {
+    pub store: Store,
+    pub objects: ObjectStore,
+    pub catalog: Arc<Catalog>,
+    pub keeper: Keeper,
+    pub signer: Arc<AooSigner>,
+    pub clock: Arc<dyn Clock>,
+    pub events_exchange: String,
+}
+
+enum Failure {
+    Retry(String),
+    Reject(String),
+}
+
+impl From<StoreError> for Failure {
+    fn from(err: StoreError) -> Failure {
+        if err.is_transient() {
+            Failure::Retry(err.to_string())
+        } else {
+            Failure::Reject(err.to_string())
+        }
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(err: sqlx::Error) -> Failure {
+        Failure::Retry(format!("database: {err}"))
+    }
+}
+
+impl From<ArchiveError> for Failure {
+    fn from(err: ArchiveError) -> Failure {
+        if err.is_transient() {
+            Failure::Retry(err.to_string())
+        } else {
+            Failure::Reject(err.to_string())
+        }
+    }
+}
+
+impl Handler for Returns {
+    fn name(&self) -> &'static str {
+        "returns"
+    }
+
+    async fn handle(&self, message: &Incoming) -> Outcome {
+        let parsed = match BackOfficeReturn::parse(&message.body) {
+            Ok(parsed) => parsed,
+            Err(reason) => return Outcome::Reject(reason),
+        };
+        match self.apply(&parsed).await {
+            Ok(outputs) => Outcome::Done(outputs),
+            Err(Failure::Retry(reason)) => Outcome::Retry(reason),
+            Err(Failure::Reject(reason)) => Outcome::Reject(format!(
+                "return {} for practice {}: {reason}",
+                parsed.return_id, parsed.practice_id
+            )),
+        }
+    }
+}
+
+/// The state an outcome moves the practice to.
+fn target(outcome: &ReturnOutcome) -> PracticeState {
+    match outcome {
+        ReturnOutcome::InProgress => PracticeState::InProgress,
+        ReturnOutcome::IntegrationRequested { .. } => PracticeState::IntegrationRequested,
+        ReturnOutcome::Completed { .. } => PracticeState::Completed,
+        ReturnOutcome::Denied { .. } => PracticeState::Denied,
+    }
+}
+
+/// Decodes and checks every result document before anything is written.
+fn decode(documents: &[ResultDocument]) -> Result<Vec<OutgoingDocument>, String> {
+    documents
+        .iter()
+        .map(|d| {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&d.content_base64)
+                .map_err(|e| format!("{}: content_base64 is not base64: {e}", d.file_name))?;
+            if bytes.is_empty() || bytes.len() > MAX_RESULT_BYTES {
+                return Err(format!(
+                    "{}: {} bytes (a result document has 1 to {MAX_RESULT_BYTES})",
+                    d.file_name,
+                    bytes.len()
+                ));
+            }
+            let found = sha256_hex(&bytes);
+            if found != d.sha256.to_ascii_lowercase() {
+                return Err(format!(
+                    "{}: the bytes' sha256 is {found}, the return declares {}",
+                    d.file_name, d.sha256
+                ));
+            }
+            if d.file_name.trim().is_empty() || d.media_type.trim().is_empty() {
+                return Err("a result document needs a file_name and a media_type".into());
+            }
+            Ok(OutgoingDocument {
+                file_name: d.file_name.trim().to_owned(),
+                media_type: d.media_type.trim().to_owned(),
+                bytes,
+            })
+        })
+        .collect()
+}
+
+impl Returns {
+    async fn apply(&self, ret: &BackOfficeReturn) -> Result<Vec<Outgoing>, Failure> {
+        let id = ret.practice_id;
+        let practice = self
+            .store
+            .practice(id)
+            .await?
+            .ok_or_else(|| Failure::Reject("unknown practice".into()))?;
+        let kind = self.catalog.get(&practice.practice_type).ok_or_else(|| {
+            Failure::Reject(format!(
+                "practice type `{}` is not in the catalog",
+                practice.practice_type
+            ))
+        })?;
+        if kind.back_office != ret.back_office {
+            return Err(Failure::Reject(format!(
+                "{} answered for a practice of {}",
+                ret.back_office, kind.back_office
+            )));
+        }
+        // The content is checked first: a tampered document is reported as such, whatever the
+        // state of the practice.
+        if let ReturnOutcome::Completed { documents, .. } = &ret.outcome {
+            decode(documents).map_err(Failure::Reject)?;
+        }
+        let to = target(&ret.outcome);
+        let event_key = format!("return:{}", ret.return_id);
+        let seen: Option<String> = sqlx::query_scalar(
+            "SELECT to_state FROM practice_history WHERE practice_id = $1 AND event_key = $2",
+        )
+        .bind(id)
+        .bind(&event_key)
+        .fetch_optional(self.store.pool())
+        .await?;
+        if seen.is_some() {
+            // Applied before; the event may not have gone out if the crash came in between.
+            return Ok(vec![self.event(id, to)]);
+        }
+        if !practice.state.can_move_to(to) {
+            return Err(Failure::Reject(format!(
+                "the practice is `{}`: a `{to}` return is not allowed",
+                practice.state
+            )));
+        }
+        let actor = format!("backoffice:{}", ret.back_office);
+        let details = match &ret.outcome {
+            ReturnOutcome::InProgress => serde_json::json!({}),
+            ReturnOutcome::IntegrationRequested {
+                missing,
+                deadline,
+                message,
+            } => {
+                if missing.is_empty() {
+                    return Err(Failure::Reject(
+                        "an integration request must say what is missing".into(),
+                    ));
+                }
+                serde_json::json!({
+                    "missing": missing,
+                    "deadline": deadline.format("%Y-%m-%d").to_string(),
+                    "message": message,
+                })
+            }
+            ReturnOutcome::Denied { reasons } => {
+                if reasons.is_empty() {
+                    return Err(Failure::Reject("a denial must give its reasons".into()));
+                }
+                serde_json::json!({ "reasons": reasons })
+            }
+            ReturnOutcome::Completed { outcome, documents } => {
+                let documents = decode(documents).map_err(Failure::Reject)?;
+                let pickup = kind.physical_pickup;
+                let classification = Classification {
+                    name: kind.classification.description.clone(),
+                    code: ClassCode::Flat(kind.classification.code.clone()),
+                };
+                let listed = self
+                    .register_and_archive(&practice, &event_key, classification, &documents)
+                    .await?;
+                serde_json::json!({
+                    "outcome": outcome,
+                    "documents": listed.1,
+                    "pickup": pickup,
+                    "protocol": listed.0,
+                })
+            }
+        };
+        let applied = self
+            .store
+            .transition(&Transition {
+                practice_id: id,
+                to,
+                actor: &actor,
+                event_key: &event_key,
+                details,
+                rejection_reasons: None,
+            })
+            .await;
+        match applied {
+            Ok(Applied::Moved { .. } | Applied::AlreadyApplied) => {}
+            Err(StoreError::Refused { from, .. }) => {
+                return Err(Failure::Reject(format!(
+                    "the practice is `{from}`: a `{to}` return is not allowed"
+                )));
+            }
+            Err(err) => return Err(err.into()),
+        }
+        info!(practice_id = %id, state = %to, back_office = %ret.back_office, "return applied");
+        Ok(vec![self.event(id, to)])
+    }
+
+    /// Registers the result documents as outgoing and archives them with their segnatura;
+    /// returns the protocol facts and the documents as the notification worker reads them.
+    async fn register_and_archive(
+        &self,
+        practice: &PracticeRecord,
+        event_key: &str,
+        classification: Classification,
+        documents: &[OutgoingDocument],
+    ) -> Result<(serde_json::Value, Vec<serde_json::Value>), Failure> {
+        if documents.is_empty() {
+            return Ok((serde_json::Value::Null, Vec::new()));
+        }
+        let id = practice.id;
+        let applicant = &practice.submission["applicant"];
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().trim().to_owned();
+        let recipient = NaturalPerson {
+            given_name: text(&applicant["given_name"]),
+            family_name: text(&applicant["family_name"]),
+            title: None,
+            codice_fiscale: Some(practice.tax_code.clone()),
+            contacts: Some(Contacts {
+                emails: vec![text(&applicant["email"])],
+                ..Contacts::default()
+            }),
+        };
+        let mut tx = self.store.begin().await?;
+        let first: i64 = sqlx::query_scalar(
+            "SELECT id FROM registrations WHERE practice_id = $1 AND event_key = 'protocol'",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| Failure::Reject("the practice has no incoming registration".into()))?;
+        let registered = outgoing::register_outgoing(
+            &mut tx,
+            &self.keeper,
+            &self.signer,
+            &*self.clock,
+            &OutgoingRequest {
+                practice_id: id,
+                event_key,
+                subject: &format!("Esito: {}", practice.subject),
+                classification,
+                recipient,
+                documents,
+                first_registration: first,
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            outgoing::OutgoingError::Database(e) => Failure::Retry(format!("database: {e}")),
+            other => Failure::Reject(other.to_string()),
+        })?;
+        tx.commit().await.map_err(StoreError::from)?;
+        let register = self.keeper.register_id();
+        let prefix = archive::registration_prefix(
+            &register.aoo,
+            &register.code,
+            registered.year,
+            registered.number,
+        );
+        let mut archived = Vec::with_capacity(documents.len() + 1);
+        let mut listed = Vec::with_capacity(documents.len());
+        for (position, document) in documents.iter().enumerate() {
+            let entry = Entry {
+                key: archive::document_key(&prefix, position, &document.file_name),
+                source: Source::Bytes(&document.bytes),
+                media_type: &document.media_type,
+                sha256: sha256_hex(&document.bytes),
+            };
+            let size = archive::put_verified(&self.objects, &entry).await?;
+            listed.push(serde_json::json!({
+                "file_name": document.file_name,
+                "media_type": document.media_type,
+                "size": size,
+                "object_key": entry.key,
+                "sha256": entry.sha256,
+            }));
+            archived.push(Archived {
+                kind: "result",
+                file_name: document.file_name.clone(),
+                media_type: document.media_type.clone(),
+                object_key: entry.key,
+                sha256: entry.sha256,
+                size,
+            });
+        }
+        let segnatura = Entry {
+            key: archive::segnatura_key(&prefix),
+            source: Source::Bytes(registered.segnatura.as_bytes()),
+            media_type: "application/xml",
+            sha256: sha256_hex(registered.segnatura.as_bytes()),
+        };
+        let size = archive::put_verified(&self.objects, &segnatura).await?;
+        archived.push(Archived {
+            kind: "segnatura",
+            file_name: "segnatura.xml".into(),
+            media_type: "application/xml".into(),
+            object_key: segnatura.key,
+            sha256: segnatura.sha256,
+            size,
+        });
+        let mut tx = self.store.begin().await?;
+        record_archived(&mut tx, id, registered.id, &archived).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        let protocol = serde_json::json!({
+            "register": register.code,
+            "year": registered.year,
+            "number": format!("{:07}", registered.number),
+            "direction": "outgoing",
+        });
+        Ok((protocol, listed))
+    }
+
+    fn event(&self, id: Uuid, state: PracticeState) -> Outgoing {
+        let event = PracticeEvent::new(id, state);
+        Outgoing::json(
+            &self.events_exchange,
+            &event.routing_key(),
+            &event,
+            Some(id),
+        )
+    }
+}

@@ -1,0 +1,178 @@
+//! The archive: where registered documents live for good, and how they get there.
+//!
+//! A key names the registration and the document (`archivio/<aoo>/<register>/<year>/
+//! <number, 7 digits>/<nn>-<file name>`), so an archivist can find a document from the
+//! register alone. Nothing is ever overwritten: an object already at the key with the same
+//! SHA-256 is the same document (a redelivery), a different one is an alarm for a human.
+//! Every write ends by streaming the stored object back and comparing its digest with the
+//! impronta, so what the archive holds is what the segnatura certifies.
+
+use sportello_shared::objects::{ObjectError, ObjectStore, sha256_hex};
+
+/// Where a document comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    Bytes(&'a [u8]),
+    /// A staged object, copied with bounded memory.
+    Staged(&'a str),
+}
+
+/// What one archive write must produce.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub key: String,
+    pub source: Source<'a>,
+    pub media_type: &'a str,
+    /// SHA-256, lowercase hex: the impronta of the segnatura.
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// Someone put other bytes under an archive key: never resolved by retrying.
+    #[error(
+        "ALARM: archive key {key} already holds a different object (sha256 {found}, expected {expected}); refusing to overwrite it"
+    )]
+    Conflict {
+        key: String,
+        expected: String,
+        found: String,
+    },
+    #[error("archive key {key}: read back sha256 {found}, expected the impronta {expected}")]
+    Corrupted {
+        key: String,
+        expected: String,
+        found: String,
+    },
+    #[error(transparent)]
+    Store(#[from] ObjectError),
+}
+
+impl ArchiveError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ArchiveError::Store(e) if e.is_transient())
+    }
+}
+
+/// The folder of one registration.
+pub fn registration_prefix(aoo: &str, register: &str, year: i32, number: i64) -> String {
+    format!(
+        "archivio/{}/{}/{year}/{number:07}",
+        sanitise(aoo),
+        sanitise(register)
+    )
+}
+
+/// The key of the `position`-th document of a registration (the primary document is 0).
+pub fn document_key(prefix: &str, position: usize, file_name: &str) -> String {
+    format!("{prefix}/{position:02}-{}", sanitise(file_name))
+}
+
+pub fn segnatura_key(prefix: &str) -> String {
+    format!("{prefix}/segnatura.xml")
+}
+
+/// A file name citizens typed, made safe for a key and for every S3 client: letters, digits,
+/// `.`, `-`, `_`; the rest becomes `_`; no leading dot; at most 120 characters.
+pub fn sanitise(name: &str) -> String {
+    let mut safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    while safe.starts_with('.') {
+        safe.replace_range(..1, "_");
+    }
+    if safe.len() > 120 {
+        // Keep the extension, which tells a reader what the file is.
+        let extension = safe
+            .rfind('.')
+            .filter(|&dot| safe.len() - dot <= 10)
+            .map(|dot| safe[dot..].to_owned())
+            .unwrap_or_default();
+        safe.truncate(120 - extension.len());
+        safe.push_str(&extension);
+    }
+    if safe.is_empty() {
+        safe.push_str("documento");
+    }
+    safe
+}
+
+/// Puts `entry` in the archive unless it is there already, then proves the stored bytes.
+/// Returns the size of the stored object.
+pub async fn put_verified(objects: &ObjectStore, entry: &Entry<'_>) -> Result<u64, ArchiveError> {
+    if objects.exists(&entry.key).await? {
+        let (found, size) = objects.digest(&entry.key).await?;
+        if found != entry.sha256 {
+            return Err(ArchiveError::Conflict {
+                key: entry.key.clone(),
+                expected: entry.sha256.clone(),
+                found,
+            });
+        }
+        return Ok(size);
+    }
+    match entry.source {
+        Source::Bytes(bytes) => {
+            // Checked before writing: bytes that do not match their impronta never reach the
+            // archive, where they could not be replaced.
+            let found = sha256_hex(bytes);
+            if found != entry.sha256 {
+                return Err(ArchiveError::Corrupted {
+                    key: entry.key.clone(),
+                    expected: entry.sha256.clone(),
+                    found,
+                });
+            }
+            objects.put(&entry.key, bytes, entry.media_type).await?;
+        }
+        Source::Staged(staged) => {
+            objects
+                .copy_streaming(staged, &entry.key, entry.media_type)
+                .await?;
+        }
+    }
+    let (found, size) = objects.digest(&entry.key).await?;
+    if found != entry.sha256 {
+        return Err(ArchiveError::Corrupted {
+            key: entry.key.clone(),
+            expected: entry.sha256.clone(),
+            found,
+        });
+    }
+    Ok(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_readable_and_safe() {
+        let prefix = registration_prefix("c_a794", "PG", 2026, 42);
+        assert_eq!(prefix, "archivio/c_a794/PG/2026/0000042");
+        assert_eq!(
+            document_key(&prefix, 3, "Planimetria piano terra (v2).pdf"),
+            "archivio/c_a794/PG/2026/0000042/03-Planimetria_piano_terra__v2_.pdf"
+        );
+        assert_eq!(segnatura_key(&prefix), format!("{prefix}/segnatura.xml"));
+    }
+
+    #[test]
+    fn sanitised_names_cannot_climb_or_hide() {
+        assert_eq!(sanitise("../../etc/passwd"), "_._.._etc_passwd");
+        assert_eq!(sanitise(".htaccess"), "_htaccess");
+        assert_eq!(sanitise("perché è così.pdf"), "perch____cos_.pdf");
+        assert_eq!(sanitise(""), "documento");
+        let long = format!("{}.pdf", "a".repeat(300));
+        let safe = sanitise(&long);
+        assert_eq!(safe.len(), 120);
+        assert!(safe.ends_with(".pdf"));
+    }
+}
