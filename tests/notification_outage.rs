@@ -10,7 +10,7 @@
 mod mail;
 
 use mail::Inbox;
-use sportello_e2e::{PATIENCE, TestEnv, json_files, repository_root, samples_dir};
+use sportello_e2e::{PATIENCE, TestEnv, json_files, samples_dir};
 use sportello_fleet::submit;
 use sportello_shared::domain::state::PracticeState;
 use std::path::PathBuf;
@@ -33,7 +33,7 @@ struct Sink {
 /// How the shared maildev was started (its command line, up to its own options), else the
 /// `maildev` on PATH.
 fn maildev_command() -> Vec<String> {
-    let pid_file = repository_root().join("deploy/local/.state/maildev.pid");
+    let pid_file = sportello_e2e::local_stack_state().join("maildev.pid");
     let from_shared = std::fs::read_to_string(pid_file)
         .ok()
         .and_then(|pid| std::fs::read(format!("/proc/{}/cmdline", pid.trim())).ok())

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 fn stop_garage() {
-    let pid_file = repository_root().join("deploy/local/.state/garage.pid");
+    let pid_file = sportello_e2e::local_stack_state().join("garage.pid");
     let pid = std::fs::read_to_string(&pid_file).expect("garage.pid (stack-up.sh writes it)");
     let status = std::process::Command::new("kill")
         .args(["-KILL", pid.trim()])

@@ -2,8 +2,8 @@
 # The main job: the local stack up, the fleet built and running, every sample practice
 # submitted from the portal and the counter, and every citizen's folder printed.
 #
-# The fleet and the back-office simulator keep running afterwards (logs: deploy/local/.state/
-# fleet.log, backoffice-sim.log); stop both with `deploy/local/demo.sh --stop`. Running the
+# The fleet and the back-office simulator keep running afterwards (logs in the state directory,
+# /var/lib/sportello/local-stack: fleet.log, backoffice-sim.log); stop both with `deploy/local/demo.sh --stop`. Running the
 # demo again resubmits the same samples: they are the
 # same practices (same idempotency keys), so the folders do not grow.
 #

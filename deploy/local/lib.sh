@@ -3,7 +3,9 @@
 
 LOCAL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$LOCAL_DIR/../.." && pwd)"
-STATE_DIR="$LOCAL_DIR/.state"
+# Machine-wide, not per checkout: every clone on this machine (a CI run's fresh clone too) finds
+# the credentials and the Garage it started, instead of minting keys a running Garage rejects.
+STATE_DIR="${SPORTELLO_STATE_DIR:-/var/lib/sportello/local-stack}"
 STARTED_FILE="$STATE_DIR/started"
 CREDENTIALS_FILE="$STATE_DIR/credentials.env"
 GARAGE_CONF="$STATE_DIR/garage.toml"

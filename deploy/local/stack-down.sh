@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Stops the services that stack-up.sh started (those listed in .state/started)
+# Stops the services that stack-up.sh started (those listed in the state directory's `started`)
 # and nothing else. Data, credentials and the AOO certificate stay in place.
 #
 # Usage: deploy/local/stack-down.sh [--purge]
-#   --purge  also delete Garage's data and metadata (.state/garage/); the
+#   --purge  also delete Garage's data and metadata (garage/ in the state directory); the
 #            credentials are kept, so the next stack-up.sh recreates the same
 #            key and an empty bucket.
 set -euo pipefail

@@ -3,9 +3,10 @@
 # maildev), installing what is missing, and writes <repo>/sportello.toml.
 #
 # Idempotent: a service that already answers on its port is reused, never
-# restarted. Services this script starts are listed in .state/started, so that
+# restarted. Services this script starts are listed in <state>/started, so that
 # stack-down.sh stops those and only those. Secrets are generated once and kept
-# in .state/credentials.env (mode 600); they are never printed.
+# in <state>/credentials.env (state: /var/lib/sportello/local-stack,
+# or $SPORTELLO_STATE_DIR) (mode 600); they are never printed.
 #
 # Usage: deploy/local/stack-up.sh        (as root, on Debian 12)
 set -euo pipefail

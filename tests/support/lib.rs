@@ -28,6 +28,13 @@ pub fn repository_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Where deploy/local/stack-up.sh keeps the local stack's state (pids, credentials, logs).
+pub fn local_stack_state() -> PathBuf {
+    std::env::var_os("SPORTELLO_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/lib/sportello/local-stack"))
+}
+
 pub fn samples_dir() -> PathBuf {
     repository_root().join("samples")
 }
