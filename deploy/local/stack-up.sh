@@ -140,14 +140,20 @@ up_rabbitmq() {
         reuse rabbitmq "RabbitMQ on 127.0.0.1:5672"
         return
     fi
+    # RabbitMQ budgets its file handles from the open-files limit, and every quorum queue takes
+    # a few: at the usual 1024 a handful of test namespaces (~60 queues each) use the budget up
+    # and new connections hang. The server runs as the rabbitmq user through su, which resets
+    # the limit, so it is raised where the server reads its environment, before any start.
+    local env_file=/etc/rabbitmq/rabbitmq-env.conf
+    if ! grep -qs '^ulimit -n' "$env_file"; then
+        mkdir -p /etc/rabbitmq
+        printf '%s\n' '# Added by sportello deploy/local/stack-up.sh: quorum queues need file handles.' \
+            'ulimit -n "$(ulimit -Hn)" 2>/dev/null || true' >>"$env_file"
+    fi
     command -v rabbitmq-server >/dev/null 2>&1 || apt_install rabbitmq-server
     if ! port_open 5672; then # the package's postinst may have started it
         log "starting RabbitMQ"
-        # RabbitMQ budgets its file handles from the open-files limit, and every quorum queue
-        # takes a few: at the default 1024 a handful of test namespaces (~60 queues each)
-        # exhaust the budget and new connections hang. Raise the soft limit to the hard one.
-        (ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-            exec rabbitmq-server -detached) >>"$STATE_DIR/rabbitmq-start.log" 2>&1 ||
+        rabbitmq-server -detached >>"$STATE_DIR/rabbitmq-start.log" 2>&1 ||
             warn "rabbitmq-server -detached returned an error (see $STATE_DIR/rabbitmq-start.log); waiting anyway"
     fi
     wait_for 120 "RabbitMQ on 127.0.0.1:5672 (logs: /var/log/rabbitmq/)" port_open 5672

@@ -136,6 +136,17 @@ async fn bad_requests_get_a_clear_json_error_and_never_a_500() {
     )
     .await
     .expect_error(422);
+    // serde builds a struct from an array too; the API wants objects.
+    api.post_json(
+        discard,
+        Some(&operator),
+        &serde_json::json!(["a reason in an array"]),
+    )
+    .await
+    .expect_error(422);
+    api.post_json("/dlq/replay", Some(&operator), &serde_json::json!([null]))
+        .await
+        .expect_error(422);
 
     // Unknown paths and methods.
     assert_eq!(

@@ -105,7 +105,15 @@ async fn conform(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_endpoint_answers_as_the_spec_says() {
     let env = TestEnv::new().await;
-    let fleet = env.start_fleet(&["intake", "validation", "protocol"]);
+    // As far as the archive and the citizen's receipt, so that every part of the timeline
+    // view has something in it.
+    let fleet = env.start_fleet(&[
+        "intake",
+        "validation",
+        "protocol",
+        "storage",
+        "notification",
+    ]);
     let api = TestApi::start(&env).await;
     let spec = Spec::load();
     let mut covered: BTreeSet<(String, String)> = BTreeSet::new();
@@ -139,8 +147,15 @@ async fn every_documented_endpoint_answers_as_the_spec_says() {
         .unwrap()
         .parse()
         .unwrap();
-    env.wait_until_all_in(&[id], &[PracticeState::Registered])
-        .await;
+    env.wait_until_all_in(&[id], &[PracticeState::Stored]).await;
+    eventually("the receipt is sent", || async {
+        let reply = api.get(&format!("/practices/{id}"), Some(&citizen)).await;
+        let sent = reply.json()["notifications"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n["status"] == "sent"));
+        sent.then_some(())
+    })
+    .await;
     let mut bad = submission.clone();
     bad["surprise"] = serde_json::json!(true);
     for request in [
@@ -209,14 +224,39 @@ async fn every_documented_endpoint_answers_as_the_spec_says() {
             .unwrap()
             .ends_with('=')
     );
-    assert!(practice["notifications"].is_array());
     let timeline: Vec<&str> = practice["timeline"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| t["to"].as_str().unwrap())
         .collect();
-    assert_eq!(timeline, ["received", "validated", "registered"]);
+    assert_eq!(timeline, ["received", "validated", "registered", "stored"]);
+    // Every document has its archive key; the archive holds the istanza and the segnatura too.
+    for document in practice["documents"].as_array().unwrap() {
+        let key = document["archive_key"].as_str().expect("archived");
+        let archived = practice["archive"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == key)
+            .expect("the key is in the archive list");
+        assert_eq!(archived["sha256"], document["sha256"]);
+        assert_eq!(archived["impronta"], document["impronta"]);
+    }
+    let kinds: BTreeSet<&str> = practice["archive"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, BTreeSet::from(["document", "primary", "segnatura"]));
+    assert!(
+        practice["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["status"] == "sent" && n["attempts"].as_i64() >= Some(1))
+    );
     check!(
         "get",
         "/practices/{id}",
@@ -241,7 +281,7 @@ async fn every_documented_endpoint_answers_as_the_spec_says() {
         .to_str()
         .unwrap()
         .to_owned();
-    let events = read_events(stream, |events| events.len() >= 3).await;
+    let events = read_events(stream, |events| events.len() >= 4).await;
     assert!(
         content_type.starts_with("text/event-stream"),
         "{content_type}"

@@ -2,9 +2,8 @@
 //! and, when their tables exist, the workers that come later (archive keys, notifications).
 //!
 //! The shapes here are the API's contract (see `openapi.json`): fields are added, never renamed.
-//! Documents are read as whole rows (`to_jsonb`) so that a column the storage worker adds — the
-//! archive key — shows up without a change here; notifications likewise appear as soon as their
-//! table exists, and are an empty list before.
+//! Archive keys come from the storage worker's index (`practice_archive_objects`): a document
+//! has its key once storage has archived it, `null` before.
 
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -84,6 +83,23 @@ pub struct DocumentView {
     pub archive_key: Option<String>,
 }
 
+/// One object the storage stage archived for the practice: its documents, the istanza, the
+/// segnatura of each registration, the back office's result documents.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArchivedObject {
+    pub key: String,
+    /// `document`, `primary`, `segnatura` or `result`.
+    pub kind: String,
+    pub file_name: String,
+    pub media_type: String,
+    pub sha256: String,
+    pub impronta: String,
+    pub size_bytes: i64,
+    pub stored_at: DateTime<Utc>,
+    /// The registration the object belongs to (`2026/0000042`).
+    pub registration: String,
+}
+
 /// A practice with everything the folder knows of it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PracticeView {
@@ -101,7 +117,29 @@ pub struct PracticeView {
     pub timeline: Vec<Transition>,
     pub registrations: Vec<RegistrationView>,
     pub documents: Vec<DocumentView>,
-    pub notifications: Vec<serde_json::Value>,
+    pub archive: Vec<ArchivedObject>,
+    pub notifications: Vec<NotificationView>,
+}
+
+/// An email to the citizen about one step, with its delivery.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotificationView {
+    pub id: i64,
+    /// The state the email is about (`registered`, `rejected`, …).
+    pub event: String,
+    /// `email` or `pec`.
+    pub channel: String,
+    pub template: String,
+    /// The citizen's address: shown because this is the citizen's own folder (or an operator's
+    /// view of it).
+    pub recipient: String,
+    /// `queued`, `sent`, `failed_temporary` or `failed_permanent`.
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// The practices of `tax_code`, oldest first.
@@ -190,6 +228,7 @@ pub async fn practice(pool: &PgPool, id: Uuid) -> Result<Option<PracticeView>, s
     else {
         return Ok(None);
     };
+    let archive = archived(pool, id).await?;
     Ok(Some(PracticeView {
         id: row.get("id"),
         tax_code: row.get("tax_code"),
@@ -204,7 +243,8 @@ pub async fn practice(pool: &PgPool, id: Uuid) -> Result<Option<PracticeView>, s
         updated_at: row.get("updated_at"),
         timeline: transitions_since(pool, id, 0).await?,
         registrations: registrations(pool, id).await?,
-        documents: documents(pool, id).await?,
+        documents: documents(&archive, pool, id).await?,
+        archive,
         notifications: notifications(pool, id).await?,
     }))
 }
@@ -232,61 +272,107 @@ async fn registrations(pool: &PgPool, id: Uuid) -> Result<Vec<RegistrationView>,
         .collect())
 }
 
-async fn documents(pool: &PgPool, id: Uuid) -> Result<Vec<DocumentView>, sqlx::Error> {
-    // Whole rows minus the bytes: a column added later (archive_key) needs no change here.
-    let rows: Vec<serde_json::Value> = sqlx::query_scalar(
-        "SELECT to_jsonb(d) - 'content' FROM practice_documents d \
-         WHERE practice_id = $1 ORDER BY position",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.iter().map(document_view).collect())
-}
-
-fn document_view(row: &serde_json::Value) -> DocumentView {
-    let text = |key: &str| row[key].as_str().unwrap_or_default().to_owned();
-    let sha256 = text("sha256");
-    let impronta = hex::decode(&sha256)
+fn impronta(sha256_hex: &str) -> String {
+    hex::decode(sha256_hex)
         .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes))
-        .unwrap_or_default();
-    DocumentView {
-        position: row["position"].as_i64().unwrap_or_default(),
-        role: text("role"),
-        file_name: text("file_name"),
-        media_type: text("declared_media_type"),
-        size_bytes: row["size_bytes"].as_i64().unwrap_or_default(),
-        sha256,
-        impronta,
-        archive_key: row
-            .get("archive_key")
-            .and_then(|k| k.as_str())
-            .map(str::to_owned),
-    }
+        .unwrap_or_default()
 }
 
-/// The notifications of a practice, when the notification worker's table exists.
-async fn notifications(pool: &PgPool, id: Uuid) -> Result<Vec<serde_json::Value>, sqlx::Error> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('notifications') IS NOT NULL")
-        .fetch_one(pool)
-        .await?;
-    if !exists {
-        return Ok(Vec::new());
-    }
-    let rows: Vec<serde_json::Value> = sqlx::query_scalar(
-        "SELECT to_jsonb(n) - 'practice_id' FROM notifications n WHERE n.practice_id = $1 ORDER BY n.id",
+async fn archived(pool: &PgPool, id: Uuid) -> Result<Vec<ArchivedObject>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT a.object_key, a.kind, a.file_name, a.media_type, a.sha256, a.size_bytes, a.stored_at, \
+         r.year, r.number FROM practice_archive_objects a \
+         JOIN registrations r ON r.id = a.registration_id \
+         WHERE a.practice_id = $1 ORDER BY r.id, a.stored_at, a.object_key",
     )
     .bind(id)
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(notification_view).collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let sha256: String = row.get("sha256");
+            let year: i32 = row.get("year");
+            ArchivedObject {
+                key: row.get("object_key"),
+                kind: row.get("kind"),
+                file_name: row.get("file_name"),
+                media_type: row.get("media_type"),
+                impronta: impronta(&sha256),
+                sha256,
+                size_bytes: row.get("size_bytes"),
+                stored_at: row.get("stored_at"),
+                registration: format!("{year}/{}", format_number(row.get("number"))),
+            }
+        })
+        .collect())
 }
 
-/// A notification row without its rendered bodies (they can be long, and the folder needs the
-/// status, not the text).
-fn notification_view(mut row: serde_json::Value) -> serde_json::Value {
-    if let Some(map) = row.as_object_mut() {
-        map.retain(|key, _| !matches!(key.as_str(), "body_text" | "body_html" | "html" | "text"));
-    }
-    row
+async fn documents(
+    archive: &[ArchivedObject],
+    pool: &PgPool,
+    id: Uuid,
+) -> Result<Vec<DocumentView>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT position, role, file_name, declared_media_type, sha256, size_bytes \
+         FROM practice_documents WHERE practice_id = $1 ORDER BY position",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let sha256: String = row.get("sha256");
+            let file_name: String = row.get("file_name");
+            // The archived copy of this document: same bytes; the name breaks the tie when the
+            // citizen sent the same file twice.
+            let copies: Vec<&ArchivedObject> = archive
+                .iter()
+                .filter(|a| a.kind == "document" && a.sha256 == sha256)
+                .collect();
+            let archive_key = copies
+                .iter()
+                .find(|a| a.file_name == file_name)
+                .or(copies.first())
+                .map(|a| a.key.clone());
+            DocumentView {
+                position: i64::from(row.get::<i32, _>("position")),
+                role: row.get("role"),
+                media_type: row.get("declared_media_type"),
+                size_bytes: row.get("size_bytes"),
+                impronta: impronta(&sha256),
+                sha256,
+                file_name,
+                archive_key,
+            }
+        })
+        .collect())
+}
+
+/// The notifications of a practice, oldest first.
+async fn notifications(pool: &PgPool, id: Uuid) -> Result<Vec<NotificationView>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, event, channel, template, recipient, status, attempts, last_error, created_at, \
+         updated_at, sent_at FROM notifications WHERE practice_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| NotificationView {
+            id: row.get("id"),
+            event: row.get("event"),
+            channel: row.get("channel"),
+            template: row.get("template"),
+            recipient: row.get("recipient"),
+            status: row.get("status"),
+            attempts: row.get("attempts"),
+            last_error: row.get("last_error"),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+            sent_at: row.get("sent_at"),
+        })
+        .collect())
 }

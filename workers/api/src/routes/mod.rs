@@ -76,11 +76,17 @@ pub fn json_body<T: DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
     let bytes = read_json_bytes(state, headers, body)?;
-    serde_json::from_slice(&bytes).map_err(|err| match err.classify() {
-        serde_json::error::Category::Data => {
-            ApiError::Unprocessable(format!("the body does not have the expected shape: {err}"))
-        }
-        _ => ApiError::BadRequest(format!("the body is not valid JSON: {err}")),
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|err| ApiError::BadRequest(format!("the body is not valid JSON: {err}")))?;
+    // serde would build a struct from an array too (`["x"]` as `{"reason": "x"}`): every body
+    // of this API is an object, so say so instead.
+    if !value.is_object() {
+        return Err(ApiError::Unprocessable(
+            "the body must be a JSON object".to_owned(),
+        ));
+    }
+    serde_json::from_value(value).map_err(|err| {
+        ApiError::Unprocessable(format!("the body does not have the expected shape: {err}"))
     })
 }
 
