@@ -13,6 +13,7 @@ use sportello_shared::broker::{self, header_text};
 use sportello_shared::config::Settings;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::store::PracticeRecord;
+use sportello_storage::handler::impronta_hex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -272,6 +273,55 @@ impl TestEnv {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         seen
+    }
+
+    /// Checks that a registration's documents and segnatura are in the archive, each read back
+    /// with the SHA-256 its impronta says, and nothing else indexed for it; returns how many.
+    pub async fn assert_archived(&self, registration_id: i64) -> usize {
+        let pool = self.app.store.pool();
+        let (practice_id, direction, segnatura, documents): (
+            Uuid,
+            String,
+            String,
+            serde_json::Value,
+        ) = sqlx::query_as(
+            "SELECT practice_id, direction, segnatura, documents FROM registrations WHERE id = $1",
+        )
+        .bind(registration_id)
+        .fetch_one(pool)
+        .await
+        .expect("registration");
+        let objects: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT object_key, kind, sha256 FROM practice_archive_objects \
+             WHERE registration_id = $1 ORDER BY object_key",
+        )
+        .bind(registration_id)
+        .fetch_all(pool)
+        .await
+        .expect("archive index");
+        let listed = documents.as_array().expect("documents listed");
+        assert_eq!(objects.len(), listed.len() + 1, "{practice_id} {direction}");
+        let mut impronte: Vec<String> = listed
+            .iter()
+            .map(|d| impronta_hex(d["impronta"].as_str().unwrap()).unwrap())
+            .collect();
+        impronte.push(sportello_shared::objects::sha256_hex(segnatura.as_bytes()));
+        impronte.sort();
+        let mut stored = Vec::new();
+        for (key, kind, sha256) in &objects {
+            assert!(key.starts_with("archivio/"), "{key}");
+            let (measured, _) = self.app.objects.digest(key).await.unwrap();
+            assert_eq!(&measured, sha256, "{key}");
+            if kind == "segnatura" {
+                assert!(key.ends_with("/segnatura.xml"));
+                let bytes = self.app.objects.get(key).await.unwrap();
+                assert_eq!(bytes, segnatura.as_bytes());
+            }
+            stored.push(measured);
+        }
+        stored.sort();
+        assert_eq!(stored, impronte, "{practice_id} {direction}");
+        objects.len()
     }
 
     /// Puts `n` practices in the folder in `validated`, as validation would leave them (made

@@ -5,7 +5,8 @@
 //! TOML file (`samples/backoffice-sim.toml`): per back office and/or practice type, complete,
 //! deny or ask for an integration, at once or after a delay. Realtime types (catalog `handling`)
 //! are completed at once unless a rule says otherwise; deferred ones are first marked
-//! `in_progress`. A completion carries a small generated PDF certificate.
+//! `in_progress`. A completion carries a small generated PDF certificate. A citizen's
+//! integration is answered on the practice it integrates: completed, unless a rule denies it.
 //!
 //! A message is acknowledged only after its answers are confirmed by the broker, so a crash of
 //! the simulator repeats answers (same `return_id`, applied once) and never loses one.
@@ -235,16 +236,22 @@ async fn answer(
     request: &PracticeRequest,
 ) -> anyhow::Result<()> {
     let practice = &request.practice;
-    let decision = behaviour.decide(office, &practice.practice_type, realtime);
+    let mut decision = behaviour.decide(office, &practice.practice_type, realtime);
+    // A citizen's integration answers the office's request: the practice it names goes on, and
+    // asking again for the same thing would loop for ever.
+    if practice.integrates.is_some() && decision.action == Action::Integrate {
+        decision.action = Action::Complete;
+    }
+    let answered = practice.integrates.unwrap_or(practice.id);
     let publish = |suffix: &str, outcome: ReturnOutcome| {
         let body = BackOfficeReturn {
             schema_version: SCHEMA_VERSION,
             return_id: format!("{}:{suffix}", request.dispatch_id),
-            practice_id: practice.id,
+            practice_id: answered,
             back_office: office.to_owned(),
             outcome,
         };
-        let mut message = Outgoing::json(returns, RETURN_ROUTING_KEY, &body, Some(practice.id));
+        let mut message = Outgoing::json(returns, RETURN_ROUTING_KEY, &body, Some(answered));
         message.message_id = Some(body.return_id.clone());
         async move { publisher.publish(&message).await }
     };

@@ -85,7 +85,8 @@ pub struct PracticeFacts {
     pub applicant: Applicant,
     /// The type-specific data, as the citizen submitted it.
     pub data: serde_json::Value,
-    /// The practice this one integrates, if it is a citizen's integration.
+    /// Set when this is a citizen's integration: the practice it answers, which is back with
+    /// the office (`dispatched`) and is the one every return must name.
     pub integrates: Option<Uuid>,
 }
 

@@ -5,7 +5,8 @@
 //! never document bytes. The event key `dispatch:<n>` counts the dispatches of the practice, so
 //! the dispatch after a citizen's integration is a transition of its own, while a redelivered
 //! dispatch message only publishes the same request again (the back office dedups by
-//! `dispatch_id`).
+//! `dispatch_id`). A citizen's integration is dispatched as itself, naming the practice it
+//! answers, which goes back to the office at the same time.
 
 use crate::contract::{
     Applicant, DocumentLink, LINK_VALIDITY_SECS, PracticeFacts, PracticeRequest, ProtocolFacts,
@@ -17,7 +18,7 @@ use sportello_shared::catalog::Catalog;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::{PracticeEvent, StageMessage};
 use sportello_shared::objects::ObjectStore;
-use sportello_shared::store::{Applied, PracticeRecord, Store, StoreError, Transition};
+use sportello_shared::store::{self, Applied, PracticeRecord, Store, StoreError, Transition};
 use sportello_shared::worker::{Handler, Incoming, Outcome};
 use sqlx::Row;
 use std::sync::Arc;
@@ -97,6 +98,11 @@ impl Dispatch {
             ))
         })?;
         let back_office = kind.back_office.clone();
+        if let Some(parent) = practice.integrates {
+            return self
+                .dispatch_integration(&practice, parent, back_office)
+                .await;
+        }
         let done = dispatch_count(&self.store, id).await?;
         let n = match practice.state {
             PracticeState::Stored | PracticeState::IntegrationRequested => done + 1,
@@ -152,6 +158,94 @@ impl Dispatch {
                 Some(id),
             ),
         ])
+    }
+
+    /// A citizen's integration goes to the office that asked for it, and the practice it answers
+    /// goes back to that office: `integration_requested → dispatched` for the practice and
+    /// `stored → dispatched` for the integration, in one transaction. The office reads the
+    /// integration's `integrates` and answers on the practice.
+    async fn dispatch_integration(
+        &self,
+        integration: &PracticeRecord,
+        parent: Uuid,
+        back_office: String,
+    ) -> Result<Vec<Outgoing>, Failure> {
+        let id = integration.id;
+        match integration.state {
+            PracticeState::Stored | PracticeState::Dispatched => {}
+            other => {
+                info!(practice_id = %id, state = %other, "not waiting for dispatch any more");
+                return Ok(Vec::new());
+            }
+        }
+        let request = self.request(integration, &back_office, 1).await?;
+        if integration.state == PracticeState::Stored {
+            let mut tx = self.store.begin().await?;
+            let answered = store::transition(
+                &mut tx,
+                &Transition {
+                    practice_id: parent,
+                    to: PracticeState::Dispatched,
+                    actor: ACTOR,
+                    event_key: &format!("integration:{id}"),
+                    details: serde_json::json!({
+                        "back_office": back_office,
+                        "integration": id,
+                        "dispatch_id": request.dispatch_id,
+                    }),
+                    rejection_reasons: None,
+                },
+            )
+            .await;
+            match answered {
+                Ok(_) => {}
+                // Withdrawn (or answered otherwise) since the integration was validated.
+                Err(StoreError::Refused { from, .. }) => {
+                    return Err(Failure::Reject(format!(
+                        "practice {parent} no longer waits for an integration (it is {from}): \
+                         integration {id} stays stored, undelivered"
+                    )));
+                }
+                Err(err) => return Err(err.into()),
+            }
+            store::transition(
+                &mut tx,
+                &Transition {
+                    practice_id: id,
+                    to: PracticeState::Dispatched,
+                    actor: ACTOR,
+                    event_key: "dispatch:1",
+                    details: serde_json::json!({
+                        "back_office": back_office,
+                        "dispatch_id": request.dispatch_id,
+                        "documents": request.documents.len(),
+                        "integrates": parent,
+                    }),
+                    rejection_reasons: None,
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            info!(practice_id = %id, %parent, %back_office, "integration dispatched");
+        }
+        let mut to_office = Outgoing::json(
+            &self.backoffice_exchange,
+            &back_office,
+            &ToBackOffice::Practice(Box::new(request.clone())),
+            Some(id),
+        );
+        to_office.message_id = Some(request.dispatch_id.clone());
+        let mut outputs = vec![to_office];
+        for practice in [id, parent] {
+            let event = PracticeEvent::new(practice, PracticeState::Dispatched);
+            outputs.push(Outgoing::json(
+                &self.events_exchange,
+                &event.routing_key(),
+                &event,
+                Some(practice),
+            ));
+        }
+        Ok(outputs)
     }
 
     async fn request(

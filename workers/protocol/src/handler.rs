@@ -1,6 +1,9 @@
 //! The protocol worker's handler: registers the validated practices in hand, in one
 //! transaction, each with its number, its signed segnatura and its move to `registered`.
 //!
+//! A citizen's integration gets its own number and refers to the incoming registration of the
+//! practice it answers (`refers_to`, and `PrimaRegistrazione` in its segnatura).
+//!
 //! A redelivered practice finds its registration (event key `protocol`) and keeps its number;
 //! a practice no longer waiting (withdrawn meanwhile) is left alone. Everything that can fail
 //! for one practice alone is checked before numbers are reserved, so that a failure after the
@@ -25,7 +28,8 @@ use sportello_shared::messages::{PracticeEvent, StageMessage, route};
 use sportello_shared::store::{self, Store, StoreError};
 use sportello_shared::worker::{BatchHandler, Incoming, Outcome};
 use sqlx::Row;
-use std::collections::{BTreeMap, HashSet};
+use sqlx::postgres::PgRow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -94,6 +98,15 @@ struct Pending {
     primary: Vec<u8>,
     attachments: Vec<Document>,
     documents: serde_json::Value,
+    /// For a citizen's integration: the incoming registration of the practice it answers.
+    first: Option<FirstRegistration>,
+}
+
+/// The registration a new one refers to: its row id and its identifier in the segnatura.
+#[derive(Clone)]
+struct FirstRegistration {
+    row_id: i64,
+    id: RegistrationId,
 }
 
 /// What became of one practice of the batch.
@@ -191,7 +204,7 @@ impl Protocol {
         let mut tx = self.store.begin().await?;
         // Practices are locked in id order by every worker, so batches never deadlock.
         let rows = sqlx::query(
-            "SELECT id, state, submission, practice_type, channel, subject FROM practices \
+            "SELECT id, state, submission, practice_type, channel, subject, integrates FROM practices \
              WHERE id = ANY($1) ORDER BY id FOR UPDATE",
         )
         .bind(&ids)
@@ -207,6 +220,11 @@ impl Protocol {
         .into_iter()
         .collect();
         let mut documents = store::document_facts_of(&mut tx, &ids).await?;
+        let integrated: Vec<Uuid> = rows
+            .iter()
+            .filter_map(|row| row.get::<Option<Uuid>, _>("integrates"))
+            .collect();
+        let firsts = self.incoming_registrations(&mut tx, &integrated).await?;
         let mut results: BTreeMap<Uuid, Result1> = ids
             .iter()
             .map(|id| {
@@ -233,16 +251,13 @@ impl Protocol {
                 Result1::Settled(Vec::new())
             } else {
                 let docs = documents.remove(&id).unwrap_or_default();
-                let submission: serde_json::Value = row.get("submission");
-                let practice_type: String = row.get("practice_type");
-                match self.pending(
-                    id,
-                    &submission,
-                    &practice_type,
-                    row.get("channel"),
-                    row.get("subject"),
-                    &docs,
-                ) {
+                let first = match row.get::<Option<Uuid>, _>("integrates") {
+                    None => Ok(None),
+                    Some(parent) => firsts.get(&parent).cloned().map(Some).ok_or_else(|| {
+                        format!("the practice it integrates ({parent}) has no registration")
+                    }),
+                };
+                match first.and_then(|first| self.pending(&row, &docs, first)) {
                     Ok(ready) => {
                         pending.push(ready);
                         continue;
@@ -278,7 +293,7 @@ impl Protocol {
                     channel: practice.channel.clone(),
                     documents: practice.documents.clone(),
                     primary_document: practice.primary.clone(),
-                    refers_to: None,
+                    refers_to: practice.first.as_ref().map(|first| first.row_id),
                     segnatura: signed,
                 });
                 changes.push((
@@ -320,7 +335,8 @@ impl Protocol {
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, BatchError> {
         let sign = |offset: usize, practice: &Pending| {
-            let segnatura = self.segnatura(practice, first + offset as i64, now, None);
+            let referred = practice.first.as_ref().map(|first| first.id.clone());
+            let segnatura = self.segnatura(practice, first + offset as i64, now, referred);
             self.signer.sign(&segnatura, now).map_err(|e| match e {
                 SignatureError::Segnatura(reason) => BatchError::BadPractice(
                     practice.id,
@@ -358,18 +374,21 @@ impl Protocol {
         }
     }
 
+    /// Everything a practice's registration needs, from its row and its documents; an error
+    /// says why this practice cannot be registered (the others of the batch still can).
     fn pending(
         &self,
-        id: Uuid,
-        stored: &serde_json::Value,
-        practice_type: &str,
-        channel: String,
-        subject: String,
+        row: &PgRow,
         documents: &[store::StoredDocument],
+        first: Option<FirstRegistration>,
     ) -> Result<Pending, String> {
+        let id: Uuid = row.get("id");
+        let stored: serde_json::Value = row.get("submission");
+        let practice_type: String = row.get("practice_type");
+        let (channel, subject): (String, String) = (row.get("channel"), row.get("subject"));
         let submission: Submission = serde_json::from_value(stored.clone())
             .map_err(|e| format!("stored submission unreadable: {e}"))?;
-        let kind = self.catalog.get(practice_type).ok_or_else(|| {
+        let kind = self.catalog.get(&practice_type).ok_or_else(|| {
             format!("practice type `{practice_type}` is no longer in the catalog")
         })?;
         let applicant = &submission.applicant;
@@ -392,7 +411,7 @@ impl Protocol {
             }),
             None => Party::NaturalPerson(person),
         };
-        let primary = serde_json::to_vec(stored).map_err(|e| e.to_string())?;
+        let primary = serde_json::to_vec(&stored).map_err(|e| e.to_string())?;
         let mut attachments = Vec::with_capacity(documents.len());
         let mut listed = vec![serde_json::json!({
             "file_name": PRIMARY_DOCUMENT_NAME,
@@ -442,8 +461,48 @@ impl Protocol {
             primary,
             attachments,
             documents: serde_json::Value::Array(listed),
+            first,
         };
         Ok(pending)
+    }
+
+    /// The incoming registrations of the practices that integrations answer, by practice.
+    async fn incoming_registrations(
+        &self,
+        tx: &mut store::Tx,
+        practices: &[Uuid],
+    ) -> Result<HashMap<Uuid, FirstRegistration>, sqlx::Error> {
+        if practices.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query(
+            "SELECT practice_id, id, number, registration_date FROM registrations \
+             WHERE practice_id = ANY($1) AND event_key = $2 AND aoo = $3 AND register = $4",
+        )
+        .bind(practices)
+        .bind(INCOMING_EVENT)
+        .bind(&self.keeper.aoo.code)
+        .bind(self.keeper.register.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let id = RegistrationId {
+                    administration: self.keeper.administration.clone(),
+                    aoo: self.keeper.aoo.clone(),
+                    register: self.keeper.register.clone(),
+                    number: row.get::<i64, _>("number") as u64,
+                    date: row.get("registration_date"),
+                    time: None,
+                };
+                let first = FirstRegistration {
+                    row_id: row.get("id"),
+                    id,
+                };
+                (row.get("practice_id"), first)
+            })
+            .collect())
     }
 
     fn segnatura(

@@ -1,11 +1,14 @@
 //! The validation worker's handler: gathers the facts about a received practice, applies the
 //! rules, and records `validated` or `rejected` with the reasons.
 //!
+//! A citizen's integration (a submission naming the practice it answers) is checked against
+//! that practice as it stands now: see [`rules::check_integration`].
+//!
 //! Facts come from the bytes, never from the sender's word: the digest and size were measured
 //! at intake, the media type is sniffed here from the first bytes (read from the staging area
 //! for large documents).
 
-use crate::rules::{self, DocumentFacts, Verdict};
+use crate::rules::{self, DocumentFacts, IntegrationTarget, Verdict};
 use sportello_shared::broker::Outgoing;
 use sportello_shared::catalog::Catalog;
 use sportello_shared::domain::media;
@@ -78,7 +81,23 @@ impl Validation {
         for document in &documents {
             facts.push(self.facts(document).await?);
         }
-        let (to, details, reasons) = match rules::check(&submission, &facts, &self.catalog) {
+        let verdict = match submission.integrates {
+            None => rules::check(&submission, &facts, &self.catalog),
+            Some(target) => {
+                let target = self
+                    .store
+                    .practice(target)
+                    .await
+                    .map_err(|e| Outcome::Retry(e.to_string()))?
+                    .map(|p| IntegrationTarget {
+                        state: p.state,
+                        tax_code: p.tax_code,
+                        practice_type: p.practice_type,
+                    });
+                rules::check_integration(&submission, &facts, &self.catalog, target.as_ref())
+            }
+        };
+        let (to, details, reasons) = match verdict {
             Verdict::Valid => (PracticeState::Validated, serde_json::json!({}), None),
             Verdict::Invalid(reasons) => {
                 let reasons = serde_json::to_value(&reasons).expect("reasons serialise");

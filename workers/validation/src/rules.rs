@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use sportello_shared::catalog::{Catalog, DocumentSpec, FieldKind, FieldSpec, PracticeType};
 use sportello_shared::domain::email::{EmailAddress, mask_email};
 use sportello_shared::domain::media;
+use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::{Applicant, Submission};
 use sportello_shared::domain::tax_code::{TaxCode, TaxCodeError, mask_tax_code};
 use std::collections::BTreeMap;
@@ -39,6 +40,9 @@ pub const REASON_CODES: &[&str] = &[
     FILE_TROPPO_GRANDE,
     FILE_VUOTO,
     IMPRONTA_NON_CORRISPONDE,
+    PRATICA_DA_INTEGRARE_SCONOSCIUTA,
+    INTEGRAZIONE_NON_ATTESA,
+    INTEGRAZIONE_SENZA_DOCUMENTI,
 ];
 
 pub const TIPO_PRATICA_SCONOSCIUTO: &str = "tipo_pratica_sconosciuto";
@@ -62,6 +66,16 @@ pub const TIPO_FILE_DICHIARATO_ERRATO: &str = "tipo_file_dichiarato_errato";
 pub const FILE_TROPPO_GRANDE: &str = "file_troppo_grande";
 pub const FILE_VUOTO: &str = "file_vuoto";
 pub const IMPRONTA_NON_CORRISPONDE: &str = "impronta_non_corrisponde";
+/// The named practice does not exist or is someone else's: one code for both, so that an
+/// integration never tells a stranger whether a practice exists.
+pub const PRATICA_DA_INTEGRARE_SCONOSCIUTA: &str = "pratica_da_integrare_sconosciuta";
+pub const INTEGRAZIONE_NON_ATTESA: &str = "integrazione_non_attesa";
+pub const INTEGRAZIONE_SENZA_DOCUMENTI: &str = "integrazione_senza_documenti";
+
+/// The role of a document an integration adds beyond the type's own roles: whatever the back
+/// office asked for that the catalog has no name for.
+pub const INTEGRATION_ROLE: &str = "integrazione";
+const INTEGRATION_MAX_BYTES: u64 = 20 * 1024 * 1024;
 
 /// The subject becomes the register's "oggetto"; longer ones are essays, not subjects.
 pub const MAX_SUBJECT_CHARS: usize = 500;
@@ -123,6 +137,21 @@ pub fn check(sub: &Submission, facts: &[DocumentFacts], catalog: &Catalog) -> Ve
         "one DocumentFacts per submitted document"
     );
     let mut reasons = Reasons::default();
+    let practice_type = known_type(sub, catalog, &mut reasons);
+    check_applicant(&sub.applicant, practice_type, &mut reasons);
+    check_subject(&sub.subject, &mut reasons);
+    if let Some(practice_type) = practice_type {
+        check_data(&sub.data, practice_type, &mut reasons);
+    }
+    check_documents(facts, practice_type, Purpose::Application, &mut reasons);
+    reasons.into_verdict()
+}
+
+fn known_type<'c>(
+    sub: &Submission,
+    catalog: &'c Catalog,
+    reasons: &mut Reasons,
+) -> Option<&'c PracticeType> {
     let practice_type = catalog.get(sub.practice_type.trim());
     if practice_type.is_none() {
         reasons.add(
@@ -133,13 +162,119 @@ pub fn check(sub: &Submission, facts: &[DocumentFacts], catalog: &Catalog) -> Ve
                 .to_owned(),
         );
     }
+    practice_type
+}
+
+/// The practice an integration names, as the handler found it in the folder store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationTarget {
+    pub state: PracticeState,
+    /// As stored: trimmed, upper case.
+    pub tax_code: String,
+    pub practice_type: String,
+}
+
+/// Checks a citizen's integration: a submission that answers the back office's request on the
+/// practice it names (`target`, `None` when there is no such practice). The applicant and the
+/// subject are checked as for any submission; the type's required fields and documents are
+/// not — the integration carries what was asked for, not the whole application again — but it
+/// must carry at least one document, each of a role of the type or [`INTEGRATION_ROLE`], and
+/// the named practice must be the same citizen's, of the same type, and waiting for it.
+pub fn check_integration(
+    sub: &Submission,
+    facts: &[DocumentFacts],
+    catalog: &Catalog,
+    target: Option<&IntegrationTarget>,
+) -> Verdict {
+    let mut reasons = Reasons::default();
+    let practice_type = known_type(sub, catalog, &mut reasons);
     check_applicant(&sub.applicant, practice_type, &mut reasons);
     check_subject(&sub.subject, &mut reasons);
-    if let Some(practice_type) = practice_type {
-        check_data(&sub.data, practice_type, &mut reasons);
+    let applicant = sub.applicant.tax_code.trim().to_uppercase();
+    match target {
+        Some(target) if target.tax_code == applicant => {
+            if target.practice_type != sub.practice_type.trim() {
+                reasons.add(
+                    INTEGRAZIONE_NON_ATTESA,
+                    "practice_type",
+                    "L'integrazione indica un tipo di pratica diverso da quello della pratica \
+                     da integrare: la ripresenti con lo stesso tipo."
+                        .to_owned(),
+                );
+            } else if target.state != PracticeState::IntegrationRequested {
+                reasons.add(
+                    INTEGRAZIONE_NON_ATTESA,
+                    "integrates",
+                    format!(
+                        "La pratica indicata non è in attesa di integrazioni (stato attuale: {}): \
+                         se l'ufficio le ha chiesto documenti, verifichi di aver indicato la \
+                         pratica giusta.",
+                        state_label(target.state)
+                    ),
+                );
+            }
+        }
+        // Unknown, or another citizen's: the same answer, so nothing leaks.
+        _ => reasons.add(
+            PRATICA_DA_INTEGRARE_SCONOSCIUTA,
+            "integrates",
+            "La pratica indicata non risulta tra le sue pratiche: verifichi il codice della \
+             pratica da integrare."
+                .to_owned(),
+        ),
     }
-    check_documents(facts, practice_type, &mut reasons);
+    if facts.is_empty() {
+        reasons.add(
+            INTEGRAZIONE_SENZA_DOCUMENTI,
+            "documents",
+            "L'integrazione non contiene documenti: alleghi quelli richiesti dall'ufficio."
+                .to_owned(),
+        );
+    }
+    if let Some(practice_type) = practice_type {
+        check_documents(
+            facts,
+            Some(practice_type),
+            Purpose::Integration,
+            &mut reasons,
+        );
+    }
     reasons.into_verdict()
+}
+
+/// A state as the citizen reads it in a message.
+fn state_label(state: PracticeState) -> &'static str {
+    match state {
+        PracticeState::Received | PracticeState::Validated => "ricevuta",
+        PracticeState::Rejected => "respinta",
+        PracticeState::Registered | PracticeState::Stored => "protocollata",
+        PracticeState::Dispatched | PracticeState::InProgress => "in lavorazione",
+        PracticeState::IntegrationRequested => "in attesa di integrazione",
+        PracticeState::Completed => "conclusa",
+        PracticeState::Denied => "non accolta",
+        PracticeState::Withdrawn => "ritirata",
+        PracticeState::Delivered => "consegnata",
+    }
+}
+
+/// What the documents are checked for: a whole application, or an integration of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Application,
+    Integration,
+}
+
+/// The spec of [`INTEGRATION_ROLE`]: the formats a back office can read.
+fn integration_document_spec() -> DocumentSpec {
+    DocumentSpec {
+        role: INTEGRATION_ROLE.to_owned(),
+        label: "Documento integrativo".to_owned(),
+        required: false,
+        media_types: [media::PDF, media::PKCS7, media::JPEG, media::PNG]
+            .map(str::to_owned)
+            .to_vec(),
+        max_bytes: INTEGRATION_MAX_BYTES,
+    }
 }
 
 #[derive(Default)]
@@ -532,14 +667,19 @@ fn vat_number_is_valid(raw: &str) -> bool {
 fn check_documents(
     facts: &[DocumentFacts],
     practice_type: Option<&PracticeType>,
+    purpose: Purpose,
     reasons: &mut Reasons,
 ) {
+    let integration_spec = integration_document_spec();
     let mut given: BTreeMap<&str, usize> = BTreeMap::new();
     for document in facts {
         let role = document.role.trim();
         let count = given.entry(role).or_default();
         *count += 1;
-        let spec = practice_type.and_then(|t| t.document(role));
+        let spec = practice_type.and_then(|t| t.document(role)).or((purpose
+            == Purpose::Integration
+            && role == INTEGRATION_ROLE)
+            .then_some(&integration_spec));
         let name = shown_file_name(&document.file_name);
 
         if let Some(practice_type) = practice_type
@@ -555,7 +695,8 @@ fn check_documents(
                 ),
             );
         }
-        if *count == 2 {
+        let repeatable = purpose == Purpose::Integration && role == INTEGRATION_ROLE;
+        if *count == 2 && !repeatable {
             let label = spec.map_or(role, |spec| spec.label.as_str());
             reasons.add(
                 DOCUMENTO_DUPLICATO,
@@ -594,7 +735,9 @@ fn check_documents(
         }
     }
 
-    if let Some(practice_type) = practice_type {
+    if let Some(practice_type) = practice_type
+        && purpose == Purpose::Application
+    {
         for spec in practice_type.documents.iter().filter(|spec| spec.required) {
             if !given.contains_key(spec.role.as_str()) {
                 reasons.add(
@@ -900,7 +1043,7 @@ mod tests {
             assert!(seen.insert(code), "{code} twice");
             assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
         }
-        assert_eq!(REASON_CODES.len(), 20);
+        assert_eq!(REASON_CODES.len(), 23);
     }
 
     #[test]
@@ -1618,5 +1761,145 @@ mod tests {
         assert_eq!(json["Invalid"][0]["code"], OGGETTO_MANCANTE);
         let back: Verdict = serde_json::from_value(json).unwrap();
         assert_eq!(back, verdict);
+    }
+
+    /// An integration of the CILA: one document the catalog has a role for, one it has not.
+    fn cila_integration() -> (Submission, Vec<DocumentFacts>, IntegrationTarget) {
+        let mut sub = submission("edilizia.cila", serde_json::json!({}));
+        sub.subject = "Integrazione della CILA: relazione asseverata".to_owned();
+        sub.integrates = Some(uuid::Uuid::from_u128(7));
+        let mut facts = Vec::new();
+        attach(
+            &mut sub,
+            &mut facts,
+            "relazione_tecnica",
+            "relazione.pdf",
+            media::PDF,
+            MIB,
+        );
+        attach(
+            &mut sub,
+            &mut facts,
+            INTEGRATION_ROLE,
+            "ricevuta.pdf",
+            media::PDF,
+            40_000,
+        );
+        let target = IntegrationTarget {
+            state: PracticeState::IntegrationRequested,
+            tax_code: TAX_CODE.to_owned(),
+            practice_type: "edilizia.cila".to_owned(),
+        };
+        (sub, facts, target)
+    }
+
+    #[test]
+    fn an_integration_needs_neither_the_form_nor_every_document_again() {
+        let (sub, facts, target) = cila_integration();
+        // The same submission as an application lacks the form and the required documents.
+        assert!(!check(&sub, &facts, &catalog()).is_valid());
+        let verdict = check_integration(&sub, &facts, &catalog(), Some(&target));
+        assert_eq!(verdict, Verdict::Valid);
+    }
+
+    #[test]
+    fn an_integration_may_carry_several_supplementary_documents() {
+        let (mut sub, mut facts, target) = cila_integration();
+        attach(
+            &mut sub,
+            &mut facts,
+            INTEGRATION_ROLE,
+            "foto.jpg",
+            media::JPEG,
+            MIB,
+        );
+        let verdict = check_integration(&sub, &facts, &catalog(), Some(&target));
+        assert_eq!(verdict, Verdict::Valid);
+        // …but a role of the type still counts once.
+        attach(
+            &mut sub,
+            &mut facts,
+            "relazione_tecnica",
+            "bis.pdf",
+            media::PDF,
+            MIB,
+        );
+        let verdict = check_integration(&sub, &facts, &catalog(), Some(&target));
+        assert_eq!(codes(&verdict), [DOCUMENTO_DUPLICATO]);
+    }
+
+    #[test]
+    fn an_integration_without_documents_is_refused() {
+        let (mut sub, _, target) = cila_integration();
+        sub.documents.clear();
+        let verdict = check_integration(&sub, &[], &catalog(), Some(&target));
+        assert_eq!(only_reason(&verdict).code, INTEGRAZIONE_SENZA_DOCUMENTI);
+    }
+
+    #[test]
+    fn integration_documents_are_checked_like_any_other() {
+        let (sub, mut facts, target) = cila_integration();
+        facts[1].detected_media_type = Some(media::ZIP);
+        facts[1].size = 30 * MIB;
+        let verdict = check_integration(&sub, &facts, &catalog(), Some(&target));
+        assert_eq!(
+            codes(&verdict),
+            [
+                TIPO_FILE_NON_AMMESSO,
+                FILE_TROPPO_GRANDE,
+                TIPO_FILE_DICHIARATO_ERRATO
+            ]
+        );
+        let (mut sub, mut facts, target) = cila_integration();
+        attach(
+            &mut sub,
+            &mut facts,
+            "curriculum",
+            "cv.pdf",
+            media::PDF,
+            MIB,
+        );
+        let verdict = check_integration(&sub, &facts, &catalog(), Some(&target));
+        assert_eq!(codes(&verdict), [DOCUMENTO_NON_PREVISTO]);
+    }
+
+    #[test]
+    fn only_a_practice_waiting_for_it_can_be_integrated() {
+        let (sub, facts, target) = cila_integration();
+        for state in PracticeState::ALL {
+            let target = IntegrationTarget {
+                state,
+                ..target.clone()
+            };
+            let verdict = check_integration(&sub, &facts, &catalog(), Some(&target));
+            if state == PracticeState::IntegrationRequested {
+                assert!(verdict.is_valid());
+            } else {
+                assert_eq!(
+                    only_reason(&verdict).code,
+                    INTEGRAZIONE_NON_ATTESA,
+                    "{state}"
+                );
+            }
+        }
+        let other_type = IntegrationTarget {
+            practice_type: "edilizia.scia".to_owned(),
+            ..target
+        };
+        let verdict = check_integration(&sub, &facts, &catalog(), Some(&other_type));
+        assert_eq!(only_reason(&verdict).code, INTEGRAZIONE_NON_ATTESA);
+    }
+
+    #[test]
+    fn another_citizens_practice_reads_as_unknown() {
+        let (sub, facts, target) = cila_integration();
+        let unknown = check_integration(&sub, &facts, &catalog(), None);
+        let someone_else = IntegrationTarget {
+            tax_code: CHILD_TAX_CODE.to_owned(),
+            ..target
+        };
+        let theirs = check_integration(&sub, &facts, &catalog(), Some(&someone_else));
+        assert_eq!(only_reason(&unknown).code, PRATICA_DA_INTEGRARE_SCONOSCIUTA);
+        assert_eq!(unknown, theirs, "nothing tells the two apart");
     }
 }

@@ -1,0 +1,308 @@
+//! The back office asks for more, and the citizen answers — or withdraws. On the real stack with
+//! the simulator in samples/: a CILA is asked for an integration; the citizen's integration is
+//! validated against the practice it names, registered with its own number referring to the
+//! first registration, archived, and dispatched; the practice goes back to the office and is
+//! completed. Integrations that name someone else's practice, or one not waiting, are rejected.
+//! Separately, a withdrawal reaches the back office's own queue.
+
+use base64::Engine;
+use sportello_backoffice_sim::{Behaviour, pdf_with_line};
+use sportello_dispatch::contract::ToBackOffice;
+use sportello_e2e::{TestEnv, repository_root, valid_samples};
+use sportello_fleet::practice::{self, WithdrawnBy};
+use sportello_fleet::submit;
+use sportello_protocol::register;
+use sportello_shared::broker::{self, Outgoing, Publisher};
+use sportello_shared::domain::state::PracticeState;
+use sportello_shared::domain::submission::practice_id_for;
+use sportello_shared::messages::route;
+use sportello_shared::objects::sha256_hex;
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+fn cila_sample() -> PathBuf {
+    valid_samples()
+        .into_iter()
+        .find(|f| {
+            f.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("edilizia.cila")
+        })
+        .expect("a CILA sample")
+}
+
+fn inline_pdf(role: &str, file_name: &str, line: &str) -> serde_json::Value {
+    let bytes = pdf_with_line(line);
+    serde_json::json!({
+        "role": role,
+        "file_name": file_name,
+        "media_type": "application/pdf",
+        "sha256": sha256_hex(&bytes),
+        "content_base64": base64::engine::general_purpose::STANDARD.encode(&bytes),
+    })
+}
+
+/// The citizen's answer to the integration request on `practice`, from `application`.
+fn integration(application: &serde_json::Value, key: &str, practice: Uuid) -> serde_json::Value {
+    serde_json::json!({
+        "schema_version": application["schema_version"],
+        "idempotency_key": key,
+        "channel": { "kind": "portal" },
+        "practice_type": application["practice_type"],
+        "applicant": application["applicant"],
+        "subject": "Integrazione alla CILA: relazione asseverata e ricevuta dei diritti",
+        "documents": [
+            inline_pdf("relazione_tecnica", "relazione-asseverata.pdf", "Relazione tecnica asseverata"),
+            inline_pdf("integrazione", "ricevuta-diritti.pdf", "Ricevuta diritti di segreteria"),
+        ],
+        "integrates": practice,
+    })
+}
+
+async fn publish_submissions(env: &TestEnv, submissions: &[&serde_json::Value]) -> Vec<Uuid> {
+    let connection = broker::connect(&env.settings.broker, "test-integration")
+        .await
+        .unwrap();
+    let publisher = Publisher::open(&connection).await.unwrap();
+    let mut ids = Vec::new();
+    for submission in submissions {
+        let id = practice_id_for(submission["idempotency_key"].as_str().unwrap());
+        let message = Outgoing::json(
+            &env.exchange("intake"),
+            route::SUBMISSION,
+            submission,
+            Some(id),
+        );
+        publisher.publish(&message).await.unwrap();
+        ids.push(id);
+    }
+    let _ = connection.close(200, "done".into()).await;
+    ids
+}
+
+fn reason_codes(practice: &sportello_shared::store::PracticeRecord) -> Vec<String> {
+    practice
+        .rejection_reasons
+        .as_ref()
+        .and_then(|r| r.as_array())
+        .map(|reasons| {
+            reasons
+                .iter()
+                .map(|r| r["code"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizens_integration_is_registered_on_its_own_and_sends_the_practice_back() {
+    let env = TestEnv::new().await;
+    let fleet = env.start_fleet(&[
+        "intake",
+        "validation",
+        "protocol",
+        "storage",
+        "dispatch",
+        "returns",
+    ]);
+    let sim_stop = CancellationToken::new();
+    let sim = {
+        let behaviour =
+            Behaviour::load(&repository_root().join("samples/backoffice-sim.toml")).unwrap();
+        let (broker, topology, stop) = (
+            env.settings.broker.clone(),
+            env.app.topology.clone(),
+            sim_stop.clone(),
+        );
+        tokio::spawn(async move {
+            sportello_backoffice_sim::run(&broker, &topology, behaviour, stop).await
+        })
+    };
+
+    let file = cila_sample();
+    let application: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let submitted = submit::submit(
+        &env.settings.broker,
+        &env.exchange("intake"),
+        &[file],
+        false,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let practice = submitted[0].practice_id.unwrap();
+    env.wait_until_all_in(&[practice], &[PracticeState::IntegrationRequested])
+        .await;
+
+    // A stranger naming the practice, and the citizen's own answer.
+    let mut stranger = integration(&application, "portal-int-stranger", practice);
+    stranger["applicant"] = serde_json::json!({
+        "tax_code": "RSSMRA80A01H501U",
+        "given_name": "Mario",
+        "family_name": "Rossi",
+        "email": "mario.rossi@example.it",
+    });
+    let answer = integration(&application, "portal-int-1", practice);
+    let ids = publish_submissions(&env, &[&stranger, &answer]).await;
+    let (stranger_id, answer_id) = (ids[0], ids[1]);
+    env.wait_until_all_in(&[stranger_id], &[PracticeState::Rejected])
+        .await;
+    assert_eq!(
+        reason_codes(&env.practice(stranger_id).await.unwrap()),
+        ["pratica_da_integrare_sconosciuta"]
+    );
+    env.wait_until_all_in(&[practice], &[PracticeState::Completed])
+        .await;
+    env.wait_until_all_in(&[answer_id], &[PracticeState::Dispatched])
+        .await;
+
+    // The integration's own path, and the practice back at the office because of it.
+    let states = |history: &[sportello_shared::store::HistoryEntry]| {
+        history.iter().map(|h| h.to.clone()).collect::<Vec<_>>()
+    };
+    let answer_history = env.app.store.history(answer_id).await.unwrap();
+    assert_eq!(
+        states(&answer_history),
+        [
+            "received",
+            "validated",
+            "registered",
+            "stored",
+            "dispatched"
+        ]
+    );
+    assert_eq!(
+        answer_history[4].details["integrates"],
+        practice.to_string()
+    );
+    let history = env.app.store.history(practice).await.unwrap();
+    assert_eq!(
+        states(&history),
+        [
+            "received",
+            "validated",
+            "registered",
+            "stored",
+            "dispatched",
+            "in_progress",
+            "integration_requested",
+            "dispatched",
+            "in_progress",
+            "completed"
+        ]
+    );
+    assert_eq!(history[7].details["integration"], answer_id.to_string());
+    assert_eq!(history[7].actor, "worker:dispatch");
+    assert!(history[9].actor.starts_with("backoffice:"));
+
+    // Its own number, referring to the first registration, in the record and in the segnatura.
+    let pool = env.app.store.pool();
+    let first = register::of_practice(pool, practice).await.unwrap();
+    let own = register::of_practice(pool, answer_id).await.unwrap();
+    let first = first.iter().find(|r| r.direction == "incoming").unwrap();
+    assert_eq!(own.len(), 1, "the integration is registered once");
+    let own = &own[0];
+    assert_eq!(own.direction, "incoming");
+    assert_ne!(own.number, first.number);
+    assert_eq!(own.refers_to, Some((first.year, first.number)));
+    let prima = own
+        .segnatura
+        .split("PrimaRegistrazione")
+        .nth(1)
+        .expect("PrimaRegistrazione in the segnatura");
+    assert!(
+        prima.contains(&format!(
+            "NumeroRegistrazione>{}<",
+            register::format_number(first.number)
+        )),
+        "{prima}"
+    );
+    sportello_e2e::assert_signature_verifies(&own.segnatura);
+    // istanza, the two documents and the segnatura, each as its impronta says.
+    assert_eq!(env.assert_archived(own.id).await, 4);
+
+    // The practice has its outcome: another answer is not awaited any more.
+    let late = integration(&application, "portal-int-2", practice);
+    let late_id = publish_submissions(&env, &[&late]).await[0];
+    env.wait_until_all_in(&[late_id], &[PracticeState::Rejected])
+        .await;
+    assert_eq!(
+        reason_codes(&env.practice(late_id).await.unwrap()),
+        ["integrazione_non_attesa"]
+    );
+    assert!(
+        register::of_practice(pool, late_id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a rejected integration takes no number"
+    );
+
+    sim_stop.cancel();
+    sim.await.unwrap().unwrap();
+    fleet.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_back_office_hears_of_a_withdrawal() {
+    let env = TestEnv::new().await;
+    // No simulator: the test reads the back office's queue itself.
+    let fleet = env.start_fleet(&["intake", "validation", "protocol", "storage", "dispatch"]);
+    let file = cila_sample();
+    let submitted = submit::submit(
+        &env.settings.broker,
+        &env.exchange("intake"),
+        &[file],
+        false,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let id = submitted[0].practice_id.unwrap();
+    env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
+        .await;
+    let kind = env
+        .app
+        .catalog
+        .get(&env.practice(id).await.unwrap().practice_type)
+        .unwrap()
+        .back_office
+        .clone();
+    let queue = env
+        .app
+        .topology
+        .back_office_queue(&kind)
+        .expect("the office has a queue")
+        .to_owned();
+    let dispatched = env.wait_for_messages(&queue, 1).await;
+    assert!(matches!(
+        ToBackOffice::parse(&dispatched[0].body),
+        Ok(ToBackOffice::Practice(request)) if request.practice.id == id
+    ));
+
+    practice::withdraw(&env.app, id, WithdrawnBy::Citizen)
+        .await
+        .unwrap();
+    let told = env.wait_for_messages(&queue, 1).await;
+    assert_eq!(told.len(), 1);
+    match ToBackOffice::parse(&told[0].body) {
+        Ok(ToBackOffice::Withdrawal(withdrawal)) => {
+            assert_eq!(withdrawal.practice_id, id);
+            assert_eq!(withdrawal.by, "citizen");
+            assert_eq!(withdrawal.back_office, kind);
+        }
+        other => panic!("expected a withdrawal, got {other:?}"),
+    }
+    assert_eq!(
+        env.practice(id).await.unwrap().state,
+        PracticeState::Withdrawn
+    );
+
+    fleet.stop().await;
+    env.teardown().await;
+}
