@@ -272,9 +272,42 @@ impl Protocol {
             let year = legal_year(now);
             let register = self.keeper.register_id();
             let first = register::reserve(&mut tx, &register, year, pending.len()).await?;
+            // Signing (CPU) on the other cores while the practices move (database).
+            let pending = Arc::new(std::mem::take(&mut pending));
+            let signing = {
+                let (keeper, signer, pending) =
+                    (self.keeper.clone(), self.signer.clone(), pending.clone());
+                tokio::task::spawn_blocking(move || {
+                    sign_all(&keeper, &signer, &pending, first, now)
+                })
+            };
+            let changes: Vec<(Uuid, serde_json::Value)> = pending
+                .iter()
+                .enumerate()
+                .map(|(offset, practice)| {
+                    let number = first + offset as i64;
+                    let registration = serde_json::json!({
+                        "register": register.code,
+                        "year": year,
+                        "number": register::format_number(number),
+                        "date": legal_date(now),
+                    });
+                    (practice.id, registration)
+                })
+                .collect();
+            store::advance_many(
+                &mut tx,
+                PracticeState::Validated,
+                PracticeState::Registered,
+                ACTOR,
+                INCOMING_EVENT,
+                &changes,
+            )
+            .await?;
+            let signed = signing
+                .await
+                .map_err(|e| BatchError::Signature(format!("signing stopped: {e}")))??;
             let mut batch = Vec::with_capacity(pending.len());
-            let mut changes = Vec::with_capacity(pending.len());
-            let signed = self.sign_all(&pending, first, now)?;
             for ((offset, practice), signed) in pending.iter().enumerate().zip(signed) {
                 let number = first + offset as i64;
                 batch.push(NewRegistration {
@@ -296,82 +329,15 @@ impl Protocol {
                     refers_to: practice.first.as_ref().map(|first| first.row_id),
                     segnatura: signed,
                 });
-                changes.push((
-                    practice.id,
-                    serde_json::json!({
-                        "register": register.code,
-                        "year": year,
-                        "number": register::format_number(number),
-                        "date": legal_date(now),
-                    }),
-                ));
                 results.insert(practice.id, Result1::Registered);
             }
             register::insert_many(&mut tx, &register, &batch).await?;
-            store::advance_many(
-                &mut tx,
-                PracticeState::Validated,
-                PracticeState::Registered,
-                ACTOR,
-                INCOMING_EVENT,
-                &changes,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        if !pending.is_empty() {
-            info!(registered = pending.len(), "registrations committed");
+            tx.commit().await?;
+            info!(registered = batch.len(), "registrations committed");
+        } else {
+            tx.commit().await?;
         }
         Ok(results)
-    }
-
-    /// Signs the batch's segnature on every core: signing is the CPU-heavy part of a batch.
-    /// A practice whose text cannot make a segnatura is named, so the caller can leave it out
-    /// and register the others (its number is never taken: the transaction is rolled back).
-    fn sign_all(
-        &self,
-        pending: &[Pending],
-        first: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<String>, BatchError> {
-        let sign = |offset: usize, practice: &Pending| {
-            let referred = practice.first.as_ref().map(|first| first.id.clone());
-            let segnatura = self.segnatura(practice, first + offset as i64, now, referred);
-            self.signer.sign(&segnatura, now).map_err(|e| match e {
-                SignatureError::Segnatura(reason) => BatchError::BadPractice(
-                    practice.id,
-                    format!("no segnatura can be made for this practice: {reason}"),
-                ),
-                other => BatchError::Signature(other.to_string()),
-            })
-        };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = pending.len().div_ceil(threads).max(1);
-        let work = || {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = pending
-                    .chunks(chunk)
-                    .enumerate()
-                    .map(|(c, part)| {
-                        scope.spawn(move || {
-                            part.iter()
-                                .enumerate()
-                                .map(|(i, practice)| sign(c * chunk + i, practice))
-                                .collect::<Result<Vec<_>, _>>()
-                        })
-                    })
-                    .collect();
-                let mut signed = Vec::with_capacity(pending.len());
-                for handle in handles {
-                    signed.extend(handle.join().expect("signing threads do not panic")?);
-                }
-                Ok(signed)
-            })
-        };
-        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-            _ => work(),
-        }
     }
 
     /// Everything a practice's registration needs, from its row and its documents; an error
@@ -505,44 +471,6 @@ impl Protocol {
             .collect())
     }
 
-    fn segnatura(
-        &self,
-        practice: &Pending,
-        number: i64,
-        at: DateTime<Utc>,
-        first: Option<RegistrationId>,
-    ) -> Segnatura {
-        let local = at.with_timezone(&Rome);
-        Segnatura {
-            registration: RegistrationId {
-                administration: self.keeper.administration.clone(),
-                aoo: self.keeper.aoo.clone(),
-                register: self.keeper.register.clone(),
-                number: number as u64,
-                date: local.date_naive(),
-                time: local.time().with_nanosecond(0),
-            },
-            first_registration: first,
-            subject: practice.subject.clone(),
-            classification: practice.classification.clone(),
-            dossier: None,
-            reserved: None,
-            sender: practice.sender.clone(),
-            recipients: vec![Recipient::new(self.keeper.as_party())],
-            primary_document: Document {
-                file_name: PRIMARY_DOCUMENT_NAME.to_owned(),
-                mime_type: "application/json".to_owned(),
-                description: Some(format!(
-                    "Istanza presentata tramite {}",
-                    channel_label(&practice.channel)
-                )),
-                fingerprint: Fingerprint::of(&practice.primary),
-                location: None,
-            },
-            attachments: practice.attachments.clone(),
-        }
-    }
-
     fn passed_on(&self, id: Uuid) -> Vec<Outgoing> {
         let event = PracticeEvent::new(id, PracticeState::Registered);
         vec![
@@ -577,5 +505,90 @@ fn class_code(classification: &Classification) -> String {
             .map(|l| l.code.as_str())
             .collect::<Vec<_>>()
             .join("."),
+    }
+}
+
+/// Signs the batch's segnature on every core: signing is the CPU-heavy part of a batch.
+/// A practice whose text cannot make a segnatura is named, so the caller can leave it out
+/// and register the others (its number is never taken: the transaction is rolled back).
+fn sign_all(
+    keeper: &Keeper,
+    signer: &AooSigner,
+    pending: &[Pending],
+    first: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, BatchError> {
+    let sign = |offset: usize, practice: &Pending| {
+        let referred = practice.first.as_ref().map(|first| first.id.clone());
+        let segnatura = segnatura(keeper, practice, first + offset as i64, now, referred);
+        signer.sign(&segnatura, now).map_err(|e| match e {
+            SignatureError::Segnatura(reason) => BatchError::BadPractice(
+                practice.id,
+                format!("no segnatura can be made for this practice: {reason}"),
+            ),
+            other => BatchError::Signature(other.to_string()),
+        })
+    };
+    let sign_part = |offset: usize, part: &[Pending]| {
+        part.iter()
+            .enumerate()
+            .map(|(i, practice)| sign(offset + i, practice))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = pending.len().div_ceil(threads).max(1);
+    if chunk >= pending.len() {
+        return sign_part(0, pending);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = pending
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, part)| scope.spawn(move || sign_part(c * chunk, part)))
+            .collect();
+        let mut signed = Vec::with_capacity(pending.len());
+        for handle in handles {
+            signed.extend(handle.join().expect("signing threads do not panic")?);
+        }
+        Ok(signed)
+    })
+}
+
+/// The segnatura of an incoming registration, before it is signed.
+fn segnatura(
+    keeper: &Keeper,
+    practice: &Pending,
+    number: i64,
+    at: DateTime<Utc>,
+    first: Option<RegistrationId>,
+) -> Segnatura {
+    let local = at.with_timezone(&Rome);
+    Segnatura {
+        registration: RegistrationId {
+            administration: keeper.administration.clone(),
+            aoo: keeper.aoo.clone(),
+            register: keeper.register.clone(),
+            number: number as u64,
+            date: local.date_naive(),
+            time: local.time().with_nanosecond(0),
+        },
+        first_registration: first,
+        subject: practice.subject.clone(),
+        classification: practice.classification.clone(),
+        dossier: None,
+        reserved: None,
+        sender: practice.sender.clone(),
+        recipients: vec![Recipient::new(keeper.as_party())],
+        primary_document: Document {
+            file_name: PRIMARY_DOCUMENT_NAME.to_owned(),
+            mime_type: "application/json".to_owned(),
+            description: Some(format!(
+                "Istanza presentata tramite {}",
+                channel_label(&practice.channel)
+            )),
+            fingerprint: Fingerprint::of(&practice.primary),
+            location: None,
+        },
+        attachments: practice.attachments.clone(),
     }
 }
