@@ -1070,6 +1070,15 @@ def malformed_messages(valid_example):
     extra["idempotency_key"] = "portal-2026-900004"
     extra["priorita"] = "alta"
     out["campo-sconosciuto.json"] = (dump(extra), "an unknown top-level field (priorita)", "unknown field `priorita`")
+    nul = json.loads(json.dumps(valid_example))
+    nul["idempotency_key"] = "portal-2026-900005"
+    nul["subject"] = "Richiesta\u0000 di certificato"
+    out["carattere-nul.json"] = (dump(nul), "a NUL character, which no text column (nor XML) can hold",
+                                 "NUL character")
+    long_key = json.loads(json.dumps(valid_example))
+    long_key["idempotency_key"] = "portal-" + "9" * 4000
+    out["chiave-troppo-lunga.json"] = (dump(long_key), "an idempotency key of 4,007 characters",
+                                       "idempotency_key")
     return out
 
 

@@ -55,6 +55,22 @@ async fn malformed_submissions_land_in_the_error_queue_with_a_reason_and_intake_
         reasons.iter().any(|r| r.contains("contract v1")),
         "{reasons:?}"
     );
+    assert!(
+        reasons.iter().any(|r| r.contains("NUL character")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("idempotency_key must have")),
+        "{reasons:?}"
+    );
+    // None of them can get better by waiting: each failed on its first delivery.
+    assert!(
+        failed.iter().all(|m| m.attempt == Some(0)),
+        "{:?}",
+        failed.iter().map(|m| m.attempt).collect::<Vec<_>>()
+    );
     // The message is kept as it was sent, so an operator can read and replay it.
     let bodies: Vec<Vec<u8>> = malformed
         .iter()

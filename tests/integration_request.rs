@@ -146,15 +146,19 @@ async fn a_citizens_integration_is_registered_on_its_own_and_sends_the_practice_
         "family_name": "Rossi",
         "email": "mario.rossi@example.it",
     });
+    // A mistyped practice id: a verdict for the citizen, not a database error.
+    let nowhere = integration(&application, "portal-int-nowhere", Uuid::new_v4());
     let answer = integration(&application, "portal-int-1", practice);
-    let ids = publish_submissions(&env, &[&stranger, &answer]).await;
-    let (stranger_id, answer_id) = (ids[0], ids[1]);
-    env.wait_until_all_in(&[stranger_id], &[PracticeState::Rejected])
+    let ids = publish_submissions(&env, &[&stranger, &nowhere, &answer]).await;
+    let (stranger_id, nowhere_id, answer_id) = (ids[0], ids[1], ids[2]);
+    env.wait_until_all_in(&[stranger_id, nowhere_id], &[PracticeState::Rejected])
         .await;
-    assert_eq!(
-        reason_codes(&env.practice(stranger_id).await.unwrap()),
-        ["pratica_da_integrare_sconosciuta"]
-    );
+    for refused in [stranger_id, nowhere_id] {
+        assert_eq!(
+            reason_codes(&env.practice(refused).await.unwrap()),
+            ["pratica_da_integrare_sconosciuta"]
+        );
+    }
     env.wait_until_all_in(&[practice], &[PracticeState::Completed])
         .await;
     env.wait_until_all_in(&[answer_id], &[PracticeState::Dispatched])

@@ -37,7 +37,35 @@ pub enum StoreError {
 impl StoreError {
     /// Whether waiting may help (the database is down or busy) or the request itself is wrong.
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Database(_) | StoreError::Migration(_))
+        match self {
+            StoreError::Database(err) => is_transient(err),
+            StoreError::Migration(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Whether a database error may go away by itself. PostgreSQL says so in the SQLSTATE: class
+/// 22 (data exception: a NUL character, a value too long, bad encoding), class 23 (integrity
+/// constraint violation) and class 54 (a value beyond a limit, such as an index entry too
+/// large) are the data's fault and fail again on every retry; a decoding error
+/// is a mismatch between code and schema. Lost connections, timeouts, deadlocks, serialization
+/// failures and a server shutting down are worth another try.
+pub fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => !db.code().is_some_and(|code| {
+            ["22", "23", "54"]
+                .iter()
+                .any(|class| code.starts_with(class))
+        }),
+        sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Encode(_)
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::TypeNotFound { .. }
+        | sqlx::Error::RowNotFound => false,
+        _ => true,
     }
 }
 

@@ -56,6 +56,61 @@ pub enum Outcome {
     Reject(String),
 }
 
+impl From<Result<Vec<Outgoing>, Failure>> for Outcome {
+    fn from(result: Result<Vec<Outgoing>, Failure>) -> Outcome {
+        match result {
+            Ok(outputs) => Outcome::Done(outputs),
+            Err(Failure::Retry(reason)) => Outcome::Retry(reason),
+            Err(Failure::Reject(reason)) => Outcome::Reject(reason),
+        }
+    }
+}
+
+/// Why a handler's work stopped short, sorted the only way the plumbing cares about: can
+/// waiting help? Handlers return it with `?` from the store's, the bucket's and their own
+/// errors, and turn the result into an [`Outcome`] with `.into()`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// A service is down or busy: the message goes through the retry tiers.
+    #[error("{0}")]
+    Retry(String),
+    /// The message can never succeed as it is: error queue, with this reason.
+    #[error("{0}")]
+    Reject(String),
+}
+
+impl Failure {
+    /// Retry when the error says waiting may help, reject otherwise; the reason is its text.
+    pub fn sorted(transient: bool, reason: impl std::fmt::Display) -> Failure {
+        if transient {
+            Failure::Retry(reason.to_string())
+        } else {
+            Failure::Reject(reason.to_string())
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(err: crate::store::StoreError) -> Failure {
+        Failure::sorted(err.is_transient(), err)
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(err: sqlx::Error) -> Failure {
+        Failure::sorted(
+            crate::store::is_transient(&err),
+            format_args!("database: {err}"),
+        )
+    }
+}
+
+impl From<crate::objects::ObjectError> for Failure {
+    fn from(err: crate::objects::ObjectError) -> Failure {
+        Failure::sorted(err.is_transient(), err)
+    }
+}
+
 /// One delivery, as a handler sees it.
 #[derive(Debug)]
 pub struct Incoming {

@@ -248,6 +248,7 @@ impl TestEnv {
                 body: message.delivery.data.clone(),
                 reason: header_text(&headers, sportello_shared::worker::ERROR_REASON_HEADER),
                 stage: header_text(&headers, sportello_shared::worker::ERROR_STAGE_HEADER),
+                attempt: broker::header_u64(&headers, sportello_shared::worker::ATTEMPT_HEADER),
             });
             message
                 .delivery
@@ -511,6 +512,8 @@ pub struct DrainedMessage {
     pub body: Vec<u8>,
     pub reason: Option<String>,
     pub stage: Option<String>,
+    /// Retry tiers it went through before it failed for good.
+    pub attempt: Option<u64>,
 }
 
 pub struct RunningFleet {

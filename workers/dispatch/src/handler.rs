@@ -19,7 +19,7 @@ use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::{PracticeEvent, StageMessage};
 use sportello_shared::objects::ObjectStore;
 use sportello_shared::store::{self, Applied, PracticeRecord, Store, StoreError, Transition};
-use sportello_shared::worker::{Handler, Incoming, Outcome};
+use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
 use sqlx::Row;
 use std::sync::Arc;
 use tracing::info;
@@ -35,27 +35,6 @@ pub struct Dispatch {
     pub events_exchange: String,
 }
 
-enum Failure {
-    Retry(String),
-    Reject(String),
-}
-
-impl From<StoreError> for Failure {
-    fn from(err: StoreError) -> Failure {
-        if err.is_transient() {
-            Failure::Retry(err.to_string())
-        } else {
-            Failure::Reject(err.to_string())
-        }
-    }
-}
-
-impl From<sqlx::Error> for Failure {
-    fn from(err: sqlx::Error) -> Failure {
-        Failure::Retry(format!("database: {err}"))
-    }
-}
-
 impl Handler for Dispatch {
     fn name(&self) -> &'static str {
         "dispatch"
@@ -66,11 +45,7 @@ impl Handler for Dispatch {
             Ok(stage) => stage,
             Err(reason) => return Outcome::Reject(reason),
         };
-        match self.dispatch(stage.practice_id).await {
-            Ok(outputs) => Outcome::Done(outputs),
-            Err(Failure::Retry(reason)) => Outcome::Retry(reason),
-            Err(Failure::Reject(reason)) => Outcome::Reject(reason),
-        }
+        self.dispatch(stage.practice_id).await.into()
     }
 }
 

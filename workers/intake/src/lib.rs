@@ -15,9 +15,9 @@ use sportello_shared::domain::submission::{
     DocumentSource, SUBMISSION_SCHEMA_VERSION, Submission, practice_id_for,
 };
 use sportello_shared::messages::{PracticeEvent, StageMessage, route};
-use sportello_shared::objects::{ObjectError, ObjectStore, sha256_hex};
-use sportello_shared::store::{NewDocument, NewPractice, Store, StoreError};
-use sportello_shared::worker::{Handler, Incoming, Outcome};
+use sportello_shared::objects::{ObjectStore, sha256_hex};
+use sportello_shared::store::{NewDocument, NewPractice, Store};
+use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
 use std::sync::Arc;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -34,45 +34,13 @@ pub struct Intake {
     pub events_exchange: String,
 }
 
-/// Why a submission could not be taken in.
-enum Refusal {
-    /// The message can never become a practice: error queue.
-    Malformed(String),
-    /// A service is down: try again later.
-    Unavailable(String),
-}
-
-impl From<StoreError> for Refusal {
-    fn from(err: StoreError) -> Refusal {
-        if err.is_transient() {
-            Refusal::Unavailable(err.to_string())
-        } else {
-            Refusal::Malformed(err.to_string())
-        }
-    }
-}
-
-impl From<ObjectError> for Refusal {
-    fn from(err: ObjectError) -> Refusal {
-        if err.is_transient() {
-            Refusal::Unavailable(err.to_string())
-        } else {
-            Refusal::Malformed(err.to_string())
-        }
-    }
-}
-
 impl Handler for Intake {
     fn name(&self) -> &'static str {
         "intake"
     }
 
     async fn handle(&self, message: &Incoming) -> Outcome {
-        match self.take_in(&message.body).await {
-            Ok(outputs) => Outcome::Done(outputs),
-            Err(Refusal::Malformed(reason)) => Outcome::Reject(reason),
-            Err(Refusal::Unavailable(reason)) => Outcome::Retry(reason),
-        }
+        self.take_in(&message.body).await.into()
     }
 }
 
@@ -92,23 +60,51 @@ pub fn parse_submission(body: &[u8]) -> Result<Submission, String> {
         }
         None => return Err("the submission has no numeric schema_version".to_owned()),
     }
-    serde_json::from_value(value).map_err(|e| {
+    if has_nul(&value) {
+        return Err(
+            "the submission contains a NUL character (\\u0000), which no record can hold"
+                .to_owned(),
+        );
+    }
+    let submission: Submission = serde_json::from_value(value).map_err(|e| {
         format!("the submission does not follow contract v{SUBMISSION_SCHEMA_VERSION}: {e}")
-    })
+    })?;
+    let key = submission.idempotency_key.trim();
+    if key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS {
+        return Err(format!(
+            "the idempotency_key must have 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters (it has {})",
+            key.chars().count()
+        ));
+    }
+    Ok(submission)
+}
+
+/// Senders pick their keys (`portal-2026-000108`); anything longer is a sender's bug.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
+
+/// Whether any key or string of the JSON holds U+0000: PostgreSQL refuses it in text and
+/// JSONB, and XML 1.0 cannot carry it at all.
+fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 impl Intake {
-    async fn take_in(&self, body: &[u8]) -> Result<Vec<Outgoing>, Refusal> {
+    async fn take_in(&self, body: &[u8]) -> Result<Vec<Outgoing>, Failure> {
         if body.len() > self.max_message_bytes {
-            return Err(Refusal::Malformed(format!(
+            return Err(Failure::Reject(format!(
                 "the submission is {} bytes, above the limit of {} (upload large documents to the staging area and send staged_key)",
                 body.len(),
                 self.max_message_bytes
             )));
         }
-        let submission = parse_submission(body).map_err(Refusal::Malformed)?;
+        let submission = parse_submission(body).map_err(Failure::Reject)?;
         if self.catalog.get(&submission.practice_type).is_none() {
-            return Err(Refusal::Malformed(format!(
+            return Err(Failure::Reject(format!(
                 "unknown practice type `{}`: not in the catalog",
                 submission.practice_type
             )));
@@ -162,7 +158,7 @@ impl Intake {
         submission: &Submission,
         id: Uuid,
         digest: &str,
-    ) -> Result<Option<Vec<Outgoing>>, Refusal> {
+    ) -> Result<Option<Vec<Outgoing>>, Failure> {
         let Some((existing, existing_digest)) = self
             .store
             .find_by_idempotency_key(&submission.idempotency_key)
@@ -218,13 +214,13 @@ impl Intake {
         &self,
         submission: &Submission,
         id: Uuid,
-    ) -> Result<Vec<NewDocument>, Refusal> {
+    ) -> Result<Vec<NewDocument>, Failure> {
         let mut documents = Vec::with_capacity(submission.documents.len());
         for (position, document) in submission.documents.iter().enumerate() {
             let label = format!("document {} (`{}`)", position + 1, document.role);
             let (sha256, size, content, staged_key) = match document.source() {
                 None => {
-                    return Err(Refusal::Malformed(format!(
+                    return Err(Failure::Reject(format!(
                         "{label}: give exactly one of content_base64 and staged_key"
                     )));
                 }
@@ -232,9 +228,7 @@ impl Intake {
                     let bytes = base64::engine::general_purpose::STANDARD
                         .decode(encoded.trim())
                         .map_err(|e| {
-                            Refusal::Malformed(format!(
-                                "{label}: content_base64 is not base64: {e}"
-                            ))
+                            Failure::Reject(format!("{label}: content_base64 is not base64: {e}"))
                         })?;
                     let sha256 = sha256_hex(&bytes);
                     let size = bytes.len() as u64;
@@ -250,7 +244,7 @@ impl Intake {
                 }
                 Some(DocumentSource::Staged(key)) => {
                     if !self.objects.is_staging_key(key) {
-                        return Err(Refusal::Malformed(format!(
+                        return Err(Failure::Reject(format!(
                             "{label}: staged_key `{key}` is outside the staging area"
                         )));
                     }

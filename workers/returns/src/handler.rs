@@ -20,8 +20,8 @@ use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::PracticeEvent;
 use sportello_shared::objects::{ObjectStore, sha256_hex};
 use sportello_shared::store::{Applied, PracticeRecord, Store, StoreError, Transition};
-use sportello_shared::worker::{Handler, Incoming, Outcome};
-use sportello_storage::archive::{self, ArchiveError, Entry, Source};
+use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
+use sportello_storage::archive::{self, Entry, Source};
 use sportello_storage::handler::{Archived, record_archived};
 use std::sync::Arc;
 use tracing::info;
@@ -35,37 +35,6 @@ pub struct Returns {
     pub signer: Arc<AooSigner>,
     pub clock: Arc<dyn Clock>,
     pub events_exchange: String,
-}
-
-enum Failure {
-    Retry(String),
-    Reject(String),
-}
-
-impl From<StoreError> for Failure {
-    fn from(err: StoreError) -> Failure {
-        if err.is_transient() {
-            Failure::Retry(err.to_string())
-        } else {
-            Failure::Reject(err.to_string())
-        }
-    }
-}
-
-impl From<sqlx::Error> for Failure {
-    fn from(err: sqlx::Error) -> Failure {
-        Failure::Retry(format!("database: {err}"))
-    }
-}
-
-impl From<ArchiveError> for Failure {
-    fn from(err: ArchiveError) -> Failure {
-        if err.is_transient() {
-            Failure::Retry(err.to_string())
-        } else {
-            Failure::Reject(err.to_string())
-        }
-    }
 }
 
 impl Handler for Returns {

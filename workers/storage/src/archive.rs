@@ -8,6 +8,7 @@
 //! impronta, so what the archive holds is what the segnatura certifies.
 
 use sportello_shared::objects::{ObjectError, ObjectStore, sha256_hex};
+use sportello_shared::worker::Failure;
 
 /// Where a document comes from.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +52,12 @@ pub enum ArchiveError {
 impl ArchiveError {
     pub fn is_transient(&self) -> bool {
         matches!(self, ArchiveError::Store(e) if e.is_transient())
+    }
+}
+
+impl From<ArchiveError> for Failure {
+    fn from(err: ArchiveError) -> Failure {
+        Failure::sorted(err.is_transient(), err)
     }
 }
 

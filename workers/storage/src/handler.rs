@@ -6,14 +6,14 @@
 //! copies and moves the practice on. Every step is safe to repeat: a redelivery finds its
 //! objects already archived with the right digest and its transition already recorded.
 
-use crate::archive::{self, ArchiveError, Entry, Source};
+use crate::archive::{self, Entry, Source};
 use base64::Engine;
 use sportello_shared::broker::Outgoing;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::{PracticeEvent, StageMessage, route};
 use sportello_shared::objects::{ObjectError, ObjectStore, sha256_hex};
 use sportello_shared::store::{self, Applied, Store, StoreError, Transition, Tx};
-use sportello_shared::worker::{Handler, Incoming, Outcome};
+use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
 use sqlx::Row;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -41,47 +41,6 @@ pub struct Archived {
     pub object_key: String,
     pub sha256: String,
     pub size: u64,
-}
-
-/// Why a practice could not be stored now.
-#[derive(Debug, thiserror::Error)]
-enum Failure {
-    #[error("{0}")]
-    Retry(String),
-    #[error("{0}")]
-    Reject(String),
-}
-
-impl From<StoreError> for Failure {
-    fn from(err: StoreError) -> Failure {
-        if err.is_transient() {
-            Failure::Retry(err.to_string())
-        } else {
-            Failure::Reject(err.to_string())
-        }
-    }
-}
-
-impl From<sqlx::Error> for Failure {
-    fn from(err: sqlx::Error) -> Failure {
-        Failure::Retry(format!("database: {err}"))
-    }
-}
-
-impl From<ArchiveError> for Failure {
-    fn from(err: ArchiveError) -> Failure {
-        if err.is_transient() {
-            Failure::Retry(err.to_string())
-        } else {
-            Failure::Reject(err.to_string())
-        }
-    }
-}
-
-impl From<ObjectError> for Failure {
-    fn from(err: ObjectError) -> Failure {
-        ArchiveError::from(err).into()
-    }
 }
 
 /// The incoming registration, as far as the archive needs it.
