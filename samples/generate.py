@@ -13,6 +13,8 @@ differ between zlib builds (PNG and ZIP data are stored, not deflated).
                             channel, idempotency key
     samples/malformed/      message bodies that are not submissions at all (error-queue tests),
                             described in samples/expected-malformed.json
+    samples/integrations/   the citizen's answers to the integration requests the back-office
+                            simulator makes (samples/backoffice-sim.toml), naming their practice
 
 Every tax code and VAT number is computed (official check-character tables), every IBAN carries
 a computed CIN and ISO 7064 check digits, and every sample is checked against the catalog by a
@@ -29,6 +31,7 @@ import shutil
 import struct
 import sys
 import tomllib
+import uuid
 import zipfile
 import zlib
 from pathlib import Path
@@ -528,6 +531,11 @@ def build_documents():
                                               "La sottoscritta arch. Silvia Cattaneo assevera la conformità",
                                               "delle opere agli strumenti urbanistici vigenti.")
     d["foto-cantiere-ferrari.jpg"] = _photo(8)
+    d["relazione-asseverata-firmata-ferrari.pdf"] = _pdf("Relazione tecnica asseverata (firmata digitalmente)",
+                                                         "La sottoscritta arch. Silvia Cattaneo assevera la conformità",
+                                                         "delle opere - documento firmato digitalmente.")
+    d["ricevuta-diritti-ferrari.pdf"] = _pdf("Ricevuta di versamento dei diritti di segreteria",
+                                             "CILA via Santa Caterina 31 - euro 50,00")
     d["modulo-scia-mazzoleni.pdf"] = _pdf("Segnalazione certificata di inizio attività (SCIA)",
                                           "Intervento: Via Previtali 9 - frazionamento di unità immobiliare")
     d["elaborati-mazzoleni.pdf"] = _pdf("Elaborati grafici", "Pianta piano primo - stato di progetto")
@@ -1010,6 +1018,27 @@ MEDIA_BY_EXT = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png
                 "zip": "application/zip"}
 
 
+# The namespace of practice ids (shared/src/domain/submission.rs): a practice's id is the UUIDv5
+# of its idempotency key, so an integration can name a sample practice before it is submitted.
+PRACTICE_ID_NAMESPACE = uuid.UUID("5c1e0a7e-2026-4b1d-9c0e-5b0e7a110001")
+
+
+def practice_id_for(idempotency_key):
+    return uuid.uuid5(PRACTICE_ID_NAMESPACE, idempotency_key)
+
+
+# The citizen's answer to each integration request of the simulator: the application it
+# integrates, its subject, and (role, document) — a role of the type, or `integrazione`.
+INTEGRATIONS = {
+    "edilizia.cila-01-integrazione.json": (
+        "edilizia.cila-01.json",
+        "Integrazione alla CILA di via Santa Caterina 31: relazione firmata e ricevuta dei diritti",
+        [("relazione_tecnica", "relazione-asseverata-firmata-ferrari.pdf"),
+         ("integrazione", "ricevuta-diritti-ferrari.pdf")],
+    ),
+}
+
+
 def build_submission(spec, key, docs, catalog):
     channel = {"kind": "portal"}
     if spec["channel"] == COUNTER:
@@ -1087,7 +1116,7 @@ def main():
     catalog = {t["code"]: t for t in raw_catalog["type"]}
     docs = build_documents()
 
-    for sub in ("documents", "submissions", "malformed"):
+    for sub in ("documents", "submissions", "malformed", "integrations"):
         shutil.rmtree(HERE / sub, ignore_errors=True)
     for name, data in sorted(docs.items()):
         write(HERE / "documents" / name, data)
@@ -1129,6 +1158,25 @@ def main():
                      "practice_type": sub["practice_type"], "channel": sub["channel"]["kind"],
                      "idempotency_key": sub["idempotency_key"]}
     write(HERE / "expected.json", dump(out))
+
+    for name, (stem, subject, documents) in INTEGRATIONS.items():
+        application = expected[stem][0]
+        answer = {
+            "schema_version": 1,
+            "idempotency_key": application["idempotency_key"] + "-integrazione-1",
+            "channel": application["channel"],
+            "practice_type": application["practice_type"],
+            "applicant": application["applicant"],
+            "subject": subject,
+            "documents": [
+                {"role": role, "file_name": file, "media_type": MEDIA_BY_EXT[file.rsplit(".", 1)[1]],
+                 "sha256": hashlib.sha256(docs[file]).hexdigest(),
+                 "content_base64": base64.b64encode(docs[file]).decode()}
+                for role, file in documents
+            ],
+            "integrates": str(practice_id_for(application["idempotency_key"])),
+        }
+        write(HERE / "integrations" / name, dump(answer))
 
     valid_example = json.loads(dump(expected["anagrafe.certificato_anagrafico-01.json"][0]))
     index = {}

@@ -148,7 +148,15 @@ async fn a_citizens_integration_is_registered_on_its_own_and_sends_the_practice_
     });
     // A mistyped practice id: a verdict for the citizen, not a database error.
     let nowhere = integration(&application, "portal-int-nowhere", Uuid::new_v4());
-    let answer = integration(&application, "portal-int-1", practice);
+    // The sample answer (samples/integrations/) names the practice by the id its key gives.
+    let answer: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            repository_root().join("samples/integrations/edilizia.cila-01-integrazione.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(answer["integrates"], practice.to_string());
     let ids = publish_submissions(&env, &[&stranger, &nowhere, &answer]).await;
     let (stranger_id, nowhere_id, answer_id) = (ids[0], ids[1], ids[2]);
     env.wait_until_all_in(&[stranger_id, nowhere_id], &[PracticeState::Rejected])

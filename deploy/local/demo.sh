@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: the local stack up, the fleet built and running, every sample practice
-# submitted from the portal and the counter, and every citizen's folder printed.
+# submitted from the portal and the counter, the back offices answering (the simulator), the
+# citizens answering the integration requests, and every citizen's folder printed.
 #
 # The fleet and the back-office simulator keep running afterwards (logs in the state directory,
 # /var/lib/sportello/local-stack: fleet.log, backoffice-sim.log); stop both with `deploy/local/demo.sh --stop`. Running the
@@ -69,21 +70,37 @@ log "submitting every sample"
 mapfile -t citizens < <(grep -ho '"tax_code": *"[A-Z0-9]*"' samples/submissions/*.json |
     sed 's/.*"\([A-Z0-9]*\)"$/\1/' | sort -u)
 
-log "waiting until every practice has its outcome (or waits for the citizen or the counter)"
-# The practice's own state is the line with "state" directly in a practice (6 spaces);
-# history entries and notifications are deeper.
+# The folder's JSON, one practice's fields at six spaces: `integrates` comes before `state`.
+# Counts the practices still on their way: an application until its outcome (or until it
+# waits for the citizen or the counter), a citizen's integration until the office has it.
 pending() {
     local cf
     for cf in "${citizens[@]}"; do
         "$SPORTELLO" folder "$cf" --json
-    done | grep -cE '^      "state": "(received|validated|registered|stored|dispatched|in_progress)"' || true
+    done | awk -v waiting_counts="${1:-0}" '
+        /^      "integrates": / { answer = ($0 !~ /null/) }
+        /^      "state": "(received|validated|registered|stored)"/ { n++; next }
+        /^      "state": "(dispatched|in_progress)"/ { if (!answer) n++ }
+        /^      "state": "integration_requested"/ { if (waiting_counts) n++ }
+        END { print n + 0 }'
 }
-deadline=$((SECONDS + 300))
-while (( $(pending) > 0 )); do
-    kill -0 "$(cat "$FLEET_PID")" 2>/dev/null || die "the fleet stopped; see $FLEET_LOG"
-    ((SECONDS < deadline)) || die "practices still waiting after 300s; see $FLEET_LOG"
-    sleep 1
-done
+
+wait_for_outcomes() {
+    local deadline=$((SECONDS + 300))
+    while (( $(pending "$@") > 0 )); do
+        kill -0 "$(cat "$FLEET_PID")" 2>/dev/null || die "the fleet stopped; see $FLEET_LOG"
+        ((SECONDS < deadline)) || die "practices still waiting after 300s; see $FLEET_LOG"
+        sleep 1
+    done
+}
+
+log "waiting until every practice has its outcome (or waits for the citizen or the counter)"
+wait_for_outcomes
+
+log "the citizens answer the integration requests (samples/integrations/)"
+"$SPORTELLO" submit samples/integrations/*.json
+log "waiting until those practices, back at their office, have their outcome"
+wait_for_outcomes 1
 
 for cf in "${citizens[@]}"; do
     echo

@@ -52,6 +52,9 @@ pub fn to_text(tax_code: &str, folder: &[FolderEntry], notifications: &Notificat
             None => p.channel.clone(),
         };
         let _ = writeln!(out, "  canale:   {channel}");
+        if let Some(practice) = p.integrates {
+            let _ = writeln!(out, "  integra:  la pratica {practice}");
+        }
         if let Some(reasons) = p.rejection_reasons.as_ref().and_then(|r| r.as_array()) {
             let _ = writeln!(out, "  motivi del rifiuto:");
             for reason in reasons {
