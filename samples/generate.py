@@ -1108,6 +1108,11 @@ def malformed_messages(valid_example):
     long_key["idempotency_key"] = "portal-" + "9" * 4000
     out["chiave-troppo-lunga.json"] = (dump(long_key), "an idempotency key of 4,007 characters",
                                        "idempotency_key")
+    as_text = json.loads(json.dumps(valid_example))
+    as_text["idempotency_key"] = "portal-2026-900006"
+    as_text["applicant"] = as_text["applicant"]["tax_code"]
+    out["richiedente-come-testo.json"] = (dump(as_text), "the applicant is a bare tax code, not an object "
+                                          "(the reason must not repeat it unmasked)", "invalid type: string")
     return out
 
 

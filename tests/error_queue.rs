@@ -65,6 +65,17 @@ async fn malformed_submissions_land_in_the_error_queue_with_a_reason_and_intake_
             .any(|r| r.contains("idempotency_key must have")),
         "{reasons:?}"
     );
+    // A parser's complaint quotes what it read: never a tax code in full.
+    let bare_tax_code = bodies_with_tax_codes(&malformed);
+    assert!(
+        reasons.iter().any(|r| r.contains("invalid type: string")),
+        "{reasons:?}"
+    );
+    for reason in &reasons {
+        for code in &bare_tax_code {
+            assert!(!reason.contains(code.as_str()), "{reason}");
+        }
+    }
     // None of them can get better by waiting: each failed on its first delivery.
     assert!(
         failed.iter().all(|m| m.attempt == Some(0)),
@@ -241,4 +252,24 @@ async fn every_work_queue_is_a_quorum_queue_with_a_delivery_limit_and_a_dead_let
         }
     }
     env.teardown().await;
+}
+
+/// Every tax code written in the malformed samples.
+fn bodies_with_tax_codes(files: &[std::path::PathBuf]) -> Vec<String> {
+    let mut codes = Vec::new();
+    for file in files {
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&std::fs::read(file).unwrap())
+        else {
+            continue;
+        };
+        let applicant = &value["applicant"];
+        for code in [applicant.as_str(), applicant["tax_code"].as_str()]
+            .into_iter()
+            .flatten()
+        {
+            codes.push(code.to_owned());
+        }
+    }
+    assert!(!codes.is_empty());
+    codes
 }

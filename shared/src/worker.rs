@@ -16,6 +16,7 @@ use crate::broker::{
     self, BrokerError, Outgoing, PRACTICE_ID_HEADER, Publisher, header_text, header_u64, text,
 };
 use crate::config::BrokerSettings;
+use crate::domain::privacy::scrub;
 use crate::metrics::{self, Settled};
 use crate::topology::{Topology, WorkerQueues};
 use futures::{FutureExt, StreamExt};
@@ -472,6 +473,7 @@ async fn settle(
         }
         Outcome::Retry(reason) => match context.queues.retry_tiers.get(incoming.attempt as usize) {
             Some(tier) => {
+                let reason = scrub(&reason);
                 warn!(%reason, retry_in = ?tier.delay, "transient failure; will retry");
                 let mut headers = incoming.headers.clone();
                 headers.insert(
@@ -506,9 +508,10 @@ async fn to_error_queue(
     delivery: &Delivery,
     reason: &str,
 ) -> Result<(), BrokerError> {
+    let reason = scrub(reason);
     error!(%reason, queue = %context.queues.error_queue, "message moved to the error queue");
     let mut headers = incoming.headers.clone();
-    headers.insert(ERROR_REASON_HEADER.into(), text(reason));
+    headers.insert(ERROR_REASON_HEADER.into(), text(&reason));
     headers.insert(ERROR_STAGE_HEADER.into(), text(&context.queues.worker));
     headers.insert(ERROR_QUEUE_HEADER.into(), text(&context.queues.queue));
     headers.insert(

@@ -2,6 +2,7 @@
 
 pub mod email;
 pub mod media;
+pub mod privacy;
 pub mod state;
 pub mod submission;
 pub mod tax_code;

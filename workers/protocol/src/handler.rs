@@ -22,6 +22,7 @@ use chrono_tz::Europe::Rome;
 use sportello_shared::broker::Outgoing;
 use sportello_shared::catalog::Catalog;
 use sportello_shared::domain::media;
+use sportello_shared::domain::privacy::scrub;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::Submission;
 use sportello_shared::messages::{PracticeEvent, StageMessage, route};
@@ -140,7 +141,7 @@ impl BatchHandler for Protocol {
         let registered = loop {
             match self.register_all(ids.clone()).await {
                 Err(BatchError::BadPractice(id, reason)) => {
-                    warn!(practice_id = %id, %reason, "left out of the batch");
+                    warn!(practice_id = %id, reason = %scrub(&reason), "left out of the batch");
                     ids.retain(|other| *other != id);
                     refused.push((id, reason));
                 }
