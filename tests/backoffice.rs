@@ -14,7 +14,6 @@ use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::catalog::Handling;
 use sportello_shared::domain::state::PracticeState;
 use std::collections::BTreeMap;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 fn behaviour() -> Behaviour {
@@ -32,17 +31,7 @@ async fn every_valid_sample_completes_the_back_office_round_trip() {
         "dispatch",
         "returns",
     ]);
-    let sim_stop = CancellationToken::new();
-    let sim = {
-        let (broker, topology, stop) = (
-            env.settings.broker.clone(),
-            env.app.topology.clone(),
-            sim_stop.clone(),
-        );
-        tokio::spawn(async move {
-            sportello_backoffice_sim::run(&broker, &topology, behaviour(), stop).await
-        })
-    };
+    let sim = env.start_simulator();
 
     let files = valid_samples();
     let submitted = submit::submit(
@@ -336,8 +325,7 @@ async fn every_valid_sample_completes_the_back_office_round_trip() {
         .count();
     assert_eq!(withdrawals, 1);
 
-    sim_stop.cancel();
-    sim.await.unwrap().unwrap();
+    sim.stop().await;
     fleet.stop().await;
     env.teardown().await;
 }

@@ -6,11 +6,10 @@
 //! Separately, a withdrawal reaches the back office's own queue.
 
 use base64::Engine;
-use sportello_backoffice_sim::{Behaviour, pdf_with_line};
+use sportello_backoffice_sim::pdf_with_line;
 use sportello_dispatch::contract::ToBackOffice;
 use sportello_e2e::{TestEnv, repository_root, valid_samples};
 use sportello_fleet::practice::{self, WithdrawnBy};
-use sportello_fleet::submit;
 use sportello_protocol::register;
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::domain::state::PracticeState;
@@ -18,7 +17,6 @@ use sportello_shared::domain::submission::practice_id_for;
 use sportello_shared::messages::route;
 use sportello_shared::objects::sha256_hex;
 use std::path::PathBuf;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 fn cila_sample() -> PathBuf {
@@ -108,33 +106,12 @@ async fn a_citizens_integration_is_registered_on_its_own_and_sends_the_practice_
         "dispatch",
         "returns",
     ]);
-    let sim_stop = CancellationToken::new();
-    let sim = {
-        let behaviour =
-            Behaviour::load(&repository_root().join("samples/backoffice-sim.toml")).unwrap();
-        let (broker, topology, stop) = (
-            env.settings.broker.clone(),
-            env.app.topology.clone(),
-            sim_stop.clone(),
-        );
-        tokio::spawn(async move {
-            sportello_backoffice_sim::run(&broker, &topology, behaviour, stop).await
-        })
-    };
+    let sim = env.start_simulator();
 
     let file = cila_sample();
     let application: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    let submitted = submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        &[file],
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
-    let practice = submitted[0].practice_id.unwrap();
+    let practice = env.submit_files(&[file]).await[0];
     env.wait_until_all_in(&[practice], &[PracticeState::IntegrationRequested])
         .await;
 
@@ -254,8 +231,7 @@ async fn a_citizens_integration_is_registered_on_its_own_and_sends_the_practice_
         "a rejected integration takes no number"
     );
 
-    sim_stop.cancel();
-    sim.await.unwrap().unwrap();
+    sim.stop().await;
     fleet.stop().await;
     env.teardown().await;
 }
@@ -266,16 +242,7 @@ async fn the_back_office_hears_of_a_withdrawal() {
     // No simulator: the test reads the back office's queue itself.
     let fleet = env.start_fleet(&["intake", "validation", "protocol", "storage", "dispatch"]);
     let file = cila_sample();
-    let submitted = submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        &[file],
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
-    let id = submitted[0].practice_id.unwrap();
+    let id = env.submit_files(&[file]).await[0];
     env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
         .await;
     let kind = env

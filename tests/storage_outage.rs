@@ -4,11 +4,9 @@
 //!
 //! Its own test binary: stopping Garage disturbs every test that uses it at the same moment.
 
-use sportello_backoffice_sim::Behaviour;
 use sportello_e2e::{TestEnv, repository_root, valid_samples};
 use sportello_shared::domain::state::PracticeState;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 fn stop_garage() {
@@ -34,19 +32,7 @@ fn start_garage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn practices_wait_for_the_object_store_then_complete() {
     let env = TestEnv::new().await;
-    let sim_stop = CancellationToken::new();
-    let sim = {
-        let (broker, topology, stop) = (
-            env.settings.broker.clone(),
-            env.app.topology.clone(),
-            sim_stop.clone(),
-        );
-        tokio::spawn(async move {
-            let behaviour =
-                Behaviour::load(&repository_root().join("samples/backoffice-sim.toml")).unwrap();
-            sportello_backoffice_sim::run(&broker, &topology, behaviour, stop).await
-        })
-    };
+    let sim = env.start_simulator();
     // Intake, validation and the register first, so that storage meets the outage.
     let upstream = env.start_fleet(&["intake", "validation", "protocol"]);
     let submitted = sportello_fleet::submit::submit(
@@ -149,8 +135,7 @@ async fn practices_wait_for_the_object_store_then_complete() {
         assert!(failed.is_empty(), "{worker}: {:?}", failed[0].reason);
     }
 
-    sim_stop.cancel();
-    sim.await.unwrap().unwrap();
+    sim.stop().await;
     downstream.stop().await;
     upstream.stop().await;
     env.teardown().await;

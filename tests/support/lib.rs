@@ -325,6 +325,41 @@ impl TestEnv {
         objects.len()
     }
 
+    /// The back-office simulator on this test's namespace, behaving as
+    /// `samples/backoffice-sim.toml` says.
+    pub fn start_simulator(&self) -> RunningFleet {
+        let shutdown = CancellationToken::new();
+        let behaviour = sportello_backoffice_sim::Behaviour::load(
+            &repository_root().join("samples/backoffice-sim.toml"),
+        )
+        .expect("samples/backoffice-sim.toml");
+        let (broker, topology, stop) = (
+            self.settings.broker.clone(),
+            self.app.topology.clone(),
+            shutdown.clone(),
+        );
+        let task = tokio::spawn(async move {
+            sportello_backoffice_sim::run(&broker, &topology, behaviour, stop).await
+        });
+        RunningFleet { shutdown, task }
+    }
+
+    /// Publishes submission files to intake, as the portal would; their practice ids, in order.
+    pub async fn submit_files(&self, files: &[PathBuf]) -> Vec<Uuid> {
+        sportello_fleet::submit::submit(
+            &self.settings.broker,
+            &self.exchange("intake"),
+            files,
+            false,
+            |_| {},
+        )
+        .await
+        .expect("submissions publish")
+        .into_iter()
+        .map(|submitted| submitted.practice_id.expect("a submission"))
+        .collect()
+    }
+
     /// Puts `n` practices in the folder in `validated`, as validation would leave them (made
     /// from the first valid sample, without documents): a register-only workload.
     pub async fn seed_validated(&self, n: i64) -> Vec<Uuid> {
@@ -516,6 +551,7 @@ pub struct DrainedMessage {
     pub attempt: Option<u64>,
 }
 
+/// A fleet, or the back-office simulator, running inside the test.
 pub struct RunningFleet {
     pub shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,

@@ -117,13 +117,7 @@ impl Dispatch {
             info!(practice_id = %id, %back_office, n, "practice dispatched");
         }
         let event = PracticeEvent::new(id, PracticeState::Dispatched);
-        let mut to_office = Outgoing::json(
-            &self.backoffice_exchange,
-            &back_office,
-            &ToBackOffice::Practice(Box::new(request.clone())),
-            Some(id),
-        );
-        to_office.message_id = Some(request.dispatch_id.clone());
+        let to_office = self.to_office(&back_office, request);
         Ok(vec![
             to_office,
             Outgoing::json(
@@ -203,13 +197,7 @@ impl Dispatch {
             tx.commit().await?;
             info!(practice_id = %id, %parent, %back_office, "integration dispatched");
         }
-        let mut to_office = Outgoing::json(
-            &self.backoffice_exchange,
-            &back_office,
-            &ToBackOffice::Practice(Box::new(request.clone())),
-            Some(id),
-        );
-        to_office.message_id = Some(request.dispatch_id.clone());
+        let to_office = self.to_office(&back_office, request);
         let mut outputs = vec![to_office];
         for practice in [id, parent] {
             let event = PracticeEvent::new(practice, PracticeState::Dispatched);
@@ -221,6 +209,21 @@ impl Dispatch {
             ));
         }
         Ok(outputs)
+    }
+
+    /// The request on the office's queue; its message id (`dispatch_id`) lets the office drop
+    /// a copy it has seen.
+    fn to_office(&self, back_office: &str, request: PracticeRequest) -> Outgoing {
+        let id = request.practice.id;
+        let dispatch_id = request.dispatch_id.clone();
+        let mut message = Outgoing::json(
+            &self.backoffice_exchange,
+            back_office,
+            &ToBackOffice::Practice(Box::new(request)),
+            Some(id),
+        );
+        message.message_id = Some(dispatch_id);
+        message
     }
 
     async fn request(

@@ -79,8 +79,9 @@ pub fn parse_submission(body: &[u8]) -> Result<Submission, String> {
     Ok(submission)
 }
 
-/// Senders pick their keys (`portal-2026-000108`); anything longer is a sender's bug.
-pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
+/// The longest idempotency key taken: it is a unique index key in PostgreSQL, whose entries
+/// must stay well below a page (senders' keys look like `portal-2026-000108`).
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
 
 /// Whether any key or string of the JSON holds U+0000: PostgreSQL refuses it in text and
 /// JSONB, and XML 1.0 cannot carry it at all.

@@ -52,7 +52,6 @@ pub async fn submit(
         )));
     }
     let submission = parse_submission(&bytes).map_err(ApiError::Unprocessable)?;
-    storable(&bytes, &submission)?;
     allowed(&caller, &submission)?;
     if state
         .services()
@@ -115,39 +114,6 @@ pub async fn submit(
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
-}
-
-/// The longest idempotency key taken: it is a unique index key in PostgreSQL, whose entries
-/// must stay well below a page.
-const MAX_KEY_CHARS: usize = 256;
-
-/// What the contract allows but the folder store cannot keep, refused here instead of failing
-/// intake later (where it would look like a database outage and be retried for nothing).
-fn storable(bytes: &[u8], submission: &Submission) -> Result<(), ApiError> {
-    let key = &submission.idempotency_key;
-    if key.trim().is_empty() || key.chars().count() > MAX_KEY_CHARS {
-        return Err(ApiError::Unprocessable(format!(
-            "idempotency_key must have 1 to {MAX_KEY_CHARS} characters"
-        )));
-    }
-    // PostgreSQL text and jsonb cannot hold U+0000.
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    if has_nul(&value) {
-        return Err(ApiError::Unprocessable(
-            "the submission must not contain NUL characters (\\u0000)".to_owned(),
-        ));
-    }
-    Ok(())
-}
-
-fn has_nul(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::String(s) => s.contains('\0'),
-        serde_json::Value::Array(items) => items.iter().any(has_nul),
-        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
-    }
 }
 
 /// A citizen submits for themselves through the portal; an operator submits at the counter,
