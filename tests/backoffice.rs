@@ -8,7 +8,7 @@
 use base64::Engine;
 use sportello_backoffice_sim::{Action, Behaviour};
 use sportello_dispatch::contract::{BackOfficeReturn, ResultDocument, ReturnOutcome};
-use sportello_e2e::{TestEnv, repository_root, valid_samples};
+use sportello_e2e::{ROUND_TRIP, TestEnv, repository_root, valid_samples};
 use sportello_fleet::submit;
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::catalog::Handling;
@@ -23,14 +23,7 @@ fn behaviour() -> Behaviour {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_valid_sample_completes_the_back_office_round_trip() {
     let env = TestEnv::new().await;
-    let fleet = env.start_fleet(&[
-        "intake",
-        "validation",
-        "protocol",
-        "storage",
-        "dispatch",
-        "returns",
-    ]);
+    let fleet = env.start_fleet(&ROUND_TRIP);
     let sim = env.start_simulator();
 
     let files = valid_samples();

@@ -8,7 +8,7 @@
 use base64::Engine;
 use sportello_backoffice_sim::pdf_with_line;
 use sportello_dispatch::contract::ToBackOffice;
-use sportello_e2e::{TestEnv, repository_root, valid_samples};
+use sportello_e2e::{ROUND_TRIP, TestEnv, repository_root, valid_samples};
 use sportello_fleet::practice::{self, WithdrawnBy};
 use sportello_protocol::register;
 use sportello_shared::broker::{self, Outgoing, Publisher};
@@ -98,14 +98,7 @@ fn reason_codes(practice: &sportello_shared::store::PracticeRecord) -> Vec<Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizens_integration_is_registered_on_its_own_and_sends_the_practice_back() {
     let env = TestEnv::new().await;
-    let fleet = env.start_fleet(&[
-        "intake",
-        "validation",
-        "protocol",
-        "storage",
-        "dispatch",
-        "returns",
-    ]);
+    let fleet = env.start_fleet(&ROUND_TRIP);
     let sim = env.start_simulator();
 
     let file = cila_sample();

@@ -25,6 +25,17 @@ use uuid::Uuid;
 /// hangs, not a measure of speed.
 pub const PATIENCE: Duration = Duration::from_secs(120);
 
+/// The workers a practice meets from submission to the back office's answer (notification
+/// aside).
+pub const ROUND_TRIP: [&str; 6] = [
+    "intake",
+    "validation",
+    "protocol",
+    "storage",
+    "dispatch",
+    "returns",
+];
+
 pub fn repository_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
