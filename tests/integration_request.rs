@@ -2,8 +2,10 @@
 //! the simulator in samples/: a CILA is asked for an integration; the citizen's integration is
 //! validated against the practice it names, registered with its own number referring to the
 //! first registration, archived, and dispatched; the practice goes back to the office and is
-//! completed. Integrations that name someone else's practice, or one not waiting, are rejected.
-//! Separately, a withdrawal reaches the back office's own queue.
+//! completed. Integrations that name someone else's practice, an unknown one, or one not
+//! waiting, are rejected; one whose practice is withdrawn between validation and dispatch stays
+//! registered and archived and is reported in dispatch's error queue. Separately, a withdrawal
+//! reaches the back office's own queue.
 
 use base64::Engine;
 use sportello_backoffice_sim::pdf_with_line;
@@ -276,5 +278,58 @@ async fn the_back_office_hears_of_a_withdrawal() {
     );
 
     fleet.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_integration_for_a_practice_withdrawn_meanwhile_is_kept_and_reported() {
+    let env = TestEnv::new().await;
+    let sim = env.start_simulator();
+    let fleet = env.start_fleet(&ROUND_TRIP);
+    let file = cila_sample();
+    let application: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let practice = env.submit_files(&[file]).await[0];
+    env.wait_until_all_in(&[practice], &[PracticeState::IntegrationRequested])
+        .await;
+    fleet.stop().await;
+
+    // The integration is validated, registered and stored; before dispatch takes it, the
+    // citizen withdraws the practice.
+    let upstream = env.start_fleet(&["intake", "validation", "protocol", "storage"]);
+    let answer = integration(&application, "portal-int-late", practice);
+    let answer_id = publish_submissions(&env, &[&answer]).await[0];
+    env.wait_until_all_in(&[answer_id], &[PracticeState::Stored])
+        .await;
+    practice::withdraw(&env.app, practice, WithdrawnBy::Citizen)
+        .await
+        .unwrap();
+    let dispatch = env.start_fleet(&["dispatch"]);
+    let failed = env
+        .wait_for_messages(&env.error_queue_of("dispatch"), 1)
+        .await;
+    let reason = failed[0].reason.clone().unwrap();
+    assert!(
+        reason.contains("no longer waits for an integration") && reason.contains("withdrawn"),
+        "{reason}"
+    );
+    assert_eq!(failed[0].attempt, Some(0), "no retry can mend it");
+    // Registered and archived stays registered and archived; nothing went to the office.
+    assert_eq!(
+        env.practice(answer_id).await.unwrap().state,
+        PracticeState::Stored
+    );
+    assert_eq!(
+        env.practice(practice).await.unwrap().state,
+        PracticeState::Withdrawn
+    );
+    let pool = env.app.store.pool();
+    let own = register::of_practice(pool, answer_id).await.unwrap();
+    assert_eq!(own.len(), 1);
+    assert_eq!(env.assert_archived(own[0].id).await, 4);
+
+    dispatch.stop().await;
+    upstream.stop().await;
+    sim.stop().await;
     env.teardown().await;
 }
