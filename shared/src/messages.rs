@@ -4,6 +4,7 @@
 //! and the object store. Events tell whoever listens (notification, live folder views) that a
 //! practice changed state.
 
+use crate::broker::Outgoing;
 use crate::domain::state::PracticeState;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -73,6 +74,31 @@ impl PracticeEvent {
     pub fn routing_key(&self) -> String {
         format!("practice.{}", self.state)
     }
+
+    /// The event, ready for the `events` exchange (named `events_exchange` on the broker).
+    pub fn outgoing(&self, events_exchange: &str) -> Outgoing {
+        Outgoing::json(
+            events_exchange,
+            &self.routing_key(),
+            self,
+            Some(self.practice_id),
+        )
+    }
+}
+
+/// What a stage publishes once `id` has reached `state`: the next stage's message (on the
+/// `practice` exchange with `route`), and the event.
+pub fn hand_over(
+    practice_exchange: &str,
+    route: &str,
+    events_exchange: &str,
+    id: Uuid,
+    state: PracticeState,
+) -> Vec<Outgoing> {
+    vec![
+        Outgoing::json(practice_exchange, route, &StageMessage::new(id), Some(id)),
+        PracticeEvent::new(id, state).outgoing(events_exchange),
+    ]
 }
 
 #[cfg(test)]

@@ -118,15 +118,7 @@ impl Dispatch {
         }
         let event = PracticeEvent::new(id, PracticeState::Dispatched);
         let to_office = self.to_office(&back_office, request);
-        Ok(vec![
-            to_office,
-            Outgoing::json(
-                &self.events_exchange,
-                &event.routing_key(),
-                &event,
-                Some(id),
-            ),
-        ])
+        Ok(vec![to_office, event.outgoing(&self.events_exchange)])
     }
 
     /// A citizen's integration goes to the office that asked for it, and the practice it answers
@@ -201,12 +193,7 @@ impl Dispatch {
         let mut outputs = vec![to_office];
         for practice in [id, parent] {
             let event = PracticeEvent::new(practice, PracticeState::Dispatched);
-            outputs.push(Outgoing::json(
-                &self.events_exchange,
-                &event.routing_key(),
-                &event,
-                Some(practice),
-            ));
+            outputs.push(event.outgoing(&self.events_exchange));
         }
         Ok(outputs)
     }

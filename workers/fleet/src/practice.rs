@@ -140,13 +140,7 @@ async fn move_to(
 }
 
 fn event(app: &App, id: Uuid, state: PracticeState) -> anyhow::Result<Outgoing> {
-    let event = PracticeEvent::new(id, state);
-    Ok(Outgoing::json(
-        &app.exchange("events")?,
-        &event.routing_key(),
-        &event,
-        Some(id),
-    ))
+    Ok(PracticeEvent::new(id, state).outgoing(&app.exchange("events")?))
 }
 
 async fn publish(app: &App, outputs: &[Outgoing]) -> anyhow::Result<()> {

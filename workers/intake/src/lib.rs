@@ -14,7 +14,7 @@ use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::{
     DocumentSource, SUBMISSION_SCHEMA_VERSION, Submission, practice_id_for,
 };
-use sportello_shared::messages::{PracticeEvent, StageMessage, route};
+use sportello_shared::messages::{hand_over, route};
 use sportello_shared::objects::{ObjectStore, sha256_hex};
 use sportello_shared::store::{NewDocument, NewPractice, Store};
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
@@ -194,21 +194,13 @@ impl Intake {
     }
 
     fn next_steps(&self, id: Uuid) -> Vec<Outgoing> {
-        let event = PracticeEvent::new(id, PracticeState::Received);
-        vec![
-            Outgoing::json(
-                &self.practice_exchange,
-                route::VALIDATE,
-                &StageMessage::new(id),
-                Some(id),
-            ),
-            Outgoing::json(
-                &self.events_exchange,
-                &event.routing_key(),
-                &event,
-                Some(id),
-            ),
-        ]
+        hand_over(
+            &self.practice_exchange,
+            route::VALIDATE,
+            &self.events_exchange,
+            id,
+            PracticeState::Received,
+        )
     }
 
     async fn collect_documents(

@@ -25,7 +25,7 @@ use sportello_shared::domain::media;
 use sportello_shared::domain::privacy::scrub;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::Submission;
-use sportello_shared::messages::{PracticeEvent, StageMessage, route};
+use sportello_shared::messages::{StageMessage, hand_over, route};
 use sportello_shared::store::{self, Store, StoreError};
 use sportello_shared::worker::{BatchHandler, Incoming, Outcome};
 use sqlx::Row;
@@ -473,21 +473,13 @@ impl Protocol {
     }
 
     fn passed_on(&self, id: Uuid) -> Vec<Outgoing> {
-        let event = PracticeEvent::new(id, PracticeState::Registered);
-        vec![
-            Outgoing::json(
-                &self.practice_exchange,
-                route::STORE,
-                &StageMessage::new(id),
-                Some(id),
-            ),
-            Outgoing::json(
-                &self.events_exchange,
-                &event.routing_key(),
-                &event,
-                Some(id),
-            ),
-        ]
+        hand_over(
+            &self.practice_exchange,
+            route::STORE,
+            &self.events_exchange,
+            id,
+            PracticeState::Registered,
+        )
     }
 }
 

@@ -328,12 +328,6 @@ impl Returns {
     }
 
     fn event(&self, id: Uuid, state: PracticeState) -> Outgoing {
-        let event = PracticeEvent::new(id, state);
-        Outgoing::json(
-            &self.events_exchange,
-            &event.routing_key(),
-            &event,
-            Some(id),
-        )
+        PracticeEvent::new(id, state).outgoing(&self.events_exchange)
     }
 }

@@ -10,7 +10,7 @@ use crate::archive::{self, Entry, Source};
 use base64::Engine;
 use sportello_shared::broker::Outgoing;
 use sportello_shared::domain::state::PracticeState;
-use sportello_shared::messages::{PracticeEvent, StageMessage, route};
+use sportello_shared::messages::{StageMessage, hand_over, route};
 use sportello_shared::objects::{ObjectError, ObjectStore, sha256_hex};
 use sportello_shared::store::{self, Applied, Store, StoreError, Transition, Tx};
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
@@ -297,20 +297,12 @@ impl Storage {
     }
 
     fn passed_on(&self, id: Uuid) -> Vec<Outgoing> {
-        let event = PracticeEvent::new(id, PracticeState::Stored);
-        vec![
-            Outgoing::json(
-                &self.practice_exchange,
-                route::DISPATCH,
-                &StageMessage::new(id),
-                Some(id),
-            ),
-            Outgoing::json(
-                &self.events_exchange,
-                &event.routing_key(),
-                &event,
-                Some(id),
-            ),
-        ]
+        hand_over(
+            &self.practice_exchange,
+            route::DISPATCH,
+            &self.events_exchange,
+            id,
+            PracticeState::Stored,
+        )
     }
 }

@@ -169,12 +169,7 @@ impl Validation {
                 Some(id),
             ));
         }
-        outputs.push(Outgoing::json(
-            &self.events_exchange,
-            &event.routing_key(),
-            &event,
-            Some(id),
-        ));
+        outputs.push(event.outgoing(&self.events_exchange));
         outputs
     }
 }
