@@ -271,7 +271,7 @@ fn without_bytes(submission: &Submission) -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_submission;
+    use super::{MAX_IDEMPOTENCY_KEY_CHARS, parse_submission};
 
     #[test]
     fn not_json_wrong_version_and_wrong_shape_are_told_apart() {
@@ -293,5 +293,34 @@ mod tests {
         let err =
             parse_submission(br#"{"schema_version": 1, "idempotency_key": "k"}"#).unwrap_err();
         assert!(err.contains("contract v1"), "{err}");
+    }
+
+    fn with(key: &str, subject: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "schema_version": 1,
+            "idempotency_key": key,
+            "channel": { "kind": "portal" },
+            "practice_type": "anagrafe.certificato_anagrafico",
+            "applicant": {
+                "tax_code": "RSSMRA80A01H501U",
+                "given_name": "Mario",
+                "family_name": "Rossi",
+                "email": "mario.rossi@example.it",
+            },
+            "subject": subject,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn what_no_record_can_hold_is_refused_before_the_database() {
+        assert!(parse_submission(&with("portal-1", "Certificato")).is_ok());
+        let nul = parse_submission(&with("portal-1", "Certi\0ficato")).unwrap_err();
+        assert!(nul.contains("NUL character"), "{nul}");
+        let longest = "k".repeat(MAX_IDEMPOTENCY_KEY_CHARS);
+        assert!(parse_submission(&with(&longest, "Certificato")).is_ok());
+        let too_long = parse_submission(&with(&format!("{longest}k"), "Certificato")).unwrap_err();
+        assert!(too_long.contains("idempotency_key must have"), "{too_long}");
+        assert!(parse_submission(&with("  ", "Certificato")).is_err());
     }
 }
