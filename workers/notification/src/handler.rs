@@ -22,8 +22,8 @@ use crate::letter::{self, Attachment, Letter};
 use crate::mailer::{Channel, Mailer, SendError};
 use crate::record::{self, NewNotification, Settlement, Status};
 use crate::templates::{
-    Common, Municipality, Notice, PracticeView, ProtocolView, Reason, RegisteredDocument,
-    ResultDocument, Template, Templates, human_size,
+    Common, IntegratedView, Municipality, Notice, PracticeView, ProtocolView, Reason,
+    RegisteredDocument, ResultDocument, Template, Templates, human_size,
 };
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Europe::Rome;
@@ -383,6 +383,22 @@ impl Notifier {
             .map_err(retry)?;
         let incoming = registrations.iter().find(|r| r.direction == "incoming");
         let kind = self.catalog.get(&practice.practice_type);
+        let integrates = match practice.integrates {
+            None => None,
+            Some(answered) => {
+                let first = register::of_practice(self.store.pool(), answered)
+                    .await
+                    .map_err(retry)?;
+                let protocol = first
+                    .iter()
+                    .find(|r| r.direction == "incoming")
+                    .map(|r| format!("{}/{}", format_number(r.number), r.year));
+                Some(IntegratedView {
+                    id: answered.to_string(),
+                    protocol,
+                })
+            }
+        };
         let common = Common {
             municipality: self.letterhead.municipality.clone(),
             citizen: format!(
@@ -395,6 +411,7 @@ impl Notifier {
                 title: kind.map_or_else(|| practice.practice_type.clone(), |k| k.title.clone()),
                 desk: kind.map_or_else(String::new, |k| k.desk.name.clone()),
                 subject: practice.subject.clone(),
+                integrates,
             },
             protocol: incoming.map(protocol_view),
         };

@@ -125,6 +125,16 @@ pub struct PracticeView {
     pub desk: String,
     /// The "oggetto", in the citizen's own words.
     pub subject: String,
+    /// For a citizen's integration: the practice it answers.
+    pub integrates: Option<IntegratedView>,
+}
+
+/// The practice an integration answers, as the citizen knows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntegratedView {
+    pub id: String,
+    /// `0000042/2026`, when it has its number (it always has, once it asked for more).
+    pub protocol: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -366,6 +376,7 @@ mod tests {
                 title: "Dichiarazione di residenza".into(),
                 desk: "Anagrafe".into(),
                 subject: subject.into(),
+                integrates: None,
             },
             protocol: protocol.then(|| ProtocolView {
                 register: "PG".into(),
@@ -417,6 +428,31 @@ mod tests {
         assert_both(rendered, "sportello@comune.bergamo.it");
         assert!(!rendered.subject.contains('\n') && !rendered.subject.is_empty());
         assert!(!rendered.text.contains("\n\n\n"), "{}", rendered.text);
+    }
+
+    #[test]
+    fn an_integrations_receipt_names_the_practice_it_answers() {
+        let mut context = common("Integrazione: relazione firmata", true);
+        context.practice.integrates = Some(IntegratedView {
+            id: "6f1c0a52-0000-4000-8000-000000000007".into(),
+            protocol: Some("0000017/2026".into()),
+        });
+        let notice = Notice::Receipt {
+            documents: Vec::new(),
+        };
+        let rendered = Templates::new().render(&context, &notice).unwrap();
+        assert_both(
+            &rendered,
+            "integrazione alla pratica 6f1c0a52-0000-4000-8000-000000000007",
+        );
+        assert_both(&rendered, "protocollo n. 0000017/2026");
+        assert_both(&rendered, "0000042");
+        // An application's receipt says nothing of integrations.
+        let plain = Templates::new()
+            .render(&common("Cambio di residenza", true), &notice)
+            .unwrap();
+        assert!(!plain.text.contains("integrazione"), "{}", plain.text);
+        assert!(plain.text.contains("la Sua pratica è stata ricevuta"));
     }
 
     #[test]
