@@ -5,7 +5,6 @@
 //! (cargo runs test binaries one after another).
 
 use sportello_e2e::{TestEnv, json_files, samples_dir};
-use sportello_fleet::submit;
 use sportello_shared::domain::state::PracticeState;
 use std::process::Command;
 
@@ -23,33 +22,15 @@ async fn workers_reconnect_after_a_broker_restart() {
     let fleet = env.start_fleet(&["intake", "validation"]);
     let files = json_files(&samples_dir().join("submissions"));
     let (before, after) = files.split_at(files.len() / 2);
-    let first = submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        before,
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let first = env.submit_files(before).await;
     let settled = [PracticeState::Validated, PracticeState::Rejected];
-    let first: Vec<_> = first.iter().map(|s| s.practice_id.unwrap()).collect();
     env.wait_until_all_in(&first, &settled).await;
 
     rabbitmqctl(&["stop_app"]);
     rabbitmqctl(&["start_app"]);
     rabbitmqctl(&["await_startup"]);
 
-    let second = submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        after,
-        false,
-        |_| {},
-    )
-    .await
-    .expect("the broker takes submissions again");
-    let second: Vec<_> = second.iter().map(|s| s.practice_id.unwrap()).collect();
+    let second = env.submit_files(after).await;
     env.wait_until_all_in(&second, &settled).await;
 
     fleet.stop().await;

@@ -3,7 +3,6 @@
 //! answers here, so every valid practice ends `dispatched`, waiting in its back office's queue.
 
 use sportello_e2e::{TestEnv, json_files, samples_dir, sportello_binary};
-use sportello_fleet::submit;
 use sportello_shared::domain::state::PracticeState;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -43,16 +42,7 @@ async fn sigkill_mid_batch_loses_nothing_and_duplicates_nothing() {
         std::fs::write(&file, serde_json::to_vec(&submission).unwrap()).unwrap();
         files.push(file);
     }
-    let submitted = submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        &files,
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
-    let ids: Vec<uuid::Uuid> = submitted.iter().map(|s| s.practice_id.unwrap()).collect();
+    let ids = env.submit_files(&files).await;
 
     let mut fleet = start_fleet(&env);
     let deadline = tokio::time::Instant::now() + sportello_e2e::PATIENCE;

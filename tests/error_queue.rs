@@ -99,20 +99,9 @@ async fn malformed_submissions_land_in_the_error_queue_with_a_reason_and_intake_
 
     // The same worker still takes good work.
     let good = json_files(&samples_dir().join("submissions")).remove(0);
-    let submitted = submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        &[good],
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
-    env.wait_until_all_in(
-        &[submitted[0].practice_id.unwrap()],
-        &[PracticeState::Validated, PracticeState::Rejected],
-    )
-    .await;
+    let id = env.submit_files(&[good]).await[0];
+    env.wait_until_all_in(&[id], &[PracticeState::Validated, PracticeState::Rejected])
+        .await;
 
     fleet.stop().await;
     env.teardown().await;

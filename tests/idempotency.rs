@@ -1,7 +1,6 @@
 //! The same submission twice is one practice; the same key with other content is a conflict.
 
 use sportello_e2e::{TestEnv, json_files, samples_dir};
-use sportello_fleet::submit;
 use sportello_shared::domain::state::PracticeState;
 use std::path::PathBuf;
 
@@ -21,20 +20,9 @@ async fn a_submission_published_three_times_is_one_practice_with_one_history() {
     let fleet = env.start_fleet(&["intake", "validation"]);
     let sample = first_valid_sample();
     let files = vec![sample.clone(), sample.clone(), sample];
-    let submitted = submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        &files,
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
-    let id = submitted[0].practice_id.unwrap();
-    assert!(
-        submitted.iter().all(|s| s.practice_id == Some(id)),
-        "same key, same id"
-    );
+    let ids = env.submit_files(&files).await;
+    let id = ids[0];
+    assert!(ids.iter().all(|other| *other == id), "same key, same id");
     env.wait_until_all_in(&[id], &[PracticeState::Validated])
         .await;
     // Let the duplicates drain through intake before counting.
@@ -72,27 +60,10 @@ async fn the_same_key_with_different_content_is_recorded_as_a_conflict_and_chang
     let altered_file = dir.join("altered.json");
     std::fs::write(&altered_file, serde_json::to_vec(&altered).unwrap()).unwrap();
 
-    let first = submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        &[sample],
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
-    let id = first[0].practice_id.unwrap();
+    let id = env.submit_files(&[sample]).await[0];
     env.wait_until_all_in(&[id], &[PracticeState::Validated])
         .await;
-    submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        &[altered_file],
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    env.submit_files(&[altered_file]).await;
 
     let deadline = tokio::time::Instant::now() + sportello_e2e::PATIENCE;
     let conflicts = loop {

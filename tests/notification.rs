@@ -10,7 +10,7 @@ use lapin::types::FieldTable;
 use mail::{Inbox, Sample};
 use secrecy::SecretString;
 use sportello_e2e::{PATIENCE, TestEnv, json_files, samples_dir};
-use sportello_fleet::{folder, submit};
+use sportello_fleet::folder;
 use sportello_protocol::register::format_number;
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::config::{PecRelaySettings, Settings, SmtpTls};
@@ -55,18 +55,7 @@ fn scratch_dir(env: &TestEnv) -> PathBuf {
 
 async fn submit_samples(env: &TestEnv, samples: &[Sample]) -> Vec<Uuid> {
     let files: Vec<PathBuf> = samples.iter().map(|s| s.file.clone()).collect();
-    submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        &files,
-        false,
-        |_| {},
-    )
-    .await
-    .expect("samples publish")
-    .iter()
-    .map(|s| s.practice_id.unwrap())
-    .collect()
+    env.submit_files(&files).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

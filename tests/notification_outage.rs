@@ -11,14 +11,12 @@ mod mail;
 
 use mail::Inbox;
 use sportello_e2e::{PATIENCE, TestEnv, json_files, samples_dir};
-use sportello_fleet::submit;
 use sportello_shared::domain::state::PracticeState;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
-use uuid::Uuid;
 
 const OUTAGE: Duration = Duration::from_secs(60);
 
@@ -162,18 +160,9 @@ async fn emails_wait_out_a_mail_server_outage_and_go_out_once() {
 
     sink.pause().await;
     let outage_began = Instant::now();
-    let ids: Vec<Uuid> = submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        &samples.iter().map(|s| s.file.clone()).collect::<Vec<_>>(),
-        false,
-        |_| {},
-    )
-    .await
-    .expect("samples publish")
-    .iter()
-    .map(|s| s.practice_id.unwrap())
-    .collect();
+    let ids = env
+        .submit_files(&samples.iter().map(|s| s.file.clone()).collect::<Vec<_>>())
+        .await;
     env.wait_until_all_in(&ids, &[PracticeState::Registered, PracticeState::Rejected])
         .await;
 

@@ -4,23 +4,13 @@
 
 use chrono::{TimeZone, Utc};
 use sportello_e2e::{TestClock, TestEnv, sportello_binary, valid_samples};
-use sportello_fleet::submit;
 use sportello_protocol::{daily, register};
 use sportello_shared::domain::state::PracticeState;
 use std::path::PathBuf;
 use uuid::Uuid;
 
 async fn submit_and_register(env: &TestEnv, files: &[PathBuf]) -> Vec<Uuid> {
-    let submitted = submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        files,
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
-    let ids: Vec<Uuid> = submitted.iter().map(|s| s.practice_id.unwrap()).collect();
+    let ids = env.submit_files(files).await;
     env.wait_until_all_in(&ids, &[PracticeState::Registered])
         .await;
     ids

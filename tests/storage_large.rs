@@ -87,16 +87,7 @@ async fn a_50_mib_document_is_archived_with_bounded_memory() {
         .spawn()
         .expect("sportello runs");
     let fleet = env.start_fleet(&["intake", "validation", "protocol"]);
-    let submitted = sportello_fleet::submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        std::slice::from_ref(&file),
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
-    let id = submitted[0].practice_id.unwrap();
+    let id = env.submit_files(std::slice::from_ref(&file)).await[0];
     env.wait_until_all_in(&[id], &[PracticeState::Stored, PracticeState::Rejected])
         .await;
     let practice = env.practice(id).await.unwrap();

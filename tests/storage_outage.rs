@@ -7,7 +7,6 @@
 use sportello_e2e::{TestEnv, repository_root, valid_samples};
 use sportello_shared::domain::state::PracticeState;
 use std::time::Duration;
-use uuid::Uuid;
 
 fn stop_garage() {
     let pid_file = sportello_e2e::local_stack_state().join("garage.pid");
@@ -35,16 +34,7 @@ async fn practices_wait_for_the_object_store_then_complete() {
     let sim = env.start_simulator();
     // Intake, validation and the register first, so that storage meets the outage.
     let upstream = env.start_fleet(&["intake", "validation", "protocol"]);
-    let submitted = sportello_fleet::submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        &valid_samples(),
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
-    let ids: Vec<Uuid> = submitted.iter().map(|s| s.practice_id.unwrap()).collect();
+    let ids = env.submit_files(&valid_samples()).await;
     env.wait_until_all_in(&ids, &[PracticeState::Registered])
         .await;
 

@@ -3,7 +3,6 @@
 
 use crate::support::TestApi;
 use sportello_e2e::{TestEnv, json_files, samples_dir};
-use sportello_fleet::submit;
 use sportello_shared::domain::state::PracticeState;
 
 /// The value of the first sample line that starts with `prefix`.
@@ -28,16 +27,7 @@ async fn metrics_after_a_run_show_queue_depths_and_stage_latencies() {
         .into_iter()
         .take(6)
         .collect();
-    let submitted = submit::submit(
-        &env.settings.broker,
-        &env.exchange("intake"),
-        &files,
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
-    let ids: Vec<_> = submitted.iter().map(|s| s.practice_id.unwrap()).collect();
+    let ids = env.submit_files(&files).await;
     env.wait_until_all_in(&ids, &[PracticeState::Validated, PracticeState::Rejected])
         .await;
 
