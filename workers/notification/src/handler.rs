@@ -285,14 +285,7 @@ impl Notifier {
             Err(e) => {
                 let error = format!("the applicant's address is not usable: {e}");
                 warn!(event = %event_name, to = %masked, %error, "notification cannot be sent");
-                claim
-                    .settle(Settlement {
-                        status: Status::FailedPermanent,
-                        attempted: false,
-                        error: Some(&error),
-                    })
-                    .await
-                    .map_err(retry)?;
+                claim.refuse(&error).await.map_err(retry)?;
                 return Ok(Outcome::Done(Vec::new()));
             }
         };
@@ -322,14 +315,7 @@ impl Notifier {
             Err(e) => {
                 let error = e.to_string();
                 warn!(event = %event_name, to = %masked, %error, "notification refused");
-                claim
-                    .settle(Settlement {
-                        status: Status::FailedPermanent,
-                        attempted: false,
-                        error: Some(&error),
-                    })
-                    .await
-                    .map_err(retry)?;
+                claim.refuse(&error).await.map_err(retry)?;
                 return Ok(Outcome::Done(Vec::new()));
             }
         };

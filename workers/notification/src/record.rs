@@ -134,6 +134,17 @@ impl Claim {
         self.tx.commit().await
     }
 
+    /// Gives up without trying to send: nothing a retry could change (a bad address, a
+    /// message that cannot be composed).
+    pub async fn refuse(self, error: &str) -> Result<(), sqlx::Error> {
+        self.settle(Settlement {
+            status: Status::FailedPermanent,
+            attempted: false,
+            error: Some(error),
+        })
+        .await
+    }
+
     /// Releases the row without changing it.
     pub async fn release(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await

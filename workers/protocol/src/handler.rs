@@ -111,7 +111,7 @@ struct FirstRegistration {
 }
 
 /// What became of one practice of the batch.
-enum Result1 {
+enum Disposition {
     Registered,
     /// Nothing to do now; these outputs (maybe none) still have to go out.
     Settled(Vec<Outgoing>),
@@ -160,9 +160,9 @@ impl BatchHandler for Protocol {
                 for (id, result) in results {
                     let indices = &wanted[&id];
                     let first = match result {
-                        Result1::Registered => Outcome::Done(self.passed_on(id)),
-                        Result1::Settled(outputs) => Outcome::Done(outputs),
-                        Result1::Refused(reason) => Outcome::Reject(reason),
+                        Disposition::Registered => Outcome::Done(self.passed_on(id)),
+                        Disposition::Settled(outputs) => Outcome::Done(outputs),
+                        Disposition::Refused(reason) => Outcome::Reject(reason),
                     };
                     // A practice twice in one batch: the copies have nothing left to do.
                     for &i in &indices[1..] {
@@ -201,7 +201,10 @@ enum BatchError {
 }
 
 impl Protocol {
-    async fn register_all(&self, ids: Vec<Uuid>) -> Result<BTreeMap<Uuid, Result1>, BatchError> {
+    async fn register_all(
+        &self,
+        ids: Vec<Uuid>,
+    ) -> Result<BTreeMap<Uuid, Disposition>, BatchError> {
         let mut tx = self.store.begin().await?;
         // Practices are locked in id order by every worker, so batches never deadlock.
         let rows = sqlx::query(
@@ -226,12 +229,12 @@ impl Protocol {
             .filter_map(|row| row.get::<Option<Uuid>, _>("integrates"))
             .collect();
         let firsts = self.incoming_registrations(&mut tx, &integrated).await?;
-        let mut results: BTreeMap<Uuid, Result1> = ids
+        let mut results: BTreeMap<Uuid, Disposition> = ids
             .iter()
             .map(|id| {
                 (
                     *id,
-                    Result1::Refused(format!("practice {id} does not exist")),
+                    Disposition::Refused(format!("practice {id} does not exist")),
                 )
             })
             .collect();
@@ -242,14 +245,14 @@ impl Protocol {
             let settled = if registered_before.contains(&id) {
                 // Registered before; pass it on again only if the crash came before that.
                 let again = state == PracticeState::Registered.as_str();
-                Result1::Settled(if again {
+                Disposition::Settled(if again {
                     self.passed_on(id)
                 } else {
                     Vec::new()
                 })
             } else if state != PracticeState::Validated.as_str() {
                 info!(practice_id = %id, %state, "not waiting for registration any more");
-                Result1::Settled(Vec::new())
+                Disposition::Settled(Vec::new())
             } else {
                 let docs = documents.remove(&id).unwrap_or_default();
                 let first = match row.get::<Option<Uuid>, _>("integrates") {
@@ -263,7 +266,7 @@ impl Protocol {
                         pending.push(ready);
                         continue;
                     }
-                    Err(reason) => Result1::Refused(reason),
+                    Err(reason) => Disposition::Refused(reason),
                 }
             };
             results.insert(id, settled);
@@ -330,7 +333,7 @@ impl Protocol {
                     refers_to: practice.first.as_ref().map(|first| first.row_id),
                     segnatura: signed,
                 });
-                results.insert(practice.id, Result1::Registered);
+                results.insert(practice.id, Disposition::Registered);
             }
             register::insert_many(&mut tx, &register, &batch).await?;
             tx.commit().await?;
