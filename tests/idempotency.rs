@@ -1,6 +1,9 @@
 //! The same submission twice is one practice; the same key with other content is a conflict.
 
-use sportello_e2e::{TestEnv, json_files, samples_dir};
+#[path = "quiet/mod.rs"]
+mod quiet;
+
+use sportello_e2e::{RunningFleet, TestEnv, json_files, samples_dir};
 use sportello_shared::domain::state::PracticeState;
 use std::path::PathBuf;
 
@@ -14,35 +17,49 @@ fn first_valid_sample() -> PathBuf {
         .expect("a valid sample")
 }
 
+/// The stages a duplicate can reach: intake passes a copy on while the practice still waits for
+/// validation, and validation passes on again a practice it already validated.
+const THROUGH_THE_REGISTER: [&str; 3] = ["intake", "validation", "protocol"];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_submission_published_three_times_is_one_practice_with_one_history() {
     let env = TestEnv::new().await;
-    let fleet = env.start_fleet(&["intake", "validation"]);
+    let fleet = env.start_fleet(&THROUGH_THE_REGISTER);
     let sample = first_valid_sample();
     let files = vec![sample.clone(), sample.clone(), sample];
     let ids = env.submit_files(&files).await;
     let id = ids[0];
     assert!(ids.iter().all(|other| *other == id), "same key, same id");
-    env.wait_until_all_in(&[id], &[PracticeState::Validated])
-        .await;
-    // Let the duplicates drain through intake before counting.
-    env.wait_for_messages(&env.queue_of("protocol"), 1).await;
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    // Counting means something only once all three copies, and whatever they were passed on
+    // as, have been handled by every stage they reached.
+    quiet::until_quiet(
+        &env,
+        &quiet::queues_of(&env, &THROUGH_THE_REGISTER),
+        fleet,
+        RunningFleet::stop,
+        || env.start_fleet(&THROUGH_THE_REGISTER),
+    )
+    .await;
 
+    let pool = env.app.store.pool();
     let practices: i64 = sqlx::query_scalar("SELECT count(*) FROM practices")
-        .fetch_one(env.app.store.pool())
+        .fetch_one(pool)
         .await
         .unwrap();
     assert_eq!(practices, 1);
     let history = env.app.store.history(id).await.unwrap();
     let states: Vec<&str> = history.iter().map(|h| h.to.as_str()).collect();
-    assert_eq!(states, ["received", "validated"]);
-    assert!(
-        env.drain(&env.queue_of("protocol")).await.is_empty(),
-        "registered once, not three times"
-    );
+    assert_eq!(states, ["received", "validated", "registered"]);
+    let numbers: i64 = sqlx::query_scalar("SELECT count(*) FROM registrations")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(numbers, 1, "registered once, not three times");
+    for worker in THROUGH_THE_REGISTER {
+        let failed = env.drain(&env.error_queue_of(worker)).await;
+        assert!(failed.is_empty(), "{worker}: {:?}", failed[0].reason);
+    }
 
-    fleet.stop().await;
     env.teardown().await;
 }
 
@@ -64,19 +81,22 @@ async fn the_same_key_with_different_content_is_recorded_as_a_conflict_and_chang
     env.wait_until_all_in(&[id], &[PracticeState::Validated])
         .await;
     env.submit_files(&[altered_file]).await;
+    // "Changes nothing" holds only once the altered copy, and anything it was passed on as,
+    // has been handled.
+    quiet::until_quiet(
+        &env,
+        &quiet::queues_of(&env, &["intake", "validation"]),
+        fleet,
+        RunningFleet::stop,
+        || env.start_fleet(&["intake", "validation"]),
+    )
+    .await;
 
-    let deadline = tokio::time::Instant::now() + sportello_e2e::PATIENCE;
-    let conflicts = loop {
-        let conflicts: Vec<(uuid::Uuid, serde_json::Value)> =
-            sqlx::query_as("SELECT practice_id, submission FROM submission_conflicts")
-                .fetch_all(env.app.store.pool())
-                .await
-                .unwrap();
-        if !conflicts.is_empty() || tokio::time::Instant::now() > deadline {
-            break conflicts;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    let conflicts: Vec<(uuid::Uuid, serde_json::Value)> =
+        sqlx::query_as("SELECT practice_id, submission FROM submission_conflicts")
+            .fetch_all(env.app.store.pool())
+            .await
+            .unwrap();
     assert_eq!(conflicts.len(), 1, "the conflict is recorded");
     assert_eq!(conflicts[0].0, id);
     assert_eq!(conflicts[0].1["subject"], "Oggetto cambiato dopo l'invio");
@@ -87,7 +107,6 @@ async fn the_same_key_with_different_content_is_recorded_as_a_conflict_and_chang
     );
     assert_eq!(env.app.store.history(id).await.unwrap().len(), 2);
 
-    fleet.stop().await;
     env.teardown().await;
     let _ = std::fs::remove_dir_all(dir);
 }

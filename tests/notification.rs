@@ -4,12 +4,12 @@
 
 #[path = "mail/mod.rs"]
 mod mail;
+#[path = "quiet/mod.rs"]
+mod quiet;
 
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
 use mail::{Inbox, Sample};
 use secrecy::SecretString;
-use sportello_e2e::{PATIENCE, TestEnv, json_files, samples_dir};
+use sportello_e2e::{PATIENCE, RunningFleet, TestEnv, json_files, samples_dir};
 use sportello_fleet::folder;
 use sportello_protocol::register::format_number;
 use sportello_shared::broker::{self, Outgoing, Publisher};
@@ -19,7 +19,6 @@ use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::PracticeEvent;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::time::Duration;
 use uuid::Uuid;
 
 /// The local maildev doubles as the PEC provider's relay, so the PEC channel is exercised too.
@@ -250,26 +249,6 @@ async fn every_applicant_gets_exactly_the_email_of_their_outcome() {
     env.teardown().await;
 }
 
-async fn ready_in(env: &TestEnv, queue: &str) -> u32 {
-    let connection = broker::connect(&env.settings.broker, "test-count")
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let declared = channel
-        .queue_declare(
-            queue.into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let _ = connection.close(200, "done".into()).await;
-    declared.message_count()
-}
-
 async fn publish_events(env: &TestEnv, events: &[PracticeEvent]) {
     let connection = broker::connect(&env.settings.broker, "test-events")
         .await
@@ -330,20 +309,15 @@ async fn a_redelivered_event_never_sends_a_second_email() {
         ],
     )
     .await;
-    let queue = env.queue_of("notification");
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while ready_in(&env, &queue).await > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{queue} never drained"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    // Whatever was taken finishes before stop returns; anything merely prefetched would be
-    // back in the queue, so an empty queue now means every copy was handled.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    fleet.stop().await;
-    assert_eq!(ready_in(&env, &queue).await, 0, "every copy was handled");
+    // "Never a second email" means something only once every copy has been handled.
+    quiet::until_quiet(
+        &env,
+        &quiet::queues_of(&env, &["notification"]),
+        fleet,
+        RunningFleet::stop,
+        || env.start_fleet(&["notification"]),
+    )
+    .await;
 
     let records = mail::notifications(env.app.store.pool(), &ids).await;
     assert_eq!(records.len(), 2);
