@@ -2,11 +2,23 @@
 //! restarted with deploy/local/stack-up.sh): practices wait in the retry tiers, then complete by
 //! themselves — none lost, none stored twice, nothing in an error queue.
 //!
-//! Its own test binary: stopping Garage disturbs every test that uses it at the same moment.
+//! Why it cannot disturb tests running at the same time: stopping Garage would break every
+//! test using the object store at that moment, and under the project's runner
+//! (`cargo test --workspace`, deploy/local/test.sh) test binaries run one after another and only
+//! the tests of one binary run side by side. So this file holds exactly this one test and
+//! nothing shares its binary — which also makes this process's worker metrics this test's own,
+//! as the wait below relies on. Add no test here. (A second `cargo test` started by hand on the
+//! same machine, or a runner that mixes binaries such as cargo-nextest, is not protected: the
+//! stack has one Garage.)
 
-use sportello_e2e::{TestEnv, repository_root, valid_samples};
+use sportello_e2e::{PATIENCE, TestEnv, repository_root, valid_samples};
 use sportello_shared::domain::state::PracticeState;
+use sportello_shared::metrics::{self, Settled};
 use std::time::Duration;
+
+/// How long the object store stays away: longer than the first two retry tiers (5 s, 30 s)
+/// together, so that practices reach the third.
+const OUTAGE: Duration = Duration::from_secs(60);
 
 fn stop_garage() {
     let pid_file = sportello_e2e::local_stack_state().join("garage.pid");
@@ -28,6 +40,22 @@ fn start_garage() {
     assert!(status.success(), "stack-up.sh restarts Garage");
 }
 
+/// Brings Garage back if the test fails during the outage, so that a failed assertion does not
+/// leave the machine's stack without its object store for whatever runs next.
+struct Outage;
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = std::process::Command::new("bash")
+                .arg(repository_root().join("deploy/local/stack-up.sh"))
+                .current_dir(repository_root())
+                .stdout(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn practices_wait_for_the_object_store_then_complete() {
     let env = TestEnv::new().await;
@@ -39,8 +67,23 @@ async fn practices_wait_for_the_object_store_then_complete() {
         .await;
 
     stop_garage();
+    let outage = Outage;
+    let outage_began = tokio::time::Instant::now();
     let downstream = env.start_fleet(&["storage", "dispatch", "returns"]);
-    tokio::time::sleep(Duration::from_secs(60)).await;
+    // Storage met the outage with every practice (each went to a retry tier at least once),
+    // so "nothing stored meanwhile" below is about practices that were tried.
+    let deadline = outage_began + PATIENCE;
+    while metrics::settled_count("storage", Settled::Retried) < ids.len() as u64 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "storage retried {} of {} practices",
+            metrics::settled_count("storage", Settled::Retried),
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The rest of the outage is the scenario itself, not a wait for something to happen.
+    tokio::time::sleep_until(outage_began + OUTAGE).await;
     let stored_meanwhile: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM practices WHERE state <> 'registered' AND id = ANY($1)",
     )
@@ -53,6 +96,7 @@ async fn practices_wait_for_the_object_store_then_complete() {
         "nothing is stored while the store is down"
     );
     start_garage();
+    drop(outage);
 
     // The retry tiers are 5 s, 30 s, 2 min, 10 min: allow for the longest wait after the outage.
     let finals = [
