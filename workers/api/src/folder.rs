@@ -133,7 +133,8 @@ pub struct NotificationView {
     /// The citizen's address: shown because this is the citizen's own folder (or an operator's
     /// view of it).
     pub recipient: String,
-    /// `queued`, `sent`, `failed_temporary` or `failed_permanent`.
+    /// `queued`, `sending` (an attempt under way, or cut off by a crash), `sent`,
+    /// `failed_temporary` or `failed_permanent`.
     pub status: String,
     pub attempts: i32,
     pub last_error: Option<String>,

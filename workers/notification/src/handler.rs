@@ -19,7 +19,7 @@
 //! come from the history entry that the event announced.
 
 use crate::letter::{self, Attachment, Letter};
-use crate::mailer::{Channel, Mailer, SendError};
+use crate::mailer::{Channel, Mailer, Relay, SendError};
 use crate::record::{self, NewNotification, Settlement, Status};
 use crate::templates::{
     Common, IntegratedView, Municipality, Notice, PracticeView, ProtocolView, Reason,
@@ -273,11 +273,20 @@ impl Notifier {
         )
         .await
         .map_err(retry)?;
-        let claim = record::claim(pool, id, &event_name).await.map_err(retry)?;
+        let Some(claim) = record::claim(pool, id, &event_name).await.map_err(retry)? else {
+            // Another delivery of the same event is sending it now: it will settle the row,
+            // and this one, back from the retry queue, will find it so.
+            return Err(Outcome::Retry(format!(
+                "{event_name}: another delivery of this event is sending it right now"
+            )));
+        };
         if claim.status.is_final() {
             info!(event = %event_name, status = claim.status.as_str(), "already notified; nothing to send");
             claim.release().await.map_err(retry)?;
             return Ok(Outcome::Done(Vec::new()));
+        }
+        if claim.status == Status::Sending {
+            warn!(event = %event_name, attempts = claim.attempts, "the last attempt was cut off before its outcome was recorded; the relay may have the message: sending again with the same Message-ID");
         }
         let masked = mask_email(&recipient.raw);
         let address = match &recipient.address {
@@ -289,13 +298,27 @@ impl Notifier {
                 return Ok(Outcome::Done(Vec::new()));
             }
         };
-        let (common, notice, attachments) = self
+        // Everything the email needs is gathered and rendered before an attempt is counted.
+        let prepared = self
             .content(&practice, &submission, entry, template)
-            .await?;
-        let rendered = self.templates.render(&common, &notice).map_err(|e| {
-            // A template that does not render is our bug: the operator replays it once fixed.
-            Outcome::Reject(mask_addresses(&e.to_string()))
-        })?;
+            .await
+            .and_then(|(common, notice, attachments)| {
+                self.templates
+                    .render(&common, &notice)
+                    .map(|rendered| (rendered, attachments))
+                    .map_err(|e| {
+                        // A template that does not render is our bug: the operator replays it
+                        // once fixed.
+                        Outcome::Reject(mask_addresses(&e.to_string()))
+                    })
+            });
+        let (rendered, attachments) = match prepared {
+            Ok(prepared) => prepared,
+            Err(outcome) => {
+                claim.release().await.map_err(retry)?;
+                return Err(outcome);
+            }
+        };
         let relay = self
             .mailer
             .relay(recipient.channel)
@@ -319,8 +342,31 @@ impl Notifier {
                 return Ok(Outcome::Done(Vec::new()));
             }
         };
-        let attempt = claim.attempts + 1;
-        let sent = relay.send(message).await;
+        self.attempt(claim, relay, &message, &event_name, template, &recipient)
+            .await
+    }
+
+    /// One attempt: the connection opened first, the attempt counted and committed, then the
+    /// SMTP transaction alone, and the row settled as soon as the relay has answered.
+    async fn attempt(
+        &self,
+        mut claim: record::Claim,
+        relay: &Relay,
+        message: &lettre::Message,
+        event_name: &str,
+        template: Template,
+        recipient: &Recipient,
+    ) -> Result<Outcome, Outcome> {
+        let masked = mask_email(&recipient.raw);
+        let mut attempt = claim.attempts + 1;
+        let sent = match relay.connect().await {
+            // No connection: nothing reached the relay; the attempt is counted at settlement.
+            Err(e) => Err(e),
+            Ok(mut session) => {
+                attempt = claim.begin_attempt().await.map_err(retry)?;
+                session.send(message).await
+            }
+        };
         let (status, error) = match &sent {
             Ok(_) => (Status::Sent, None),
             Err(SendError::Temporary(e)) => (Status::FailedTemporary, Some(mask_addresses(e))),
@@ -334,7 +380,8 @@ impl Notifier {
             })
             .await
         {
-            // The relay may have the message already: a second copy, if any, has the same id.
+            // The relay may have the message already: the row stays `sending`, and the
+            // redelivered event sends a second copy with the same Message-ID.
             warn!(event = %event_name, error = %e, "could not record the send; the event will come again");
             return Err(retry(e));
         }

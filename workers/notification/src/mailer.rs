@@ -1,23 +1,33 @@
 //! The SMTP relays: the ordinary one, and the PEC provider's when there is one.
 //!
-//! Each relay is a lettre transport with a connection pool (idle connections are checked with
-//! NOOP before reuse, so a relay that restarted costs nothing but a reconnect). lettre's own
-//! timeout covers only connecting, so every send is also bounded by ours: a relay that accepts
-//! the connection and then says nothing must not hold a worker forever.
+//! A send is two steps, so that the notifications table can count an attempt right before the
+//! only part of it that can deliver anything: [`Relay::connect`] opens a connection (or takes an
+//! idle one, checked with NOOP) with greeting, STARTTLS and AUTH done, and
+//! [`Session::send`] is the SMTP transaction alone (MAIL, RCPT, DATA), returning at the server's
+//! reply to the message. A healthy connection goes back to the relay's idle set when its
+//! [`Session`] is dropped, so a relay that restarted costs nothing but a reconnect.
+//!
+//! lettre's own timeout covers single reads and writes, so both steps are also bounded by ours:
+//! a relay that accepts the connection and then says nothing must not hold a worker forever.
 //!
 //! A failure is *permanent* only when the relay says so with a 5xx reply (no such mailbox,
 //! message refused): sending again would fail the same way. Everything else — 4xx replies,
 //! refused or dropped connections, TLS trouble, our timeout — is *temporary*.
 
+use lettre::Message;
 use lettre::message::Mailbox;
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::{Code, Severity};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
 use sportello_shared::config::{PecRelaySettings, SmtpSettings, SmtpTls};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// An idle connection older than this is closed rather than checked: relays drop idle clients
+/// after a minute or so, and a NOOP to a half-closed socket only costs time.
+const IDLE_LIMIT: Duration = Duration::from_secs(30);
 
 /// How the citizen is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,12 +107,28 @@ pub fn classify(error: &lettre::transport::smtp::Error) -> SendError {
     }
 }
 
-/// One relay: its pooled transport, the sender it writes as, and our bound on a send.
+/// How a relay's connections are secured.
+enum Security {
+    Plain,
+    /// STARTTLS after the greeting, required.
+    StartTls(TlsParameters),
+    /// TLS from the first byte (SMTPS).
+    Wrapper(TlsParameters),
+}
+
+/// One relay: where it is, how to log in, the sender it writes as, our bound on each step,
+/// and its idle connections.
 pub struct Relay {
     name: &'static str,
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    host: String,
+    port: u16,
+    security: Security,
+    credentials: Option<Credentials>,
+    hello: ClientId,
     from: Mailbox,
     timeout: Duration,
+    pool_size: usize,
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
 }
 
 /// What a relay needs, whichever section of the settings it comes from.
@@ -141,27 +167,24 @@ impl Relay {
                 reason: e.to_string(),
             })
         };
-        let tls = match spec.tls {
-            SmtpTls::None => Tls::None,
-            SmtpTls::Starttls => Tls::Required(tls_parameters()?),
-            SmtpTls::Tls => Tls::Wrapper(tls_parameters()?),
+        let security = match spec.tls {
+            SmtpTls::None => Security::Plain,
+            SmtpTls::Starttls => Security::StartTls(tls_parameters()?),
+            SmtpTls::Tls => Security::Wrapper(tls_parameters()?),
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(spec.host)
-            .port(spec.port)
-            .tls(tls)
-            .timeout(Some(spec.timeout))
-            .pool_config(PoolConfig::new().max_size(spec.pool_size));
-        if !spec.username.is_empty() {
-            builder = builder.credentials(Credentials::new(
-                spec.username.to_owned(),
-                spec.password.to_owned(),
-            ));
-        }
+        let credentials = (!spec.username.is_empty())
+            .then(|| Credentials::new(spec.username.to_owned(), spec.password.to_owned()));
         Ok(Relay {
             name: spec.name,
-            transport: builder.build(),
+            host: spec.host.to_owned(),
+            port: spec.port,
+            security,
+            credentials,
+            hello: ClientId::default(),
             from,
             timeout: spec.timeout,
+            pool_size: spec.pool_size as usize,
+            idle: Mutex::new(Vec::new()),
         })
     }
 
@@ -170,16 +193,117 @@ impl Relay {
         &self.from
     }
 
-    /// Hands `message` to the relay; `Ok` carries the relay's reply (often its queue id).
-    pub async fn send(&self, message: Message) -> Result<String, SendError> {
-        match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
-            Err(_) => Err(SendError::Temporary(format!(
-                "the {} relay did not finish the send within {} s",
-                self.name,
-                self.timeout.as_secs_f32()
-            ))),
+    /// A connection ready for a transaction: an idle one that still answers NOOP, or a new one
+    /// (greeting, EHLO, STARTTLS, AUTH). Nothing of a message has been said yet.
+    pub async fn connect(&self) -> Result<Session<'_>, SendError> {
+        while let Some((mut connection, since)) = self.take_idle() {
+            if since.elapsed() < IDLE_LIMIT
+                && tokio::time::timeout(self.timeout, connection.test_connected())
+                    .await
+                    .unwrap_or(false)
+            {
+                return Ok(self.session(connection));
+            }
+        }
+        match tokio::time::timeout(self.timeout, self.open()).await {
+            Err(_) => Err(self.too_slow("connect")),
             Ok(Err(error)) => Err(classify(&error)),
-            Ok(Ok(response)) => Ok(response.message().collect::<Vec<_>>().join(" ")),
+            Ok(Ok(connection)) => Ok(self.session(connection)),
+        }
+    }
+
+    /// Connects and sends in one go (no attempt to count in between).
+    pub async fn send(&self, message: &Message) -> Result<String, SendError> {
+        self.connect().await?.send(message).await
+    }
+
+    async fn open(&self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
+        let wrapper = match &self.security {
+            Security::Wrapper(parameters) => Some(parameters.clone()),
+            _ => None,
+        };
+        let mut connection = AsyncSmtpConnection::connect_tokio1(
+            (self.host.as_str(), self.port),
+            Some(self.timeout),
+            &self.hello,
+            wrapper,
+            None,
+        )
+        .await?;
+        if let Security::StartTls(parameters) = &self.security {
+            connection.starttls(parameters.clone(), &self.hello).await?;
+        }
+        if let Some(credentials) = &self.credentials {
+            connection.auth(DEFAULT_MECHANISMS, credentials).await?;
+        }
+        Ok(connection)
+    }
+
+    fn take_idle(&self) -> Option<(AsyncSmtpConnection, Instant)> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    fn session(&self, connection: AsyncSmtpConnection) -> Session<'_> {
+        Session {
+            relay: self,
+            connection: Some(connection),
+        }
+    }
+
+    fn too_slow(&self, step: &str) -> SendError {
+        SendError::Temporary(format!(
+            "the {} relay did not {step} within {} s",
+            self.name,
+            self.timeout.as_secs_f32()
+        ))
+    }
+}
+
+/// An open connection to a relay, between transactions. Dropped healthy, it goes back to the
+/// relay's idle connections; after a failure it is closed.
+pub struct Session<'r> {
+    relay: &'r Relay,
+    connection: Option<AsyncSmtpConnection>,
+}
+
+impl Session<'_> {
+    /// The SMTP transaction: MAIL, RCPT, DATA and the message. `Ok` carries the server's reply
+    /// to the message (often its queue id): from then on the relay has it.
+    pub async fn send(&mut self, message: &Message) -> Result<String, SendError> {
+        let Some(connection) = self.connection.as_mut() else {
+            return Err(SendError::Temporary(format!(
+                "the {} relay connection was lost",
+                self.relay.name
+            )));
+        };
+        let bytes = message.formatted();
+        let sent = tokio::time::timeout(
+            self.relay.timeout,
+            connection.send(message.envelope(), &bytes),
+        )
+        .await;
+        let failure = match sent {
+            Ok(Ok(response)) => return Ok(response.message().collect::<Vec<_>>().join(" ")),
+            Ok(Err(error)) => classify(&error),
+            Err(_) => self.relay.too_slow("finish the send"),
+        };
+        // Whatever the relay said, the connection is in an unknown state: never reused.
+        self.connection = None;
+        Err(failure)
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        if connection.has_broken() {
+            return;
+        }
+        let mut idle = self.relay.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < self.relay.pool_size {
+            idle.push((connection, Instant::now()));
         }
     }
 }
@@ -252,6 +376,7 @@ mod tests {
     use crate::letter::{self, Letter};
     use crate::templates::Rendered;
     use sportello_shared::domain::email::EmailAddress;
+    use std::sync::Arc;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     use tokio::net::TcpListener;
 
@@ -263,14 +388,21 @@ mod tests {
         Mute,
     }
 
-    async fn serve(peer: Peer) -> u16 {
+    /// What the peer heard: `connect` for each connection, then each command's verb.
+    type Heard = Arc<std::sync::Mutex<Vec<String>>>;
+
+    async fn serve(peer: Peer) -> (u16, Heard) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
+        let heard = Heard::default();
+        let log = heard.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                log.lock().unwrap().push("connect".into());
+                let log = log.clone();
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
                     let rcpt = match peer {
@@ -291,7 +423,9 @@ mod tests {
                             in_data = false;
                             "250 2.0.0 queued as 42"
                         } else {
-                            match line.get(..4).unwrap_or("").to_ascii_uppercase().as_str() {
+                            let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                            log.lock().unwrap().push(verb.clone());
+                            match verb.as_str() {
                                 "EHLO" | "HELO" => "250 peer",
                                 "MAIL" | "RSET" | "NOOP" => "250 2.0.0 ok",
                                 "RCPT" => rcpt,
@@ -317,7 +451,7 @@ mod tests {
                 });
             }
         });
-        port
+        (port, heard)
     }
 
     fn relay(port: u16, timeout: Duration) -> Relay {
@@ -359,9 +493,9 @@ mod tests {
     }
 
     async fn send_to(peer: Peer, timeout: Duration) -> Result<String, SendError> {
-        let relay = relay(serve(peer).await, timeout);
+        let relay = relay(serve(peer).await.0, timeout);
         let message = message(&relay);
-        relay.send(message).await
+        relay.send(&message).await
     }
 
     #[tokio::test]
@@ -370,6 +504,45 @@ mod tests {
             .await
             .unwrap();
         assert!(reply.contains("queued as 42"), "{reply}");
+    }
+
+    #[tokio::test]
+    async fn connecting_says_nothing_of_the_message_and_the_connection_is_reused() {
+        let (port, heard) = serve(Peer::Rcpt("250 2.1.5 ok")).await;
+        let relay = relay(port, Duration::from_secs(5));
+        let mut session = relay.connect().await.unwrap();
+        assert_eq!(*heard.lock().unwrap(), ["connect", "EHLO"]);
+        session.send(&message(&relay)).await.unwrap();
+        assert_eq!(
+            *heard.lock().unwrap(),
+            ["connect", "EHLO", "MAIL", "RCPT", "DATA"]
+        );
+        drop(session);
+        relay.send(&message(&relay)).await.unwrap();
+        let heard = heard.lock().unwrap();
+        assert_eq!(
+            heard.iter().filter(|v| *v == "connect").count(),
+            1,
+            "{heard:?}"
+        );
+        assert_eq!(
+            heard[5], "NOOP",
+            "an idle connection is checked before reuse"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_failed_is_not_reused() {
+        let (port, heard) = serve(Peer::Rcpt("451 4.3.0 try again later")).await;
+        let relay = relay(port, Duration::from_secs(5));
+        assert!(relay.send(&message(&relay)).await.is_err());
+        assert!(relay.send(&message(&relay)).await.is_err());
+        let heard = heard.lock().unwrap();
+        assert_eq!(
+            heard.iter().filter(|v| *v == "connect").count(),
+            2,
+            "{heard:?}"
+        );
     }
 
     #[tokio::test]
@@ -403,7 +576,7 @@ mod tests {
             listener.local_addr().unwrap().port()
         };
         let relay = relay(port, Duration::from_secs(5));
-        let err = relay.send(message(&relay)).await.unwrap_err();
+        let err = relay.send(&message(&relay)).await.unwrap_err();
         assert!(matches!(err, SendError::Temporary(_)), "{err:?}");
     }
 

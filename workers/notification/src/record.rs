@@ -1,16 +1,24 @@
-//! The notifications table (migration `0003_notifications.sql`): what was to be sent, to whom,
-//! and what became of it.
+//! The notifications table (migrations `0003_notifications.sql`, `0009_notification_attempts.sql`):
+//! what was to be sent, to whom, and what became of it.
 //!
-//! Sending is not transactional, so the record brackets it: the row is inserted `queued` (a
-//! redelivered event finds it), then locked for the send ([`claim`]), so two deliveries of one
-//! event handled at the same moment take turns and the second finds `sent`. A crash after the
-//! relay took the message and before the row says `sent` can still send a second copy; it
-//! carries the same Message-ID, so mail clients show it once.
+//! Sending is not transactional, so the record brackets it. The row is inserted `queued` (a
+//! redelivered event finds it), then claimed ([`claim`]): a session-level advisory lock on a
+//! connection of our own, so two deliveries of one event never send at the same moment, and a
+//! worker that dies lets go with its connection. Right before the SMTP transaction the attempt
+//! is counted and committed ([`Claim::begin_attempt`]: `sending`, `attempts + 1`, its start
+//! time); right after the relay's reply the row is settled.
+//!
+//! What holds, then: `attempts` is never less than the copies the relay took. A worker killed
+//! after the relay took the message and before the settlement leaves `sending`; the redelivered
+//! event claims the row again and sends again, with the same Message-ID (mail clients show it
+//! once) and one attempt more. A transaction cut off there by a dropped connection or our
+//! timeout ends `failed_temporary` and is retried the same way. Those are the only ways to a
+//! second copy: SMTP has no way to ask a relay whether it already has a message.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sportello_shared::store::Tx;
-use sqlx::{PgPool, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres, Row};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -18,6 +26,8 @@ use uuid::Uuid;
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Queued,
+    /// An attempt is under way, or was cut off by a crash (its outcome is unknown).
+    Sending,
     Sent,
     /// The last attempt failed in a way that may pass; the event will come again.
     FailedTemporary,
@@ -29,6 +39,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Queued => "queued",
+            Status::Sending => "sending",
             Status::Sent => "sent",
             Status::FailedTemporary => "failed_temporary",
             Status::FailedPermanent => "failed_permanent",
@@ -38,6 +49,7 @@ impl Status {
     fn parse(text: &str) -> Option<Status> {
         [
             Status::Queued,
+            Status::Sending,
             Status::Sent,
             Status::FailedTemporary,
             Status::FailedPermanent,
@@ -80,58 +92,123 @@ pub async fn enqueue(pool: &PgPool, new: &NewNotification<'_>) -> Result<(), sql
     Ok(())
 }
 
-/// The row of one notification, locked until [`Claim::settle`] or drop.
-pub struct Claim {
-    tx: Tx,
-    id: i64,
-    pub status: Status,
-    pub attempts: i32,
+/// The first key of our advisory locks ("NOTI"): the two-key space, apart from sqlx's
+/// migration lock (one key) and anyone else's.
+const LOCK_CLASS: i32 = 0x4E4F_5449;
+
+/// The second key: the row's id folded into 31 bits (a collision only makes two
+/// notifications take turns).
+fn lock_key(id: i64) -> i32 {
+    i32::try_from(id.rem_euclid(i64::from(i32::MAX))).expect("folded into i32")
 }
 
-/// Locks the notification of (`practice_id`, `event`); [`enqueue`] must have run.
-pub async fn claim(pool: &PgPool, practice_id: Uuid, event: &str) -> Result<Claim, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let row = sqlx::query(
-        "SELECT id, status, attempts FROM notifications WHERE practice_id = $1 AND event = $2 FOR UPDATE",
-    )
-    .bind(practice_id)
-    .bind(event)
-    .fetch_one(&mut *tx)
-    .await?;
+/// The notification of one event, held by this delivery until [`Claim::settle`],
+/// [`Claim::release`] or drop.
+pub struct Claim {
+    /// The connection whose session holds the advisory lock. Taken out when the lock is let go
+    /// properly; still here on drop means an error path, and the connection is closed then,
+    /// which lets go of the lock too.
+    connection: Option<PoolConnection<Postgres>>,
+    id: i64,
+    pub status: Status,
+    /// Attempts counted so far (this one included once [`Claim::begin_attempt`] ran).
+    pub attempts: i32,
+    counted: bool,
+}
+
+/// Claims the notification of (`practice_id`, `event`); [`enqueue`] must have run. `None` when
+/// another delivery holds it right now (it is sending: come back later).
+pub async fn claim(
+    pool: &PgPool,
+    practice_id: Uuid,
+    event: &str,
+) -> Result<Option<Claim>, sqlx::Error> {
+    let mut connection = pool.acquire().await?;
+    let id: i64 =
+        sqlx::query_scalar("SELECT id FROM notifications WHERE practice_id = $1 AND event = $2")
+            .bind(practice_id)
+            .bind(event)
+            .fetch_one(&mut *connection)
+            .await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+        .bind(LOCK_CLASS)
+        .bind(lock_key(id))
+        .fetch_one(&mut *connection)
+        .await?;
+    if !locked {
+        return Ok(None);
+    }
+    let mut claim = Claim {
+        connection: Some(connection),
+        id,
+        status: Status::Queued,
+        attempts: 0,
+        counted: false,
+    };
+    // Read only now, in a statement of its own: a snapshot taken before the lock could predate
+    // the settlement of the delivery that held it.
+    let row = sqlx::query("SELECT status, attempts FROM notifications WHERE id = $1")
+        .bind(id)
+        .fetch_one(claim.connection())
+        .await?;
     let status: String = row.get("status");
-    Ok(Claim {
-        tx,
-        id: row.get("id"),
-        status: Status::parse(&status).ok_or_else(|| {
-            sqlx::Error::Decode(format!("unknown notification status `{status}`").into())
-        })?,
-        attempts: row.get("attempts"),
-    })
+    claim.status = Status::parse(&status).ok_or_else(|| {
+        sqlx::Error::Decode(format!("unknown notification status `{status}`").into())
+    })?;
+    claim.attempts = row.get("attempts");
+    Ok(Some(claim))
 }
 
 /// What happened to the claimed notification.
 #[derive(Debug, Clone, Copy)]
 pub struct Settlement<'a> {
     pub status: Status,
-    /// A send was tried (counts in `attempts`).
+    /// A send was tried. It counts in `attempts` here unless [`Claim::begin_attempt`] counted
+    /// it already (an attempt that failed before a connection opened is counted afterwards:
+    /// nothing of it can have reached the relay).
     pub attempted: bool,
     pub error: Option<&'a str>,
 }
 
 impl Claim {
+    fn connection(&mut self) -> &mut sqlx::PgConnection {
+        self.connection
+            .as_mut()
+            .expect("a claim keeps its connection until it is settled or released")
+    }
+
+    /// Counts the attempt and commits it, with `sending` and its start time, before the SMTP
+    /// transaction begins; returns its number.
+    pub async fn begin_attempt(&mut self) -> Result<i32, sqlx::Error> {
+        let id = self.id;
+        let attempts: i32 = sqlx::query_scalar(
+            "UPDATE notifications SET status = 'sending', attempts = attempts + 1, \
+             attempt_started_at = now(), updated_at = now() WHERE id = $1 RETURNING attempts",
+        )
+        .bind(id)
+        .fetch_one(self.connection())
+        .await?;
+        self.status = Status::Sending;
+        self.attempts = attempts;
+        self.counted = true;
+        Ok(attempts)
+    }
+
     pub async fn settle(mut self, settlement: Settlement<'_>) -> Result<(), sqlx::Error> {
+        let id = self.id;
+        let uncounted = settlement.attempted && !self.counted;
         sqlx::query(
             "UPDATE notifications SET status = $2, attempts = attempts + $3, \
              last_error = COALESCE($4, last_error), updated_at = now(), \
              sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END WHERE id = $1",
         )
-        .bind(self.id)
+        .bind(id)
         .bind(settlement.status.as_str())
-        .bind(i32::from(settlement.attempted))
+        .bind(i32::from(uncounted))
         .bind(settlement.error)
-        .execute(&mut *self.tx)
+        .execute(self.connection())
         .await?;
-        self.tx.commit().await
+        self.unlock().await
     }
 
     /// Gives up without trying to send: nothing a retry could change (a bad address, a
@@ -145,9 +222,30 @@ impl Claim {
         .await
     }
 
-    /// Releases the row without changing it.
+    /// Lets go of the row without changing it.
     pub async fn release(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        self.unlock().await
+    }
+
+    async fn unlock(mut self) -> Result<(), sqlx::Error> {
+        let id = self.id;
+        sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+            .bind(LOCK_CLASS)
+            .bind(lock_key(id))
+            .execute(self.connection())
+            .await?;
+        // Unlocked: the connection may serve others again.
+        self.connection = None;
+        Ok(())
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(connection) = &mut self.connection {
+            // Still locked (an error on the way): closing the session is what lets go.
+            connection.close_on_drop();
+        }
     }
 }
 
@@ -215,9 +313,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lock_keys_fold_every_id_into_31_bits() {
+        assert_eq!(lock_key(1), 1);
+        assert_eq!(lock_key(i64::from(i32::MAX) + 5), 5);
+        assert!(lock_key(i64::MAX) >= 0);
+    }
+
+    #[test]
     fn statuses_round_trip_and_only_two_are_final() {
         for status in [
             Status::Queued,
+            Status::Sending,
             Status::Sent,
             Status::FailedTemporary,
             Status::FailedPermanent,
@@ -230,6 +336,10 @@ mod tests {
         }
         assert!(Status::Sent.is_final() && Status::FailedPermanent.is_final());
         assert!(!Status::Queued.is_final() && !Status::FailedTemporary.is_final());
+        assert!(
+            !Status::Sending.is_final(),
+            "an attempt cut off by a crash is tried again"
+        );
         assert_eq!(Status::parse("delivered"), None);
     }
 }
