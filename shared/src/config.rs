@@ -24,6 +24,7 @@ pub struct Settings {
     pub protocol: ProtocolSettings,
     pub http: HttpSettings,
     pub municipality: MunicipalitySettings,
+    pub startup: StartupSettings,
     /// Where the settings came from, for error messages; not a configuration key.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -177,6 +178,15 @@ pub struct ProtocolSettings {
     pub batch_size: usize,
     pub signing_key: String,
     pub signing_certificate: String,
+}
+
+/// How `sportello run` and `sportello serve` start while a service they need is down.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartupSettings {
+    /// How long a starting process waits for PostgreSQL, the object store and RabbitMQ, retrying
+    /// with backoff, before it gives up; 0: give up at the first failure.
+    pub wait_secs: u64,
 }
 
 /// The HTTP service (`sportello serve`, or `sportello run` when `enabled`).

@@ -1,7 +1,7 @@
 //! The command line: what operators and operations can ask of the fleet.
 
 use crate::app::{App, check_routes, load_catalog, load_topology};
-use crate::{dlq, fleet, folder, http, practice, submit};
+use crate::{dlq, fleet, folder, http, practice, startup, submit};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sportello_protocol::{daily, register};
@@ -161,8 +161,11 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run { workers } => {
             let workers = fleet::resolve(&workers)?;
-            let app = Arc::new(App::build(settings).await?);
-            fleet::run(app, &workers, fleet::shutdown_on_signals()).await?;
+            // Long-running: waits for its services (a stop while waiting is a clean exit).
+            let shutdown = fleet::shutdown_on_signals();
+            if let Some(app) = startup::app(settings, &shutdown).await? {
+                fleet::run(Arc::new(app), &workers, shutdown).await?;
+            }
         }
         Command::Submit { files, raw } => {
             let topology = load_topology(&settings)?;
@@ -197,8 +200,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Serve => {
-            let app = Arc::new(App::build(settings).await?);
-            http::serve(app, fleet::shutdown_on_signals()).await?;
+            let shutdown = fleet::shutdown_on_signals();
+            if let Some(app) = startup::app(settings, &shutdown).await? {
+                http::serve(Arc::new(app), shutdown).await?;
+            }
         }
         Command::Token {
             role,

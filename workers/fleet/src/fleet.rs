@@ -62,13 +62,15 @@ pub fn resolve(names: &[String]) -> anyhow::Result<Vec<&'static str>> {
         .collect()
 }
 
-/// Runs `workers` until `shutdown` is cancelled.
+/// Runs `workers` until `shutdown` is cancelled; waits for the broker first (`startup`).
 pub async fn run(
     app: Arc<App>,
     workers: &[&str],
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    apply_topology(&app).await?;
+    if !crate::startup::apply_topology(&app, &shutdown).await? {
+        return Ok(());
+    }
     let mut running = JoinSet::new();
     // The HTTP API rides along when the deployment asks for it; checked before any worker
     // starts, so a missing token key stops the process at once.

@@ -2,7 +2,6 @@
 //! bearer tokens it accepts.
 
 use crate::app::App;
-use crate::fleet;
 use anyhow::Context;
 use clap::ValueEnum;
 use sportello_api::auth::{Keys, Role};
@@ -29,8 +28,10 @@ pub fn api_state(app: &App, shutdown: CancellationToken) -> anyhow::Result<ApiSt
 /// Serves HTTP on `http.listen` until `shutdown`, the topology declared first (the live
 /// events bind to the `events` exchange).
 pub async fn serve(app: Arc<App>, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let state = api_state(&app, shutdown)?;
-    fleet::apply_topology(&app).await?;
+    let state = api_state(&app, shutdown.clone())?;
+    if !crate::startup::apply_topology(&app, &shutdown).await? {
+        return Ok(());
+    }
     sportello_api::bind_and_serve(state).await
 }
 

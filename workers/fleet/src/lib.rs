@@ -5,6 +5,7 @@
 //! - [`app`]: turns settings into connected parts (store, object store, catalog, topology),
 //!   checking on the way that they agree with each other.
 //! - [`fleet`]: runs workers in one process until SIGINT/SIGTERM.
+//! - [`startup`]: `run` and `serve` started while a service is down wait for it.
 //! - [`submit`]: publishes submissions with confirms.
 //! - [`folder`]: prints the citizen's folder.
 //! - [`http`]: `sportello serve` (the HTTP API over the same parts) and `sportello token`.
@@ -18,4 +19,5 @@ pub mod fleet;
 pub mod folder;
 pub mod http;
 pub mod practice;
+pub mod startup;
 pub mod submit;
