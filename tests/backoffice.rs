@@ -10,7 +10,7 @@ use sportello_backoffice_sim::{Action, Behaviour};
 use sportello_dispatch::contract::{BackOfficeReturn, ResultDocument, ReturnOutcome};
 use sportello_e2e::{ROUND_TRIP, TestEnv, repository_root, valid_samples};
 use sportello_fleet::submit;
-use sportello_shared::broker::{self, Outgoing, Publisher};
+use sportello_shared::broker::Outgoing;
 use sportello_shared::catalog::Handling;
 use sportello_shared::domain::state::PracticeState;
 use std::collections::BTreeMap;
@@ -28,7 +28,7 @@ async fn every_valid_sample_completes_the_back_office_round_trip() {
 
     let files = valid_samples();
     let submitted = submit::submit(
-        &env.settings.broker,
+        &env.settings.broker.as_party("portal"),
         &env.exchange("intake"),
         &files,
         false,
@@ -166,10 +166,6 @@ async fn every_valid_sample_completes_the_back_office_round_trip() {
         .back_office
         .clone();
     let history_before = env.app.store.history(completed_id).await.unwrap().len();
-    let connection = broker::connect(&env.settings.broker, "test-returns")
-        .await
-        .unwrap();
-    let publisher = Publisher::open(&connection).await.unwrap();
     let returns = env.exchange("returns");
     let send =
         |body: &BackOfficeReturn| Outgoing::json(&returns, "outcome", body, Some(body.practice_id));
@@ -215,15 +211,20 @@ async fn every_valid_sample_completes_the_back_office_round_trip() {
         ..again.clone()
     };
     for body in [&again, &tampered, &unknown, &late] {
-        publisher.publish(&send(body)).await.unwrap();
+    // Each from its office's own login, as the returns worker takes the office from it.
+        env.publish_as_office(&body.back_office, &send(body))
+            .await
+            .unwrap();
     }
     let mut version2 = serde_json::to_value(&late).unwrap();
     version2["schema_version"] = 2.into();
     version2["return_id"] = "v2".into();
-    publisher
-        .publish(&Outgoing::json(&returns, "outcome", &version2, None))
-        .await
-        .unwrap();
+    env.publish_as_office(
+        &late.back_office,
+        &Outgoing::json(&returns, "outcome", &version2, None),
+    )
+    .await
+    .unwrap();
     let failed = env
         .wait_for_messages(&env.error_queue_of("returns"), 4)
         .await;
@@ -249,7 +250,6 @@ async fn every_valid_sample_completes_the_back_office_round_trip() {
         history_before,
         "the re-sent return added nothing"
     );
-    let _ = connection.close(200, "done".into()).await;
 
     // At the counter: a physical product is handed over; a practice without one, or with an
     // outcome, cannot be delivered or withdrawn; a practice waiting for an integration can be

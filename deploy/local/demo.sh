@@ -53,6 +53,8 @@ log "building sportello"
 cargo build --locked -p sportello-fleet --bin sportello -p sportello-backoffice-sim
 SPORTELLO="$REPO_ROOT/target/debug/sportello"
 
+log "setting every party's broker user and permissions (sportello broker users)"
+"$SPORTELLO" broker users
 "$SPORTELLO" topology apply
 stop_fleet
 log "starting the fleet: sportello run all (log: ${FLEET_LOG#"$REPO_ROOT"/})"

@@ -403,6 +403,63 @@ up_certificate() {
     mv -f "$crt.tmp" "$crt"
 }
 
+# ------------------------------------------------------- RabbitMQ users ---
+
+# One RabbitMQ user per party — each worker kind and each back office's `login` (queues.toml),
+# portal, counter, api, operations — with a password generated once (credentials.env) and
+# written to sportello.toml as [broker.logins.<party>]; `guest` is never used. The users and
+# their permissions are set by `sportello broker users` (demo.sh runs it after the build)
+# through the management API, with the administrator created here.
+BROKER_ADMIN=sportello-admin
+BROKER_TOML=""
+
+broker_parties() {
+    sed -n 's/^\[workers\.\([a-z0-9_-]*\)\]$/\1/p' "$REPO_ROOT/queues.toml"
+    printf '%s\n' portal counter api operations
+    sed -n 's/^"[^"]*" = {.* login = "\([a-z0-9_-]*\)".*/\1/p' "$REPO_ROOT/queues.toml"
+}
+
+up_broker_users() {
+    local party var admin_ok=0
+    if ! port_open 15672; then
+        log "enabling the RabbitMQ management plugin (HTTP on 127.0.0.1:15672)"
+        # As the rabbitmq user: the server runs as that user and cannot apply a plugins file
+        # that root wrote (mode 600).
+        chown rabbitmq:rabbitmq /etc/rabbitmq/enabled_plugins 2>/dev/null || true
+        (cd / && runuser -u rabbitmq -- rabbitmq-plugins enable rabbitmq_management) \
+            >>"$STATE_DIR/rabbitmq-start.log" 2>&1 ||
+            die "rabbitmq-plugins enable rabbitmq_management failed; see $STATE_DIR/rabbitmq-start.log"
+        wait_for 90 "the RabbitMQ management API on 127.0.0.1:15672" port_open 15672
+    fi
+    need_cmd curl curl
+    ensure_secret SPORTELLO_BROKER_ADMIN_PASSWORD 16
+    curl -fsS -o /dev/null -u "$BROKER_ADMIN:$SPORTELLO_BROKER_ADMIN_PASSWORD" \
+        http://127.0.0.1:15672/api/whoami 2>/dev/null && admin_ok=1
+    if ((admin_ok == 0)); then
+        log "creating the RabbitMQ administrator $BROKER_ADMIN (rabbitmqctl)"
+        rabbitmqctl -q add_user "$BROKER_ADMIN" "$SPORTELLO_BROKER_ADMIN_PASSWORD" >/dev/null 2>&1 ||
+            rabbitmqctl -q change_password "$BROKER_ADMIN" "$SPORTELLO_BROKER_ADMIN_PASSWORD" >/dev/null ||
+            die "could not create the RabbitMQ user $BROKER_ADMIN"
+        rabbitmqctl -q set_user_tags "$BROKER_ADMIN" administrator >/dev/null ||
+            die "could not tag $BROKER_ADMIN as administrator"
+        # Over AMQP too, for what only an administrator may clean up (the tests' stale names).
+        rabbitmqctl -q set_permissions -p / "$BROKER_ADMIN" '.*' '.*' '.*' >/dev/null ||
+            die "could not give $BROKER_ADMIN its permissions"
+    fi
+    BROKER_TOML="[broker.admin]
+management_url = \"http://127.0.0.1:15672\"
+user = \"$BROKER_ADMIN\"
+password = \"$SPORTELLO_BROKER_ADMIN_PASSWORD\""
+    for party in $(broker_parties); do
+        var="SPORTELLO_BROKER_PASSWORD_${party//-/_}"
+        var=${var^^}
+        ensure_secret "$var" 16
+        BROKER_TOML+="
+[broker.logins.$party]
+password = \"${!var}\""
+    done
+}
+
 # ------------------------------------------------------- sportello.toml ---
 
 write_sportello_toml() {
@@ -410,7 +467,8 @@ write_sportello_toml() {
     cat >"$out.tmp" <<EOF
 # Written by deploy/local/stack-up.sh; regenerated on every run.
 [broker]
-url = "amqp://guest:guest@127.0.0.1:5672/%2f"
+url = "amqp://127.0.0.1:5672/%2f"
+$BROKER_TOML
 [database]
 url = "postgres://sportello:$SPORTELLO_DB_PASSWORD@127.0.0.1:5432/sportello"
 [object_store]
@@ -437,6 +495,7 @@ EOF
 # ---------------------------------------------------------------- main ---
 
 up_rabbitmq
+up_broker_users
 up_postgres
 up_garage
 up_maildev

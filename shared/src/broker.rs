@@ -4,11 +4,13 @@
 //! not route (a missing binding) or not store is an error for the caller, never a silent `Ok`.
 
 use crate::config::BrokerSettings;
+use lapin::uri::AMQPUri;
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties,
     options::{BasicPublishOptions, ConfirmSelectOptions},
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
+use secrecy::ExposeSecret;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,43 @@ pub enum BrokerError {
         exchange: String,
         routing_key: String,
     },
+    /// No usable login: a configuration error, never worth waiting for.
+    #[error("RabbitMQ login: {0}")]
+    Login(String),
+}
+
+/// The URI to connect with: `settings.url` with the chosen party's user and password (see
+/// [`crate::parties`]). `guest` is refused, whether named or implied by a URL without
+/// credentials.
+pub fn login_uri(settings: &BrokerSettings) -> Result<AMQPUri, BrokerError> {
+    let mut uri: AMQPUri = settings
+        .url()
+        .parse()
+        .map_err(|e| BrokerError::Login(format!("broker.url: {e}")))?;
+    if let Some(party) = &settings.party {
+        let login = settings.logins.get(party).ok_or_else(|| {
+            BrokerError::Login(format!(
+                "no password for the party `{party}`: set [broker.logins.{party}] password"
+            ))
+        })?;
+        uri.authority.userinfo.username = crate::parties::user_name(&settings.namespace, party);
+        uri.authority.userinfo.password = login.password.expose_secret().to_owned();
+    }
+    if uri.authority.userinfo.username == "guest" {
+        return Err(BrokerError::Login(match &settings.party {
+            Some(_) => "`guest` is not a party".to_owned(),
+            None => {
+                "no party chosen and broker.url names no user but guest, which Sportello never uses"
+                    .to_owned()
+            }
+        }));
+    }
+    Ok(uri)
+}
+
+/// The user this process's connections log in as (the `user_id` its returns must carry).
+pub fn login_user(settings: &BrokerSettings) -> Result<String, BrokerError> {
+    Ok(login_uri(settings)?.authority.userinfo.username)
 }
 
 /// Opens a connection named after its role (visible in the management UI).
@@ -34,7 +73,8 @@ pub async fn connect(settings: &BrokerSettings, name: &str) -> Result<Connection
     let timeout = Duration::from_secs(settings.connect_timeout_secs);
     let properties = ConnectionProperties::default()
         .with_connection_name(LongString::from(format!("sportello/{name}")));
-    tokio::time::timeout(timeout, Connection::connect(settings.url(), properties))
+    let uri = login_uri(settings)?;
+    tokio::time::timeout(timeout, Connection::connect_uri(uri, properties))
         .await
         .map_err(|_| BrokerError::Timeout(timeout))?
         .map_err(BrokerError::from)
@@ -117,6 +157,9 @@ fn header_number(value: &AMQPValue) -> Option<u64> {
 #[derive(Clone)]
 pub struct Publisher {
     channel: Channel,
+    /// Stamped as the `user_id` property of every message, which the broker refuses unless it
+    /// is the connection's login: the consumer then knows who published.
+    user_id: Option<String>,
 }
 
 impl Publisher {
@@ -125,7 +168,21 @@ impl Publisher {
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
-        Ok(Publisher { channel })
+        Ok(Publisher {
+            channel,
+            user_id: None,
+        })
+    }
+
+    /// Like [`Publisher::open`], every message carrying `user_id` (the connection's login, or
+    /// the broker closes the channel with PRECONDITION_FAILED).
+    pub async fn open_signed(
+        connection: &Connection,
+        user_id: &str,
+    ) -> Result<Publisher, BrokerError> {
+        let mut publisher = Self::open(connection).await?;
+        publisher.user_id = Some(user_id.to_owned());
+        Ok(publisher)
     }
 
     /// Publishes persistently and returns once the broker has confirmed it.
@@ -137,6 +194,9 @@ impl Publisher {
             .with_timestamp(chrono::Utc::now().timestamp().max(0) as u64);
         if let Some(id) = &message.message_id {
             properties = properties.with_message_id(ShortString::from(id.as_str()));
+        }
+        if let Some(user) = &self.user_id {
+            properties = properties.with_user_id(ShortString::from(user.as_str()));
         }
         let options = BasicPublishOptions {
             mandatory: true,

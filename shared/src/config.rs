@@ -7,6 +7,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const DEFAULTS: &str = include_str!("../config/defaults.toml");
@@ -33,11 +34,53 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrokerSettings {
+    /// Where the broker is (scheme, host, port, virtual host); the credentials come from
+    /// `logins` (see [`crate::parties`]). A URL with credentials of its own is used as it is
+    /// only where no party is chosen; `guest` is refused either way.
     pub url: SecretString,
     pub topology_file: String,
     /// Prefix of every exchange and queue name; empty in production.
     pub namespace: String,
     pub connect_timeout_secs: u64,
+    /// One login per party (a worker kind, `portal`, `counter`, `api`, `operations`, each back
+    /// office's `login` from queues.toml): `[broker.logins.<party>] password = "…"`. The user
+    /// name is the party's, namespaced ([`crate::parties::user_name`]).
+    #[serde(default)]
+    pub logins: BTreeMap<String, BrokerLogin>,
+    /// The management login that creates the parties' users (`sportello broker users`).
+    #[serde(default)]
+    pub admin: Option<BrokerAdminSettings>,
+    /// The party this process speaks as on its connections; chosen by the command, never
+    /// read from a file.
+    #[serde(skip)]
+    pub party: Option<String>,
+}
+
+/// One party's broker password.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerLogin {
+    pub password: SecretString,
+}
+
+/// The RabbitMQ management HTTP API and an administrator's login, for creating users.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerAdminSettings {
+    /// e.g. `http://127.0.0.1:15672`
+    pub management_url: String,
+    pub user: String,
+    pub password: SecretString,
+}
+
+impl BrokerSettings {
+    /// The same settings, speaking as `party` on every connection opened with them.
+    pub fn as_party(&self, party: &str) -> BrokerSettings {
+        BrokerSettings {
+            party: Some(party.to_owned()),
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

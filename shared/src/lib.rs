@@ -5,12 +5,14 @@
 //! - [`catalog`]: the declarative catalog of practice types, desk by desk.
 
 pub mod broker;
+pub mod broker_users;
 pub mod catalog;
 pub mod config;
 pub mod domain;
 pub mod messages;
 pub mod metrics;
 pub mod objects;
+pub mod parties;
 pub mod store;
 pub mod telemetry;
 pub mod topology;

@@ -64,6 +64,7 @@ struct RawDefaults {
 #[serde(deny_unknown_fields)]
 struct RawWorker {
     queue: String,
+    publishes: Vec<String>,
     bindings: Vec<RawBinding>,
     prefetch: u16,
     concurrency: usize,
@@ -82,6 +83,7 @@ struct RawBinding {
 #[serde(deny_unknown_fields)]
 struct RawBackOffice {
     queue: String,
+    login: String,
 }
 
 /// An exchange as the broker knows it.
@@ -103,6 +105,9 @@ pub struct RetryTier {
 pub struct WorkerQueues {
     pub worker: String,
     pub queue: String,
+    /// The broker names of the exchanges its outputs go to (besides `errors`): what its
+    /// broker party may write.
+    pub publishes: Vec<String>,
     pub bindings: Vec<(Exchange, String)>,
     pub prefetch: u16,
     pub concurrency: usize,
@@ -116,6 +121,8 @@ pub struct Topology {
     exchanges: BTreeMap<String, Exchange>,
     workers: BTreeMap<String, WorkerQueues>,
     back_offices: BTreeMap<String, String>,
+    /// Each back office's broker party (`login`), by office id.
+    office_logins: BTreeMap<String, String>,
 }
 
 impl Topology {
@@ -207,6 +214,16 @@ impl Topology {
                 })?;
                 bindings.push((exchange.clone(), binding.routing_key.clone()));
             }
+            let mut publishes = Vec::new();
+            for (i, logical) in worker.publishes.iter().enumerate() {
+                let exchange = exchanges.get(logical).ok_or_else(|| {
+                    key_error(
+                        format!("{prefix}.publishes[{i}]"),
+                        format!("no exchange `{logical}` under [exchanges]"),
+                    )
+                })?;
+                publishes.push(exchange.name.clone());
+            }
             if bindings.is_empty() {
                 return Err(key_error(
                     format!("{prefix}.bindings"),
@@ -226,6 +243,7 @@ impl Topology {
                     error_queue: format!("{}.errors", worker.queue),
                     worker: name,
                     queue: worker.queue,
+                    publishes,
                     bindings,
                     prefetch: worker.prefetch,
                     concurrency: worker.concurrency,
@@ -234,14 +252,28 @@ impl Topology {
             );
         }
         let mut back_offices = BTreeMap::new();
+        let mut office_logins: BTreeMap<String, String> = BTreeMap::new();
         for (id, office) in raw.back_offices {
             require_name(&format!("back_offices.\"{id}\".queue"), &office.queue)?;
+            let key = format!("back_offices.\"{id}\".login");
+            crate::parties::check_party_name(&office.login).map_err(|p| key_error(&key, p))?;
+            if workers.contains_key(&office.login)
+                || crate::parties::SERVICE_PARTIES.contains(&office.login.as_str())
+                || office_logins.values().any(|l| *l == office.login)
+            {
+                return Err(key_error(
+                    key,
+                    format!("`{}` is already another party's login", office.login),
+                ));
+            }
+            office_logins.insert(id.clone(), office.login);
             back_offices.insert(id, office.queue);
         }
         Ok(Topology {
             exchanges,
             workers,
             back_offices,
+            office_logins,
         })
     }
 
@@ -263,6 +295,9 @@ impl Topology {
             }
             for (exchange, _) in &mut worker.bindings {
                 prefix(&mut exchange.name);
+            }
+            for exchange in &mut worker.publishes {
+                prefix(exchange);
             }
         }
         for queue in self.back_offices.values_mut() {
@@ -309,6 +344,19 @@ impl Topology {
     /// The queue of a back office, by its catalog id.
     pub fn back_office_queue(&self, id: &str) -> Option<&str> {
         self.back_offices.get(id).map(String::as_str)
+    }
+
+    /// The broker party a back office logs in as.
+    pub fn back_office_login(&self, id: &str) -> Option<&str> {
+        self.office_logins.get(id).map(String::as_str)
+    }
+
+    /// The back office whose party is `login`: the only way a login names an office.
+    pub fn office_of_login(&self, login: &str) -> Option<&str> {
+        self.office_logins
+            .iter()
+            .find(|(_, l)| l.as_str() == login)
+            .map(|(id, _)| id.as_str())
     }
 
     pub fn back_offices(&self) -> impl Iterator<Item = (&str, &str)> {

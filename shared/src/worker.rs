@@ -122,6 +122,9 @@ pub struct Incoming {
     /// The broker delivered it before (a crash or lost connection in between).
     pub redelivered: bool,
     pub practice_id: Option<String>,
+    /// The `user_id` property: when present, the broker has checked it equals the publisher's
+    /// login (RabbitMQ's validated user-ID), so it says who published; absent, nothing does.
+    pub user_id: Option<String>,
 }
 
 impl Incoming {
@@ -133,6 +136,11 @@ impl Incoming {
                 .unwrap_or(0),
             practice_id: header_text(&headers, PRACTICE_ID_HEADER),
             redelivered: delivery.redelivered,
+            user_id: delivery
+                .properties
+                .user_id()
+                .as_ref()
+                .map(|u| u.as_str().to_owned()),
             body: delivery.data.clone(),
             headers,
         }
@@ -146,13 +154,17 @@ pub trait Handler: Send + Sync + 'static {
     fn handle(&self, message: &Incoming) -> impl Future<Output = Outcome> + Send;
 }
 
-/// Runs `handler` on its queue until `shutdown`, reconnecting whenever the broker goes away.
+/// Runs `handler` on its queue until `shutdown`, reconnecting whenever the broker goes away;
+/// its connections log in as the worker's own party, whatever `broker` was chosen for.
 pub async fn run<H: Handler>(
     broker: BrokerSettings,
     topology: Arc<Topology>,
     handler: Arc<H>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let broker = broker.as_party(handler.name());
+    // A missing password is a configuration error: stop now rather than reconnect for ever.
+    broker::login_uri(&broker)?;
     let queues = topology.worker(handler.name())?.clone();
     let errors = topology.exchange("errors")?.name.clone();
     supervise(handler.name(), &shutdown, || {
@@ -312,6 +324,9 @@ pub async fn run_batched<H: BatchHandler>(
     handler: Arc<H>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let broker = broker.as_party(handler.name());
+    // A missing password is a configuration error: stop now rather than reconnect for ever.
+    broker::login_uri(&broker)?;
     let queues = topology.worker(handler.name())?.clone();
     let errors = topology.exchange("errors")?.name.clone();
     supervise(handler.name(), &shutdown, || {

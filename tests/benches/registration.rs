@@ -28,6 +28,7 @@ fn message(id: uuid::Uuid) -> Incoming {
         attempt: 0,
         redelivered: false,
         practice_id: Some(id.to_string()),
+        user_id: None,
     }
 }
 

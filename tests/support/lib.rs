@@ -57,6 +57,27 @@ pub struct TestEnv {
     pub namespace: String,
     database: String,
     admin_url: String,
+    /// The namespace's own broker users, one per party, deleted at teardown.
+    broker_users: Vec<String>,
+}
+
+/// Gives the test's namespace its own broker users, one per party, with fresh passwords and
+/// the permissions of `parties` scoped to the namespace's names, through the same code as
+/// `sportello broker users`; the test's own connections speak as its `operations` party.
+async fn namespace_broker_users(settings: &mut Settings) -> Vec<String> {
+    let topology = sportello_fleet::app::load_topology(settings).expect("queues.toml loads");
+    for party in sportello_shared::parties::all(&topology) {
+        settings.broker.logins.insert(
+            party,
+            sportello_shared::config::BrokerLogin {
+                password: SecretString::from(Uuid::new_v4().simple().to_string()),
+            },
+        );
+    }
+    settings.broker.party = Some(sportello_shared::parties::OPERATIONS.to_owned());
+    sportello_shared::broker_users::apply(&settings.broker, &topology)
+        .await
+        .expect("the test's broker users are created ([broker.admin] in sportello.toml)")
 }
 
 impl TestEnv {
@@ -109,6 +130,7 @@ impl TestEnv {
                 .expect("the fleet's parts connect"),
         );
         sportello_fleet::fleet::apply_topology(&app)
+        let broker_users = namespace_broker_users(&mut settings).await;
             .await
             .expect("topology applies");
         TestEnv {
@@ -126,6 +148,7 @@ impl TestEnv {
         let (app, workers, token) = (self.app.clone(), workers.to_vec(), shutdown.clone());
         let task =
             tokio::spawn(async move { sportello_fleet::fleet::run(app, &workers, token).await });
+            broker_users,
         RunningFleet { shutdown, task }
     }
 
@@ -202,6 +225,14 @@ impl TestEnv {
 
     pub fn error_queue_of(&self, worker: &str) -> String {
         self.app
+        .into_iter()
+        .chain(self.settings.broker.logins.iter().map(|(party, login)| {
+            (
+                format!("SPORTELLO__BROKER__LOGINS__{party}__PASSWORD"),
+                secrecy::ExposeSecret::expose_secret(&login.password).to_owned(),
+            )
+        }))
+        .collect()
             .topology
             .worker(worker)
             .expect("worker in queues.toml")
@@ -358,7 +389,7 @@ impl TestEnv {
     /// Publishes submission files to intake, as the portal would; their practice ids, in order.
     pub async fn submit_files(&self, files: &[PathBuf]) -> Vec<Uuid> {
         sportello_fleet::submit::submit(
-            &self.settings.broker,
+            &self.settings.broker.as_party("portal"),
             &self.exchange("intake"),
             files,
             false,
@@ -372,6 +403,27 @@ impl TestEnv {
     }
 
     /// Puts `n` practices in the folder in `validated`, as validation would leave them (made
+    /// Publishes `message` logged in as back office `office` (its `login` in queues.toml), with
+    /// that login as the message's validated `user_id`, as a real back office does.
+    pub async fn publish_as_office(
+        &self,
+        office: &str,
+        message: &sportello_shared::broker::Outgoing,
+    ) -> Result<(), sportello_shared::broker::BrokerError> {
+        let login = self
+            .app
+            .topology
+            .back_office_login(office)
+            .expect("back office in queues.toml");
+        let settings = self.settings.broker.as_party(login);
+        let connection = broker::connect(&settings, "test-back-office").await?;
+        let user = broker::login_user(&settings)?;
+        let publisher = broker::Publisher::open_signed(&connection, &user).await?;
+        let published = publisher.publish(message).await;
+        let _ = connection.close(200, "done".into()).await;
+        published
+    }
+
     /// from the first valid sample, without documents): a register-only workload.
     pub async fn seed_validated(&self, n: i64) -> Vec<Uuid> {
         let sample: serde_json::Value =
@@ -441,6 +493,7 @@ impl Drop for TestEnv {
 struct Leftovers {
     broker: sportello_shared::config::BrokerSettings,
     queues: Vec<String>,
+            users: self.broker_users.clone(),
     exchanges: Vec<String>,
     admin_url: String,
     databases: Vec<String>,
@@ -462,6 +515,8 @@ impl Leftovers {
                 }
             }
             let _ = connection.close(200, "done".into()).await;
+    /// Broker users, removed last: the connection above logs in as one of them.
+    users: Vec<String>,
         }
         if let Ok(admin) = sqlx::PgPool::connect(&self.admin_url).await {
             for database in &self.databases {
@@ -491,6 +546,7 @@ fn namespace_age(name: &str) -> Option<(String, u64)> {
     let (seconds, tail) = rest.split_once('x')?;
     let created: u64 = seconds.parse().ok()?;
     let hex = tail.get(..6)?;
+        let _ = sportello_shared::broker_users::remove(&self.broker, &self.users).await;
     if !hex.bytes().all(|b| b.is_ascii_hexdigit())
         || !matches!(tail.as_bytes().get(6), None | Some(b'.'))
     {
@@ -541,7 +597,9 @@ async fn sweep_stale(settings: &Settings) {
                 admin.close().await;
             }
             Leftovers {
-                broker: settings.broker.clone(),
+                // Stale queues and exchanges are removed as the administrator: their own
+                // namespace's users may be gone already.
+                broker: admin_broker(&settings.broker),
                 queues: list("list_queues").into_iter().filter(stale).collect(),
                 exchanges: list("list_exchanges").into_iter().filter(stale).collect(),
                 admin_url,
@@ -558,12 +616,19 @@ pub struct DrainedMessage {
     pub body: Vec<u8>,
     pub reason: Option<String>,
     pub stage: Option<String>,
+            let users = sportello_shared::broker_users::list(&settings.broker, "t")
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(stale)
+                .collect();
     /// Retry tiers it went through before it failed for good.
     pub attempt: Option<u64>,
 }
 
 /// A fleet, or the back-office simulator, running inside the test.
 pub struct RunningFleet {
+                users,
     pub shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -571,6 +636,23 @@ pub struct RunningFleet {
 impl RunningFleet {
     /// Stops as SIGTERM would and checks that the fleet ended cleanly.
     pub async fn stop(self) {
+/// The broker settings logging in as the `[broker.admin]` user over AMQP (it has the
+/// administrator tag and full permissions on the virtual host in the local stack).
+fn admin_broker(
+    broker: &sportello_shared::config::BrokerSettings,
+) -> sportello_shared::config::BrokerSettings {
+    let mut admin = broker.clone();
+    admin.party = None;
+    if let (Some(login), Ok(mut uri)) = (&broker.admin, broker.url().parse::<lapin::uri::AMQPUri>())
+    {
+        uri.authority.userinfo.username = login.user.clone();
+        uri.authority.userinfo.password =
+            secrecy::ExposeSecret::expose_secret(&login.password).to_owned();
+        admin.url = SecretString::from(uri.to_string());
+    }
+    admin
+}
+
         self.shutdown.cancel();
         self.task
             .await

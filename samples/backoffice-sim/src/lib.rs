@@ -132,9 +132,14 @@ pub async fn run(
     let behaviour = Arc::new((behaviour, Catalog::embedded()?));
     let mut offices = JoinSet::new();
     for (office, queue) in topology.back_offices() {
+        // Each office logs in as itself: it may read only its queue, and its returns carry
+        // its login as the broker-checked user_id the returns worker trusts.
+        let login = topology
+            .back_office_login(office)
+            .with_context(|| format!("queues.toml: back office {office} has no login"))?;
         let (office, queue) = (office.to_owned(), queue.to_owned());
         let (settings, returns, behaviour, shutdown) = (
-            settings.clone(),
+            settings.as_party(login),
             returns.clone(),
             behaviour.clone(),
             shutdown.clone(),
@@ -170,7 +175,8 @@ async fn serve(
     let connection = broker::connect(settings, &format!("backoffice-sim-{office}")).await?;
     let channel = connection.create_channel().await?;
     channel.basic_qos(64, BasicQosOptions::default()).await?;
-    let publisher = Arc::new(Publisher::open(&connection).await?);
+    let publisher =
+        Arc::new(Publisher::open_signed(&connection, &broker::login_user(settings)?).await?);
     let mut consumer = channel
         .basic_consume(
             queue.into(),

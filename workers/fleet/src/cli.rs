@@ -10,6 +10,7 @@ use sportello_shared::objects::ObjectStore;
 use sportello_shared::store::Store;
 use sportello_shared::telemetry;
 use std::path::PathBuf;
+use sportello_shared::{broker_users, parties};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -56,6 +57,14 @@ pub enum Command {
     Folder {
         tax_code: String,
         #[arg(long)]
+        /// The channel that submits, whose broker login is used: portal or counter.
+        #[arg(long = "as", value_enum, default_value = "portal")]
+        sender: Sender,
+    },
+    /// The broker's users: one per party, with its permissions (see `parties`).
+    Broker {
+        #[command(subcommand)]
+        action: BrokerAction,
         json: bool,
     },
     /// Serves the HTTP API on http.listen until SIGINT/SIGTERM.
@@ -110,6 +119,35 @@ pub enum ProtocolAction {
     /// A registration with its segnatura.
     Show {
         year: i32,
+#[derive(Debug, Subcommand)]
+pub enum BrokerAction {
+    /// Creates or updates every party's user and permissions from queues.toml and
+    /// [broker.logins], through the management API with the [broker.admin] login (idempotent).
+    Users,
+}
+
+/// Who publishes submissions: each has its own broker login, allowed only to write intake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sender {
+    Portal,
+    Counter,
+}
+
+impl Sender {
+    pub fn party(self) -> &'static str {
+        match self {
+            Sender::Portal => "portal",
+            Sender::Counter => "counter",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbAction {
+    /// Applies the migrations this build embeds (idempotent); workers never migrate.
+    Migrate,
+}
+
         number: i64,
         #[arg(long)]
         json: bool,
@@ -142,7 +180,10 @@ pub enum TopologyAction {
 }
 
 pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load(cli.config.as_deref())?;
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    // Operators' commands and the fleet's start-up declare speak as `operations`; workers,
+    // the HTTP API and `submit` choose their own party below.
+    settings.broker = settings.broker.as_party(parties::OPERATIONS);
     telemetry::init(&settings.log);
     match cli.command {
         Command::Topology {
@@ -167,11 +208,18 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 fleet::run(Arc::new(app), &workers, shutdown).await?;
             }
         }
-        Command::Submit { files, raw } => {
+        Command::Broker {
+            action: BrokerAction::Users,
+        } => {
+            let topology = load_topology(&settings)?;
+            let users = broker_users::apply(&settings.broker, &topology).await?;
+            println!("{} broker users and their permissions set", users.len());
+        }
+        Command::Submit { files, raw, sender } => {
             let topology = load_topology(&settings)?;
             let exchange = topology.exchange("intake")?.name.clone();
             submit::submit(
-                &settings.broker,
+                &settings.broker.as_party(sender.party()),
                 &exchange,
                 &files,
                 raw,

@@ -185,6 +185,8 @@ pub fn returns(app: &App) -> anyhow::Result<Returns> {
         clock: Arc::new(SystemClock),
         events_exchange: app.exchange("events")?,
     })
+        topology: app.topology.clone(),
+        namespace: app.settings.broker.namespace.clone(),
 }
 
 /// The notification worker with its SMTP relays; a bad sender or TLS setting stops the start.

@@ -11,11 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// The API's state over the app's connected parts.
+/// The API's state over the app's connected parts; its broker connections log in as `api`.
 pub fn api_state(app: &App, shutdown: CancellationToken) -> anyhow::Result<ApiState> {
     ApiState::new(
+    let mut settings = app.settings.clone();
+    settings.broker = settings.broker.as_party("api");
         Services {
-            settings: app.settings.clone(),
+            settings,
             store: app.store.clone(),
             objects: app.objects.clone(),
             catalog: app.catalog.clone(),

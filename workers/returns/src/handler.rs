@@ -18,7 +18,9 @@ use sportello_shared::broker::Outgoing;
 use sportello_shared::catalog::Catalog;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::PracticeEvent;
+use sportello_shared::parties::office_of_user;
 use sportello_shared::objects::{ObjectStore, sha256_hex};
+use sportello_shared::topology::Topology;
 use sportello_shared::store::{Applied, PracticeRecord, Store, StoreError, Transition};
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
 use sportello_storage::archive::{self, Entry, Source};
@@ -34,6 +36,10 @@ pub struct Returns {
     pub keeper: Keeper,
     pub signer: Arc<AooSigner>,
     pub clock: Arc<dyn Clock>,
+    /// Which login is which back office (`queues.toml`), and the namespace of the logins: a
+    /// return's office is its broker-checked `user_id`, never what its body claims.
+    pub topology: Arc<Topology>,
+    pub namespace: String,
     pub events_exchange: String,
 }
 
@@ -50,6 +56,17 @@ impl Handler for Returns {
         match self.apply(&parsed).await {
             Ok(outputs) => Outcome::Done(outputs),
             Err(Failure::Retry(reason)) => Outcome::Retry(reason),
+        let office =
+            match office_of_user(&self.topology, &self.namespace, message.user_id.as_deref()) {
+                Ok(office) => office,
+                Err(reason) => return Outcome::Reject(reason),
+            };
+        if parsed.back_office != office {
+            return Outcome::Reject(format!(
+                "return {} for practice {}: published by {office}'s login but names {} as its back office",
+                parsed.return_id, parsed.practice_id, parsed.back_office
+            ));
+        }
             Err(Failure::Reject(reason)) => Outcome::Reject(format!(
                 "return {} for practice {}: {reason}",
                 parsed.return_id, parsed.practice_id
