@@ -102,6 +102,7 @@ async fn the_register_is_append_only_and_annulment_keeps_the_registration_readab
         std::process::Command::new(sportello_binary())
             .args(args)
             .envs(env.child_env())
+            .env("SPORTELLO_OPERATOR_ROLES", "protocol_officer")
             .output()
             .unwrap()
     };
@@ -256,6 +257,7 @@ async fn the_daily_register_is_stored_once_with_its_manifest() {
     let cli = std::process::Command::new(sportello_binary())
         .args(["protocol", "daily-register", "--date", "2026-03-10"])
         .envs(env.child_env())
+        .env("SPORTELLO_OPERATOR_ROLES", "protocol_officer")
         .output()
         .unwrap();
     assert!(

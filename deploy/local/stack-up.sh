@@ -121,8 +121,6 @@ ensure_secret SPORTELLO_DB_PASSWORD 16
 ensure_secret GARAGE_ACCESS_KEY 12 GK
 ensure_secret GARAGE_SECRET_KEY 32
 ensure_secret GARAGE_RPC_SECRET 32
-# The HS256 key of the HTTP API's bearer tokens (`sportello token` signs with it).
-ensure_secret SPORTELLO_JWT_SECRET 32
 [[ $SPORTELLO_DB_PASSWORD =~ ^[0-9a-f]{32}$ ]] || die "SPORTELLO_DB_PASSWORD in $CREDENTIALS_FILE is not 32 hex digits"
 [[ $GARAGE_ACCESS_KEY =~ ^GK[0-9a-f]{24}$ ]] || die "GARAGE_ACCESS_KEY in $CREDENTIALS_FILE is not GK + 24 hex digits"
 [[ $GARAGE_SECRET_KEY =~ ^[0-9a-f]{64}$ ]] || die "GARAGE_SECRET_KEY in $CREDENTIALS_FILE is not 64 hex digits"
@@ -460,6 +458,32 @@ password = \"${!var}\""
     done
 }
 
+# ------------------------------------------------- bearer-token keys ---
+
+# One Ed25519 key pair per party that signs the HTTP API's bearer tokens: sportello itself
+# (`sportello token`), the portal and the counter application. sportello.toml names sportello's
+# private key and only the public keys of the other two; their private keys stay here, so that
+# `sportello token --issuer portal --key …` can play them locally.
+up_token_keys() {
+    local party key pub
+    for party in sportello portal counter; do
+        key="$STATE_DIR/$party-token.key" pub="$STATE_DIR/$party-token.pub"
+        if [[ -s $key && -s $pub ]]; then
+            continue
+        fi
+        need_cmd openssl openssl
+        log "creating the $party token key pair (Ed25519)"
+        openssl genpkey -algorithm ed25519 -out "$key.tmp" ||
+            die "openssl could not generate the $party token key"
+        chmod 600 "$key.tmp"
+        openssl pkey -in "$key.tmp" -pubout -out "$pub.tmp" ||
+            die "openssl could not derive the $party public key"
+        chmod 644 "$pub.tmp"
+        mv -f "$key.tmp" "$key"
+        mv -f "$pub.tmp" "$pub"
+    done
+}
+
 # ------------------------------------------------------- sportello.toml ---
 
 write_sportello_toml() {
@@ -486,7 +510,16 @@ web_api = "http://127.0.0.1:1080"
 signing_key = $(toml_str "$STATE_DIR/aoo-dev-p256.key")
 signing_certificate = $(toml_str "$STATE_DIR/aoo-dev-p256.crt")
 [http]
-jwt_secret = "$SPORTELLO_JWT_SECRET"
+issuer = "sportello"
+signing_key = $(toml_str "$STATE_DIR/sportello-token.key")
+[http.issuers.portal]
+public_key = $(toml_str "$STATE_DIR/portal-token.pub")
+algorithm = "EdDSA"
+may_mint = ["citizen"]
+[http.issuers.counter]
+public_key = $(toml_str "$STATE_DIR/counter-token.pub")
+algorithm = "EdDSA"
+may_mint = ["counter", "protocol_officer", "operations"]
 EOF
     chmod 600 "$out.tmp"
     mv -f "$out.tmp" "$out"
@@ -500,6 +533,7 @@ up_postgres
 up_garage
 up_maildev
 up_certificate
+up_token_keys
 write_sportello_toml
 
 log "reused:  ${REUSED[*]:-none}"

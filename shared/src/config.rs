@@ -239,16 +239,50 @@ pub struct HttpSettings {
     /// Whether `sportello run` serves HTTP too, beside its workers.
     pub enabled: bool,
     pub listen: String,
-    /// HS256 key of the bearer tokens; the service refuses to start while it is short.
-    pub jwt_secret: SecretString,
     /// Requests with a larger body are refused with 413 before they are read.
     pub max_body_bytes: usize,
+    /// No longer read (tokens are signed with `signing_key` and the issuers' own keys); still
+    /// accepted so that a sportello.toml written before that loads, until stack-up.sh rewrites it.
+    #[serde(default)]
+    pub jwt_secret: Option<SecretString>,
+    /// The `aud` every bearer token must name: a token minted for another service is refused.
+    pub audience: String,
+    /// The `iss` of the tokens sportello signs itself (`sportello token`).
+    pub issuer: String,
+    /// Path of sportello's own PKCS#8 PEM private key (Ed25519 → EdDSA, P-256 → ES256); its
+    /// public half checks sportello's tokens. Empty: sportello signs none and trusts only
+    /// `issuers`.
+    pub signing_key: String,
+    /// The other parties whose tokens are accepted (the portal, the counter application), by
+    /// name; each with its public key, so that sportello can check but never mint them.
+    #[serde(default)]
+    pub issuers: BTreeMap<String, IssuerSettings>,
+    /// Seconds a token is still accepted after its `exp` (clock skew between issuers and us).
+    pub clock_leeway_secs: u64,
+    /// A request not answered within this many seconds gets 503 (live streams: their opening).
+    pub request_timeout_secs: u64,
+    /// Live event streams open at once, in all and per caller; beyond: 503 and 429.
+    pub max_streams: usize,
+    pub max_streams_per_caller: usize,
+    /// Submissions per minute per caller, with bursts of `submissions_burst`; beyond: 429.
+    pub submissions_per_minute: u32,
+    pub submissions_burst: u32,
 }
 
-impl HttpSettings {
-    pub fn jwt_secret(&self) -> &str {
-        self.jwt_secret.expose_secret()
-    }
+/// A party that signs tokens for this service with its own key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerSettings {
+    /// The `iss` its tokens carry (default: the table's name).
+    #[serde(default)]
+    pub iss: Option<String>,
+    /// Path of its PEM public key (SubjectPublicKeyInfo, `openssl pkey -pubout`).
+    pub public_key: String,
+    /// `EdDSA` (Ed25519) or `ES256` (P-256).
+    pub algorithm: String,
+    /// What its tokens may grant: `citizen`, or operator roles (`counter`, `protocol_officer`,
+    /// `operations`). A token granting more is refused.
+    pub may_mint: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,10 +1,14 @@
-//! Who may read and do what: a citizen only their own folder (another's answers 404), an
-//! operator any folder and the operator-only calls; no token or a bad one, 401.
+//! Who may read and do what: a citizen only their own folder (another's answers 404), a
+//! counter operator any folder, each operator role its own calls (403 otherwise); no token or
+//! a bad one — expired, for another audience, from an unknown issuer, signed with another key
+//! than its issuer's, granting what its issuer may not — 401.
 
 use crate::support::{TestApi, eventually, sample};
-use sportello_api::auth::{Claims, Keys, Role};
+use sportello_api::auth::{Algorithm, Audience, OperatorRole, Signer, Subject};
 use sportello_e2e::TestEnv;
 use sportello_shared::domain::state::PracticeState;
+use std::collections::BTreeSet;
+use std::time::Duration;
 use uuid::Uuid;
 
 const ALICE: &str = "BNFGLI87C54A794U";
@@ -168,36 +172,42 @@ async fn no_token_or_a_bad_one_is_401() {
     let env = TestEnv::new().await;
     let api = TestApi::start(&env).await;
     let id = Uuid::new_v4();
-    let now = chrono::Utc::now().timestamp() as u64;
-    let expired = api
-        .keys
-        .sign(&Claims {
-            sub: "OP-1".into(),
-            role: Role::Operator,
-            cf: None,
-            exp: now - 3600,
-            iat: None,
-        })
-        .unwrap();
-    let foreign = Keys::new("a different key, of more than thirty-two bytes")
+    let hour = Duration::from_secs(3600);
+    let roles: BTreeSet<OperatorRole> = OperatorRole::ALL.into_iter().collect();
+    let operator = Subject::Operator {
+        id: "OP-1",
+        roles: &roles,
+    };
+    let alice = Subject::Citizen { tax_code: ALICE };
+    let mut expired = api.counter.claims(&operator, hour).unwrap();
+    expired.exp = chrono::Utc::now().timestamp() as u64 - 3600;
+    let expired = api.counter.sign(&expired).unwrap();
+    // Minted by the portal for another service of the municipality.
+    let mut elsewhere = api.portal.claims(&alice, hour).unwrap();
+    elsewhere.aud = Audience::One("tributi-api".to_owned());
+    let elsewhere = api.portal.sign(&elsewhere).unwrap();
+    // An issuer nobody configured, with a key of its own.
+    let stranger = Signer::generate(
+        "https://idp.example.org",
+        api.keys.audience(),
+        Algorithm::EdDSA,
+    )
+    .unwrap()
+    .mint(&operator, hour)
+    .unwrap();
+    // The right `iss` (and so the right key id), the wrong key: the counter application's name
+    // with a key that is not the one we trust for it.
+    let impostor = Signer::generate("counter", api.keys.audience(), Algorithm::ES256)
         .unwrap()
-        .mint(
-            Role::Operator,
-            None,
-            Some("OP-1"),
-            std::time::Duration::from_secs(600),
-        )
+        .mint(&operator, hour)
         .unwrap();
-    let citizen_without_cf = api
-        .keys
-        .sign(&Claims {
-            sub: "someone".into(),
-            role: Role::Citizen,
-            cf: None,
-            exp: now + 3600,
-            iat: None,
-        })
-        .unwrap();
+    // The portal vouching for an operator: it may mint citizens only.
+    let portal_operator = api.portal.mint(&operator, hour).unwrap();
+    // Sportello vouching for a citizen: only the portal does.
+    let sportello_citizen = api.sportello.mint(&alice, hour).unwrap();
+    let mut without_cf = api.portal.claims(&alice, hour).unwrap();
+    without_cf.cf = None;
+    let citizen_without_cf = api.portal.sign(&without_cf).unwrap();
     let forged = {
         // A valid token with its payload swapped: the signature no longer matches.
         let valid = api.citizen(ALICE);
@@ -218,12 +228,17 @@ async fn no_token_or_a_bad_one_is_401() {
         "/dlq/replay",
         "/dlq/1/replay",
         "/dlq/1/discard",
+        "/registrations/2026/1/annulment",
     ];
     let bad_tokens = [
         None,
         Some("garbage"),
         Some(expired.as_str()),
-        Some(foreign.as_str()),
+        Some(elsewhere.as_str()),
+        Some(stranger.as_str()),
+        Some(impostor.as_str()),
+        Some(portal_operator.as_str()),
+        Some(sportello_citizen.as_str()),
         Some(citizen_without_cf.as_str()),
         Some(forged.as_str()),
     ];
@@ -257,7 +272,11 @@ async fn no_token_or_a_bad_one_is_401() {
         )
         .await;
     basic.expect_error(401);
-    // The open endpoints stay open.
+    // The open endpoints stay open; a bad token on /ready is refused, not ignored.
+    assert_eq!(
+        api.get("/ready", Some(&impostor)).await.expect_error(401),
+        "unauthorized"
+    );
     for path in ["/health", "/ready", "/metrics", "/openapi.json"] {
         let reply = eventually(path, || async {
             let reply = api.get(path, None).await;
@@ -266,6 +285,84 @@ async fn no_token_or_a_bad_one_is_401() {
         .await;
         assert_eq!(reply.status, 200, "{path}");
     }
+
+    api.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_operator_role_reaches_only_its_own_calls() {
+    let env = TestEnv::new().await;
+    let api = TestApi::start(&env).await;
+    let counter = api.operator_as("OP-BG-014", &[OperatorRole::Counter]);
+    let officer = api.operator_as("OP-PROT-1", &[OperatorRole::ProtocolOfficer]);
+    let operations = api.operator_as("OPS-1", &[OperatorRole::Operations]);
+    let measure = serde_json::json!({"reason": "errore materiale", "measure": "provv. 1/2026"});
+    let nobody = Uuid::new_v4();
+
+    // The counter: not the error queues, not the register.
+    for path in ["/dlq", "/dlq/1"] {
+        api.get(path, Some(&counter)).await.expect_error(403);
+    }
+    for (path, body) in [
+        ("/dlq/replay", serde_json::json!({})),
+        ("/dlq/1/replay", serde_json::json!({})),
+        ("/dlq/1/discard", serde_json::json!({"reason": "no"})),
+        ("/registrations/2026/1/annulment", measure.clone()),
+    ] {
+        let reply = api.post_json(path, Some(&counter), &body).await;
+        assert_eq!(reply.expect_error(403), "forbidden", "{path}");
+    }
+    // The protocol officer and operations: no folders, no live streams, no submissions.
+    let mut at_counter = sample("anagrafe.cambio_residenza-02.json");
+    for (token, id) in [(&officer, "OP-PROT-1"), (&operations, "OPS-1")] {
+        for path in [
+            format!("/citizens/{ALICE}/practices"),
+            format!("/practices/{nobody}"),
+            format!("/practices/{nobody}/events"),
+        ] {
+            api.get(&path, Some(token)).await.expect_error(403);
+        }
+        at_counter["channel"]["operator_id"] = serde_json::json!(id);
+        api.post_json("/submissions", Some(token), &at_counter)
+            .await
+            .expect_error(403);
+    }
+    api.post_json(
+        "/registrations/2026/1/annulment",
+        Some(&operations),
+        &measure,
+    )
+    .await
+    .expect_error(403);
+
+    // Each gets past the check to its own calls.
+    let folder = api
+        .get(&format!("/citizens/{ALICE}/practices"), Some(&counter))
+        .await;
+    assert_eq!(folder.status, 200, "{}", folder.text());
+    let listing = api.get("/dlq", Some(&operations)).await;
+    assert_eq!(listing.status, 200, "{}", listing.text());
+    // No such registration: the officer got past the role check to the register.
+    assert_eq!(
+        api.post_json("/registrations/1999/1/annulment", Some(&officer), &measure)
+            .await
+            .expect_error(404),
+        "not_found"
+    );
+    // Sportello's own tokens (`sportello token`) are operators' too.
+    let roles: BTreeSet<OperatorRole> = [OperatorRole::Operations].into();
+    let own = api
+        .sportello
+        .mint(
+            &Subject::Operator {
+                id: "OPS-2",
+                roles: &roles,
+            },
+            Duration::from_secs(600),
+        )
+        .unwrap();
+    assert_eq!(api.get("/dlq", Some(&own)).await.status, 200);
 
     api.stop().await;
     env.teardown().await;

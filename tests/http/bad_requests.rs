@@ -8,7 +8,12 @@ use sportello_e2e::TestEnv;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_a_clear_json_error_and_never_a_500() {
     let env = TestEnv::new().await;
-    let api = TestApi::start_with(&env, |http| http.max_body_bytes = 64 * 1024).await;
+    // Every bad submission counts against the rate limit: a burst large enough for them all.
+    let api = TestApi::start_with(&env, |http| {
+        http.max_body_bytes = 64 * 1024;
+        http.submissions_burst = 1000;
+    })
+    .await;
     let good = sample("cultura.uso_sale-01.json");
     let token = api.citizen(good["applicant"]["tax_code"].as_str().unwrap());
     let operator = api.operator("OP-1");

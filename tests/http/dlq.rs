@@ -41,6 +41,7 @@ fn sportello(env: &TestEnv, topology: &str, args: &[&str]) -> String {
         .envs(env.child_env())
         .env("SPORTELLO__BROKER__TOPOLOGY_FILE", topology)
         .env("SPORTELLO_OPERATOR", "ops:test")
+        .env("SPORTELLO_OPERATOR_ROLES", "operations")
         .output()
         .expect("sportello runs");
     assert!(
@@ -125,6 +126,20 @@ async fn a_practice_that_failed_while_the_object_store_was_down_completes_after_
         &["intake", "validation"],
         stop.clone(),
     ));
+    // Without declaring the operations role, the command refuses and replays nothing.
+    let refused = std::process::Command::new(sportello_binary())
+        .args(["dlq", "replay", "--all"])
+        .envs(env.child_env())
+        .env("SPORTELLO__BROKER__TOPOLOGY_FILE", &topology_file)
+        .env("SPORTELLO_OPERATOR_ROLES", "counter")
+        .output()
+        .expect("sportello runs");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("operations"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     let out = sportello(&env, &topology_file, &["dlq", "replay", "--all"]);
     assert!(
         out.contains(&format!(

@@ -3,7 +3,10 @@
 //! in the same process.
 //!
 //! One test binary for every HTTP test (linking the fleet once, not once per file):
-//! - `access`: tokens, roles, and a citizen who sees only their own folder;
+//! - `access`: tokens (issuer, audience, key, expiry, what each issuer may grant), operator
+//!   roles, and a citizen who sees only their own folder;
+//! - `boundaries`: a live stream ends with its token, one caller's streams are capped, a flood
+//!   of submissions gets 429, `/ready` tells anonymous callers nothing but ready or not;
 //! - `submissions`: intake over HTTP, idempotent by key;
 //! - `dlq`: a practice that failed while the object store was down completes after a replay;
 //!   discards are recorded, never deleted;
@@ -15,6 +18,7 @@
 
 mod access;
 mod bad_requests;
+mod boundaries;
 mod dlq;
 mod events;
 mod metrics;

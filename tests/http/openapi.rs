@@ -4,6 +4,7 @@
 
 use crate::schema::Spec;
 use crate::support::{TestApi, eventually, read_events, sample};
+use sportello_api::auth::OperatorRole;
 use sportello_api::routes;
 use sportello_e2e::TestEnv;
 use sportello_shared::broker::{self, Outgoing, Publisher};
@@ -217,6 +218,11 @@ async fn every_documented_endpoint_answers_as_the_spec_says() {
     );
     let practice = practice.unwrap();
     assert_eq!(practice["registrations"][0]["direction"], "incoming");
+    let annulment = format!(
+        "/registrations/{}/{}/annulment",
+        practice["registrations"][0]["year"],
+        practice["registrations"][0]["number"].as_str().unwrap()
+    );
     assert_eq!(practice["documents"].as_array().unwrap().len(), 3);
     assert!(
         practice["documents"][0]["impronta"]
@@ -423,10 +429,56 @@ async fn every_documented_endpoint_answers_as_the_spec_says() {
         http.post(api.url("/dlq/replay")).bearer_auth(&citizen)
     );
 
+    // The protocol officer annuls the registration; a counter operator may not.
+    let measure = serde_json::json!({
+        "reason": "Registrazione duplicata per errore materiale",
+        "measure": "Provvedimento n. 12/2026"
+    });
+    let counter_only = api.operator_as("OP-BG-014", &[OperatorRole::Counter]);
+    let (status, _) = check!(
+        "post",
+        "/registrations/{year}/{number}/annulment",
+        http.post(api.url(&annulment))
+            .bearer_auth(&counter_only)
+            .json(&measure)
+    );
+    assert_eq!(status, 403);
+    let (status, annulled) = check!(
+        "post",
+        "/registrations/{year}/{number}/annulment",
+        http.post(api.url(&annulment))
+            .bearer_auth(&operator)
+            .json(&measure)
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        annulled.unwrap()["annulment"]["operator"],
+        "operator:OP-BG-014"
+    );
+    for (path, body) in [
+        (annulment.as_str(), measure.clone()),
+        ("/registrations/1999/1/annulment", measure.clone()),
+        (annulment.as_str(), serde_json::json!({"reason": "x"})),
+    ] {
+        let (status, _) = check!(
+            "post",
+            "/registrations/{year}/{number}/annulment",
+            http.post(api.url(path)).bearer_auth(&operator).json(&body)
+        );
+        assert!([404, 409, 422].contains(&status), "{path}: {status}");
+    }
+
     // Operations.
     check!("get", "/health", http.get(api.url("/health")));
-    let (status, _) = check!("get", "/ready", http.get(api.url("/ready")));
+    let (status, anonymous) = check!("get", "/ready", http.get(api.url("/ready")));
     assert_eq!(status, 200, "the local stack is up");
+    assert!(anonymous.unwrap().get("checks").is_none());
+    let (_, detailed) = check!(
+        "get",
+        "/ready",
+        http.get(api.url("/ready")).bearer_auth(&operator)
+    );
+    assert_eq!(detailed.unwrap()["checks"]["database"]["ok"], true);
     check!("get", "/metrics", http.get(api.url("/metrics")));
     let (_, served) = check!("get", "/openapi.json", http.get(api.url("/openapi.json")));
     assert_eq!(served.unwrap(), spec.doc);

@@ -1,23 +1,29 @@
 //! A running HTTP service for one test, its tokens, and small HTTP helpers.
+//!
+//! The service trusts three issuers the test plays, each with a key pair of its own made for
+//! the test: sportello (EdDSA, operators), the portal (EdDSA, citizens) and the counter
+//! application (ES256, operators), so that both algorithms are checked on every run.
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap};
-use secrecy::SecretString;
-use sportello_api::auth::{Keys, Role};
+use sportello_api::auth::{Algorithm, Grants, Keys, OperatorRole, Signer, Subject};
 use sportello_api::{ApiState, Services};
 use sportello_e2e::{PATIENCE, TestEnv, samples_dir};
-use sportello_shared::config::HttpSettings;
+use sportello_shared::config::{HttpSettings, Settings};
+use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-/// Used when the local configuration has no key of its own (it always should: stack-up.sh
-/// writes one).
-const TEST_SECRET: &str = "sportello-tests-only-secret-0123456789abcdef";
 
 pub struct TestApi {
     pub base: String,
     pub http: reqwest::Client,
     pub keys: Keys,
+    /// Sportello's own issuer: operators, any role.
+    pub sportello: Signer,
+    /// The citizens' portal: citizens only.
+    pub portal: Signer,
+    /// The counter application: operators, any role.
+    pub counter: Signer,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -74,13 +80,41 @@ impl TestApi {
     }
 
     pub async fn start_with(env: &TestEnv, adjust: impl FnOnce(&mut HttpSettings)) -> TestApi {
+        Self::start_with_settings(env, |settings| adjust(&mut settings.http)).await
+    }
+
+    /// The service over settings the test changes (a dead SMTP relay, say), the test's own
+    /// issuers trusted.
+    pub async fn start_with_settings(env: &TestEnv, adjust: impl FnOnce(&mut Settings)) -> TestApi {
         let mut settings = env.app.settings.clone();
-        if settings.http.jwt_secret().len() < sportello_api::auth::MIN_SECRET_BYTES {
-            settings.http.jwt_secret = SecretString::from(TEST_SECRET);
-        }
-        adjust(&mut settings.http);
+        adjust(&mut settings);
+        let http = &settings.http;
+        let audience = http.audience.clone();
+        let generate = |iss: &str, algorithm| Signer::generate(iss, &audience, algorithm).unwrap();
+        let sportello = generate(&http.issuer, Algorithm::EdDSA);
+        let portal = generate("portal", Algorithm::EdDSA);
+        let counter = generate("counter", Algorithm::ES256);
+        let keys = Keys::new(&audience, Duration::from_secs(http.clock_leeway_secs))
+            .sign_as(sportello.clone())
+            .unwrap()
+            .trust(
+                "portal",
+                Algorithm::EdDSA,
+                &portal.public_key_pem(),
+                Grants::citizens(),
+                "portal",
+            )
+            .unwrap()
+            .trust(
+                "counter",
+                Algorithm::ES256,
+                &counter.public_key_pem(),
+                Grants::operators(),
+                "counter",
+            )
+            .unwrap();
         let shutdown = CancellationToken::new();
-        let state = ApiState::new(
+        let state = ApiState::with_keys(
             Services {
                 settings,
                 store: env.app.store.clone(),
@@ -88,10 +122,9 @@ impl TestApi {
                 catalog: env.app.catalog.clone(),
                 topology: env.app.topology.clone(),
             },
+            keys.clone(),
             shutdown.clone(),
-        )
-        .expect("the API's state builds");
-        let keys = state.keys().clone();
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");
@@ -104,25 +137,39 @@ impl TestApi {
                 .build()
                 .unwrap(),
             keys,
+            sportello,
+            portal,
+            counter,
             shutdown,
             task,
         }
     }
 
+    /// A citizen's token from the portal, valid for an hour.
     pub fn citizen(&self, tax_code: &str) -> String {
-        self.keys
-            .mint(
-                Role::Citizen,
-                Some(tax_code),
-                None,
-                Duration::from_secs(3600),
-            )
+        self.citizen_for(tax_code, Duration::from_secs(3600))
+    }
+
+    pub fn citizen_for(&self, tax_code: &str, ttl: Duration) -> String {
+        self.portal
+            .mint(&Subject::Citizen { tax_code }, ttl)
             .unwrap()
     }
 
+    /// An operator with every role (counter, protocol officer, operations), from the counter
+    /// application: for the tests about what an operator can do, not about which one.
     pub fn operator(&self, id: &str) -> String {
-        self.keys
-            .mint(Role::Operator, None, Some(id), Duration::from_secs(3600))
+        self.operator_as(id, &OperatorRole::ALL)
+    }
+
+    /// An operator with just `roles`, from the counter application.
+    pub fn operator_as(&self, id: &str, roles: &[OperatorRole]) -> String {
+        let roles: BTreeSet<OperatorRole> = roles.iter().copied().collect();
+        self.counter
+            .mint(
+                &Subject::Operator { id, roles: &roles },
+                Duration::from_secs(3600),
+            )
             .unwrap()
     }
 
@@ -274,6 +321,55 @@ pub async fn read_events(
             if has_data {
                 events.push(event);
             }
+        }
+    }
+    events
+}
+
+/// Reads a stream to its end, which must come before `deadline`; the events it sent.
+pub async fn read_to_end(
+    response: reqwest::Response,
+    deadline: tokio::time::Instant,
+) -> Vec<SseEvent> {
+    use futures::StreamExt;
+    let mut stream = response.bytes_stream();
+    let mut text = String::new();
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => panic!("the stream was still open at the deadline: {text}"),
+            Ok(None) => break,
+            Ok(Some(chunk)) => text.push_str(&String::from_utf8_lossy(&chunk.expect("a chunk"))),
+        }
+    }
+    parse_events(&text)
+}
+
+fn parse_events(text: &str) -> Vec<SseEvent> {
+    let mut events = Vec::new();
+    for block in text.split("\n\n") {
+        let mut event = SseEvent {
+            event: "message".to_owned(),
+            id: None,
+            data: String::new(),
+        };
+        let mut has_data = false;
+        for line in block.lines() {
+            if let Some(value) = line.strip_prefix("event:") {
+                event.event = value.trim().to_owned();
+            } else if let Some(value) = line.strip_prefix("id:") {
+                event.id = Some(value.trim().to_owned());
+            } else if let Some(value) = line.strip_prefix("data:") {
+                if has_data {
+                    event.data.push('\n');
+                }
+                event
+                    .data
+                    .push_str(value.strip_prefix(' ').unwrap_or(value));
+                has_data = true;
+            }
+        }
+        if has_data {
+            events.push(event);
         }
     }
     events

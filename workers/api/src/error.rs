@@ -39,6 +39,21 @@ pub enum ApiError {
     /// A service we depend on is down: the client may try again.
     #[error("{0}")]
     Unavailable(String),
+    /// Too many requests of this caller: try again after `retry_after` seconds (if known).
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: Option<u64>,
+    },
+    /// This caller has as many live streams open as it may.
+    #[error("{0}")]
+    TooManyStreams(String),
+    /// The service as a whole is at its limit (not a fault of ours nor of a service behind us).
+    #[error("{0}")]
+    Busy(String),
+    /// The request took longer than `http.request_timeout_secs`.
+    #[error("no answer within {0:?}; try again")]
+    Timeout(std::time::Duration),
     /// Our fault; the cause is logged, the client gets a generic message.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -62,7 +77,12 @@ impl ApiError {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::Timeout(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::RateLimited { .. } | ApiError::TooManyStreams(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -81,6 +101,10 @@ impl ApiError {
             ApiError::NoRoute => "no_route",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::TooManyStreams(_) => "too_many_streams",
+            ApiError::Busy(_) => "busy",
+            ApiError::Timeout(_) => "timeout",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -122,6 +146,15 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::RateLimited {
+            retry_after: Some(seconds),
+            ..
+        } = &self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
         }
         response
     }

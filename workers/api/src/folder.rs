@@ -254,7 +254,13 @@ async fn registrations(pool: &PgPool, id: Uuid) -> Result<Vec<RegistrationView>,
     Ok(register::of_practice(pool, id)
         .await?
         .into_iter()
-        .map(|r| RegistrationView {
+        .map(RegistrationView::from)
+        .collect())
+}
+
+impl From<register::Registration> for RegistrationView {
+    fn from(r: register::Registration) -> RegistrationView {
+        RegistrationView {
             register: r.register,
             aoo: r.aoo,
             year: r.year,
@@ -269,8 +275,8 @@ async fn registrations(pool: &PgPool, id: Uuid) -> Result<Vec<RegistrationView>,
                 reason: a.reason,
                 measure: a.measure,
             }),
-        })
-        .collect())
+        }
+    }
 }
 
 fn impronta(sha256_hex: &str) -> String {

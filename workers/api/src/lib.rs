@@ -2,7 +2,9 @@
 //! of the fleet over HTTP.
 //!
 //! # Layout
-//! - [`auth`]: bearer tokens (HS256 JWT) and the [`auth::Caller`] every protected route takes.
+//! - [`auth`]: bearer tokens (EdDSA/ES256 JWTs, one key per issuer), the operator roles, and
+//!   the [`auth::Caller`] every protected route takes.
+//! - [`limits`]: the caps on live streams and the submissions' rate limit, per caller.
 //! - [`error`]: one JSON error shape for everything that goes wrong, client's fault or ours.
 //! - [`folder`]: read-only queries of the citizen's folder (practices, timeline, registrations,
 //!   documents, notifications), shaped as the API returns them.
@@ -12,21 +14,26 @@
 //! - `routes/`: one module per group of endpoints; [`routes`] lists them all, so that the
 //!   router and the OpenAPI test walk the same list.
 //!
-//! The service holds no state of its own: every answer comes from PostgreSQL or RabbitMQ, so
-//! any number of replicas can run behind a load balancer.
+//! The service holds no state of its own but its limits' counters: every answer comes from
+//! PostgreSQL or RabbitMQ, so any number of replicas can run behind a load balancer (each
+//! limiting its own share).
 
 pub mod auth;
 pub mod dlq;
 pub mod error;
 pub mod folder;
+pub mod limits;
 pub mod link;
 mod routes;
 
 use anyhow::Context;
 use auth::Keys;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
+use limits::{RateLimiter, StreamSlots};
 use link::BrokerLink;
 use sportello_shared::catalog::Catalog;
 use sportello_shared::config::Settings;
@@ -34,6 +41,7 @@ use sportello_shared::objects::ObjectStore;
 use sportello_shared::store::Store;
 use sportello_shared::topology::Topology;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -61,6 +69,8 @@ pub struct ApiState {
 struct Inner {
     services: Services,
     keys: Keys,
+    streams: Arc<StreamSlots>,
+    submissions: RateLimiter,
     link: BrokerLink,
     /// Practice ids of the events seen on the `events` exchange: wakes the live streams.
     changes: broadcast::Sender<Uuid>,
@@ -68,22 +78,32 @@ struct Inner {
 }
 
 impl ApiState {
-    /// Checks the settings the service cannot run without (the token key) and builds the state;
-    /// `shutdown` ends the server, the live streams and the event feed.
+    /// Reads the token keys the settings name (the service cannot run without) and builds the
+    /// state; `shutdown` ends the server, the live streams and the event feed.
     pub fn new(services: Services, shutdown: CancellationToken) -> anyhow::Result<ApiState> {
-        let keys = Keys::new(services.settings.http.jwt_secret())?;
+        let keys = Keys::from_settings(&services.settings.http).context("the bearer-token keys")?;
+        Ok(Self::with_keys(services, keys, shutdown))
+    }
+
+    /// The state with keys built by the caller (the tests play every issuer).
+    pub fn with_keys(services: Services, keys: Keys, shutdown: CancellationToken) -> ApiState {
+        let http = &services.settings.http;
+        let streams = StreamSlots::new(http.max_streams, http.max_streams_per_caller);
+        let submissions = RateLimiter::new(http.submissions_per_minute, http.submissions_burst);
         let link = BrokerLink::new(services.settings.broker.clone(), "api");
         let (changes, _) = broadcast::channel(1024);
-        Ok(ApiState {
+        ApiState {
             inner: Arc::new(Inner {
                 services,
                 keys,
+                streams,
+                submissions,
                 link,
                 changes,
                 // A child: the service stopping on its own must not stop the fleet around it.
                 shutdown: shutdown.child_token(),
             }),
-        })
+        }
     }
 
     pub fn services(&self) -> &Services {
@@ -92,6 +112,14 @@ impl ApiState {
 
     pub fn keys(&self) -> &Keys {
         &self.inner.keys
+    }
+
+    pub fn streams(&self) -> &Arc<StreamSlots> {
+        &self.inner.streams
+    }
+
+    pub fn submissions(&self) -> &RateLimiter {
+        &self.inner.submissions
     }
 
     pub fn link(&self) -> &BrokerLink {
@@ -120,9 +148,11 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// The service's router: every route, JSON errors for unknown paths and methods, a body limit,
-/// and panics turned into a JSON 500 instead of a dropped connection.
+/// a deadline for every answer, and panics turned into a JSON 500 instead of a dropped
+/// connection.
 pub fn router(state: ApiState) -> Router {
     let limit = state.services().settings.http.max_body_bytes;
+    let timeout = Duration::from_secs(state.services().settings.http.request_timeout_secs.max(1));
     let mut router = Router::new();
     for route in routes() {
         router = router.route(route.path, route.handler);
@@ -131,10 +161,21 @@ pub fn router(state: ApiState) -> Router {
         .fallback(routes::no_route)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(timeout, deadline))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             routes::panicked,
         ))
         .with_state(state)
+}
+
+/// Answers 503 when the handler (body reading included, so a client trickling its upload holds
+/// a connection no longer than this) has not answered in time. A live stream's handler answers
+/// at once; the stream itself is bounded by its token's expiry, not by this.
+async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error::ApiError::Timeout(limit).into_response(),
+    }
 }
 
 /// Serves on `listener` until the state's shutdown token is cancelled; live streams end then,

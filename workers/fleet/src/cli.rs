@@ -4,6 +4,7 @@ use crate::app::{App, check_routes, load_catalog, load_topology};
 use crate::{dlq, fleet, folder, http, practice, startup, submit};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use sportello_api::auth::OperatorRole;
 use sportello_protocol::{daily, register};
 use sportello_shared::config::Settings;
 use sportello_shared::objects::ObjectStore;
@@ -24,6 +25,10 @@ pub struct Cli {
     /// Configuration file (default: $SPORTELLO_CONFIG, ./sportello.toml, /etc/sportello/sportello.toml).
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
+    /// The roles you act in, for the commands that act as an operator: counter,
+    /// protocol_officer, operations (comma-separated). See [`require_role`].
+    #[arg(long, global = true, env = "SPORTELLO_OPERATOR_ROLES")]
+    pub operator_roles: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -69,7 +74,9 @@ pub enum Command {
     },
     /// Serves the HTTP API on http.listen until SIGINT/SIGTERM.
     Serve,
-    /// Mints a bearer token for the HTTP API (signed with http.jwt_secret).
+    /// Mints a bearer token for the HTTP API: an operator's, signed with http.signing_key; or,
+    /// with --issuer and --key, one as another configured issuer (the local stack plays the
+    /// portal and the counter application with their keys).
     Token {
         #[arg(long, value_enum)]
         role: http::TokenRole,
@@ -79,6 +86,15 @@ pub enum Command {
         /// The operator's id (operator tokens).
         #[arg(long, required_if_eq("role", "operator"))]
         operator_id: Option<String>,
+        /// The operator's roles: counter, protocol_officer, operations (comma-separated).
+        #[arg(long, default_value = "counter")]
+        roles: String,
+        /// Sign as this issuer of [http.issuers] instead of sportello (needs --key).
+        #[arg(long, requires = "key")]
+        issuer: Option<String>,
+        /// That issuer's PEM PKCS#8 private key.
+        #[arg(long, requires = "issuer")]
+        key: Option<PathBuf>,
         /// How long the token is valid: 30m, 8h, 7d.
         #[arg(long, default_value = "8h")]
         valid_for: String,
@@ -179,12 +195,64 @@ pub enum TopologyAction {
     Check,
 }
 
+/// Refuses a command that acts as an operator unless the person running it declares `role`
+/// (`--operator-roles` or `$SPORTELLO_OPERATOR_ROLES`), as the HTTP API refuses a token
+/// without it.
+///
+/// This is for accountability, not security: whoever runs `sportello` holds the database and
+/// broker credentials and could do the same with psql. What the check gives is that an
+/// operator states the hat they act in before an act recorded under their name, and that a
+/// counter operator's script does not reach a protocol officer's command by accident. Reading
+/// commands (folder, dlq list and show, protocol show) check nothing.
+pub fn require_role(
+    declared: Option<&str>,
+    role: OperatorRole,
+    command: &str,
+) -> anyhow::Result<()> {
+    let roles = OperatorRole::parse_list(declared.unwrap_or(""))
+        .map_err(|e| anyhow::anyhow!("--operator-roles: {e}"))?;
+    anyhow::ensure!(
+        roles.contains(&role),
+        "`sportello {command}` acts as an operator with the role `{0}`: pass --operator-roles {0} (or set SPORTELLO_OPERATOR_ROLES)",
+        role.as_str()
+    );
+    Ok(())
+}
+
 pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut settings = Settings::load(cli.config.as_deref())?;
     // Operators' commands and the fleet's start-up declare speak as `operations`; workers,
     // the HTTP API and `submit` choose their own party below.
     settings.broker = settings.broker.as_party(parties::OPERATIONS);
     telemetry::init(&settings.log);
+    let declared = cli.operator_roles.as_deref();
+    match &cli.command {
+        Command::Dlq {
+            action: dlq::DlqAction::Replay { .. },
+            ..
+        } => require_role(declared, OperatorRole::Operations, "dlq replay")?,
+        Command::Dlq {
+            action: dlq::DlqAction::Discard { .. },
+            ..
+        } => require_role(declared, OperatorRole::Operations, "dlq discard")?,
+        Command::Protocol {
+            action: ProtocolAction::Annul { .. },
+        } => require_role(declared, OperatorRole::ProtocolOfficer, "protocol annul")?,
+        Command::Protocol {
+            action: ProtocolAction::DailyRegister { .. },
+        } => require_role(
+            declared,
+            OperatorRole::ProtocolOfficer,
+            "protocol daily-register",
+        )?,
+        Command::Practice {
+            action: PracticeAction::Withdraw { .. },
+        } => require_role(declared, OperatorRole::Counter, "practice withdraw")?,
+        Command::Practice {
+            action: PracticeAction::Deliver { .. },
+        } => require_role(declared, OperatorRole::Counter, "practice deliver")?,
+        _ => {}
+    }
     match cli.command {
         Command::Topology {
             action: TopologyAction::Check,
@@ -257,14 +325,21 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             role,
             cf,
             operator_id,
+            roles,
+            issuer,
+            key,
             valid_for,
         } => {
             let token = http::token(
                 &settings.http,
-                role,
-                cf.as_deref(),
-                operator_id.as_deref(),
-                &valid_for,
+                &http::TokenRequest {
+                    role,
+                    tax_code: cf.as_deref(),
+                    operator_id: operator_id.as_deref(),
+                    roles: &roles,
+                    issuer: issuer.as_deref().zip(key.as_deref()),
+                    valid_for: &valid_for,
+                },
             )?;
             println!("{token}");
         }

@@ -2,11 +2,12 @@
 //! bearer tokens it accepts.
 
 use crate::app::App;
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use clap::ValueEnum;
-use sportello_api::auth::{Keys, Role};
+use sportello_api::auth::{Keys, OperatorRole, Signer, Subject};
 use sportello_api::{ApiState, Services};
 use sportello_shared::config::HttpSettings;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -43,22 +44,76 @@ pub enum TokenRole {
     Operator,
 }
 
-/// A signed token for the demo and the tests.
-pub fn token(
-    http: &HttpSettings,
-    role: TokenRole,
-    tax_code: Option<&str>,
-    operator_id: Option<&str>,
-    valid_for: &str,
-) -> anyhow::Result<String> {
-    let ttl = parse_duration(valid_for)
-        .with_context(|| format!("--valid-for `{valid_for}`: write it like 30m, 8h or 7d"))?;
-    let keys = Keys::new(http.jwt_secret())?;
-    let role = match role {
-        TokenRole::Citizen => Role::Citizen,
-        TokenRole::Operator => Role::Operator,
+/// What `sportello token` was asked for.
+#[derive(Debug, Clone)]
+pub struct TokenRequest<'a> {
+    pub role: TokenRole,
+    pub tax_code: Option<&'a str>,
+    pub operator_id: Option<&'a str>,
+    /// Comma-separated operator roles.
+    pub roles: &'a str,
+    /// Another configured issuer's name and its private key, instead of sportello's own.
+    pub issuer: Option<(&'a str, &'a Path)>,
+    pub valid_for: &'a str,
+}
+
+/// A signed token for the demo, the tests and operations: sportello's own (operators only,
+/// `http.signing_key`), or another configured issuer's with its private key, where the local
+/// stack plays the portal or the counter application (in production they sign their own, and
+/// sportello never holds their keys). Checked as the service would check it before it is
+/// printed, so a key that does not match the configuration is said here, not by a 401 later.
+pub fn token(http: &HttpSettings, request: &TokenRequest<'_>) -> anyhow::Result<String> {
+    let ttl = parse_duration(request.valid_for).with_context(|| {
+        format!(
+            "--valid-for `{}`: write it like 30m, 8h or 7d",
+            request.valid_for
+        )
+    })?;
+    let keys = Keys::from_settings(http)?;
+    let signer = match request.issuer {
+        None => keys
+            .own()
+            .cloned()
+            .context("http.signing_key is not set: sportello has no key to sign with")?,
+        Some((name, key)) => {
+            let issuer = http
+                .issuers
+                .get(name)
+                .with_context(|| format!("--issuer {name}: not in [http.issuers]"))?;
+            let pem = std::fs::read(key).with_context(|| format!("--key {}", key.display()))?;
+            Signer::from_pem(
+                issuer.iss.as_deref().unwrap_or(name),
+                &http.audience,
+                &pem,
+                &key.display().to_string(),
+            )?
+        }
     };
-    Ok(keys.mint(role, tax_code, operator_id, ttl)?)
+    let roles = OperatorRole::parse_list(request.roles).map_err(|e| anyhow!("--roles: {e}"))?;
+    let subject = match request.role {
+        TokenRole::Citizen => Subject::Citizen {
+            tax_code: request.tax_code.unwrap_or(""),
+        },
+        TokenRole::Operator => Subject::Operator {
+            id: request.operator_id.unwrap_or(""),
+            roles: &roles,
+        },
+    };
+    let claims = signer.claims(&subject, ttl)?;
+    keys.check_grants(&claims)
+        .with_context(|| match request.role {
+            TokenRole::Citizen => {
+                "citizens' tokens come from the portal: --issuer portal --key <its private key>"
+            }
+            TokenRole::Operator => {
+                "operators' tokens come from sportello or the counter application"
+            }
+        })?;
+    let token = signer.sign(&claims)?;
+    keys.check(&token).map_err(|err| {
+        anyhow!("the token would be refused ({err}): is --key the private half of the issuer's public_key?")
+    })?;
+    Ok(token)
 }
 
 fn parse_duration(text: &str) -> Option<Duration> {

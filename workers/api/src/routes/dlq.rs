@@ -1,10 +1,11 @@
-//! The error queues over HTTP, for operators only: the same operations as `sportello dlq`.
+//! The error queues over HTTP, for operators with the operations role only: the same
+//! operations as `sportello dlq`.
 //!
 //! Listing first sweeps the error queues into the parking table (see [`crate::dlq`]), so the
 //! ids it answers stay valid for show, replay and discard.
 
 use crate::ApiState;
-use crate::auth::Caller;
+use crate::auth::{Caller, OperatorRole};
 use crate::dlq::{self, DlqError, Parked, ParkedDetail, SweepReport};
 use crate::error::ApiError;
 use crate::routes::{json_body, read_json_bytes};
@@ -83,7 +84,7 @@ pub async fn list(
     caller: Caller,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Listing>, ApiError> {
-    caller.operator()?;
+    caller.require(OperatorRole::Operations)?;
     let Query(query) = query?;
     known_stage(&state, query.stage.as_deref()).map_err(ApiError::BadRequest)?;
     let swept = sweep(&state).await?;
@@ -101,7 +102,7 @@ pub async fn show(
     caller: Caller,
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<ParkedDetail>, ApiError> {
-    caller.operator()?;
+    caller.require(OperatorRole::Operations)?;
     let Path(id) = id?;
     Ok(Json(dlq::show(state.services().store.pool(), id).await?))
 }
@@ -112,7 +113,7 @@ pub async fn replay(
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Parked>, ApiError> {
     let operator = caller.actor();
-    caller.operator()?;
+    caller.require(OperatorRole::Operations)?;
     let Path(id) = id?;
     Ok(Json(
         dlq::replay(state.services().store.pool(), state.link(), id, &operator).await?,
@@ -139,7 +140,7 @@ pub async fn replay_all(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Replayed>, ApiError> {
     let operator = caller.actor();
-    caller.operator()?;
+    caller.require(OperatorRole::Operations)?;
     let filter: ReplayAll = match &body {
         Ok(bytes) if bytes.is_empty() => ReplayAll::default(),
         _ => json_body(&state, &headers, body)?,
@@ -173,7 +174,7 @@ pub async fn discard(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Parked>, ApiError> {
     let operator = caller.actor();
-    caller.operator()?;
+    caller.require(OperatorRole::Operations)?;
     let Path(id) = id?;
     // Checked before parsing so that an empty body says what is missing.
     let bytes = read_json_bytes(&state, &headers, body)?;

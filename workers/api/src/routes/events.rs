@@ -7,11 +7,18 @@
 //! poll backs the wake-ups, so a stream catches up even while the broker is away. Each SSE
 //! event carries the transition's `seq` as its id: a client that reconnects with
 //! `Last-Event-ID` gets only what it missed.
+//!
+//! A stream lives as long as its token would be accepted (`exp` plus `http.clock_leeway_secs`):
+//! then it sends an `expired` event and ends, so a revoked or leaked token cannot keep
+//! watching, and the client reconnects with a fresh one. Each caller may hold
+//! `http.max_streams_per_caller` streams at once (the next gets 429 `too_many_streams`), the
+//! service `http.max_streams` (the next gets 503 `busy`).
 
 use crate::ApiState;
-use crate::auth::StreamCaller;
+use crate::auth::StreamSession;
 use crate::error::ApiError;
 use crate::folder;
+use crate::limits::{StreamRefusal, StreamSlot};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -33,12 +40,24 @@ const POLL: Duration = Duration::from_secs(2);
 
 pub async fn practice_events(
     State(state): State<ApiState>,
-    StreamCaller(caller): StreamCaller,
+    StreamSession(session): StreamSession,
     id: Result<Path<Uuid>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let Path(id) = id?;
-    super::folder::readable(&state, &caller, id).await?;
+    super::folder::readable(&state, &session.caller, id).await?;
+    let slot = state
+        .streams()
+        .acquire(&session.holder())
+        .map_err(|refusal| match refusal {
+            StreamRefusal::PerHolder(max) => ApiError::TooManyStreams(format!(
+                "this caller has {max} live streams open already, the most it may; close one first"
+            )),
+            StreamRefusal::Total(_) => {
+                ApiError::Busy("the service has as many live streams open as it can".to_owned())
+            }
+        })?;
+    let ends = tokio::time::Instant::now() + session.remaining();
     let after = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -51,6 +70,9 @@ pub async fn practice_events(
         after,
         pending: VecDeque::new(),
         first: true,
+        ends,
+        expired: false,
+        _slot: slot,
     };
     let stream = futures::stream::unfold(follow, Follow::next).map(Ok);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
@@ -64,16 +86,35 @@ struct Follow {
     pending: VecDeque<Event>,
     wake: broadcast::Receiver<Uuid>,
     first: bool,
+    /// When the token stops being accepted: the stream ends then.
+    ends: tokio::time::Instant,
+    /// The `expired` event has been sent: nothing follows.
+    expired: bool,
+    /// Held while the stream lives; dropped with it, whether it ended or the client left.
+    _slot: StreamSlot,
 }
 
 impl Follow {
     async fn next(mut self) -> Option<(Event, Follow)> {
         loop {
+            if self.expired {
+                return None;
+            }
+            if tokio::time::Instant::now() >= self.ends {
+                self.expired = true;
+                let event = Event::default()
+                    .event("expired")
+                    .data("the token expired; reconnect with a fresh one");
+                return Some((event, self));
+            }
             if let Some(event) = self.pending.pop_front() {
                 return Some((event, self));
             }
             if !std::mem::take(&mut self.first) && !self.wait().await {
                 return None;
+            }
+            if tokio::time::Instant::now() >= self.ends {
+                continue;
             }
             match folder::transitions_since(self.state.services().store.pool(), self.id, self.after)
                 .await
@@ -98,9 +139,10 @@ impl Follow {
         }
     }
 
-    /// Waits for an event of this practice, the poll interval, or shutdown (`false`).
+    /// Waits for an event of this practice, the poll interval, the token's expiry (`true`: the
+    /// loop then sees it), or shutdown (`false`).
     async fn wait(&mut self) -> bool {
-        let poll = tokio::time::sleep(POLL);
+        let poll = tokio::time::sleep_until(self.ends.min(tokio::time::Instant::now() + POLL));
         tokio::pin!(poll);
         loop {
             tokio::select! {

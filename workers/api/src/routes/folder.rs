@@ -1,5 +1,5 @@
-//! `GET /citizens/{cf}/practices` and `GET /practices/{id}`: the folder, as its owner or an
-//! operator reads it.
+//! `GET /citizens/{cf}/practices` and `GET /practices/{id}`: the folder, as its owner or a
+//! counter operator reads it (an operator without the counter role gets 403).
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -21,6 +21,7 @@ pub async fn citizen_practices(
     caller: Caller,
     cf: Result<Path<String>, PathRejection>,
 ) -> Result<Json<CitizenPractices>, ApiError> {
+    caller.reader()?;
     let Path(cf) = cf?;
     let tax_code = cf.trim().to_uppercase();
     if tax_code.is_empty()
@@ -47,6 +48,7 @@ pub async fn practice(
     caller: Caller,
     id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<folder::PracticeView>, ApiError> {
+    caller.reader()?;
     let Path(id) = id?;
     let view = folder::practice(state.services().store.pool(), id)
         .await?
@@ -57,6 +59,7 @@ pub async fn practice(
 
 /// Whether `caller` may see practice `id`: a missing practice and someone else's look the same.
 pub async fn readable(state: &ApiState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
+    caller.reader()?;
     match folder::owner(state.services().store.pool(), id).await? {
         Some(owner) if caller.may_read(&owner) => Ok(()),
         _ => Err(ApiError::not_found_practice()),

@@ -2,10 +2,13 @@
 //! `GET /metrics` (Prometheus text format).
 //!
 //! None of them needs a token: probes and scrapers run inside the municipality's network and
-//! see only counts, never a citizen's data. Readiness checks run concurrently, each bounded,
+//! see only counts, never a citizen's data. `/ready` tells anyone only ready or not (200 or
+//! 503): which service failed, and its error text (host names, ports, driver messages), is
+//! for operators with the operations role. Readiness checks run concurrently, each bounded,
 //! so that one hung service makes the probe fail instead of hang.
 
 use crate::ApiState;
+use crate::auth::{MaybeSession, OperatorRole};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -44,7 +47,9 @@ pub struct Check {
 pub struct Readiness {
     /// `ready` or `not_ready`.
     pub status: &'static str,
-    pub checks: BTreeMap<&'static str, Check>,
+    /// Each service's check: for the operations role only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<BTreeMap<&'static str, Check>>,
 }
 
 async fn bounded<F>(check: F) -> Check
@@ -67,7 +72,8 @@ where
     }
 }
 
-pub async fn ready(State(state): State<ApiState>) -> Response {
+pub async fn ready(State(state): State<ApiState>, MaybeSession(session): MaybeSession) -> Response {
+    let details = session.is_some_and(|s| s.caller.has(OperatorRole::Operations));
     let services = state.services();
     let smtp = format!(
         "{}:{}",
@@ -110,7 +116,7 @@ pub async fn ready(State(state): State<ApiState>) -> Response {
         status,
         Json(Readiness {
             status: if ready { "ready" } else { "not_ready" },
-            checks,
+            checks: details.then_some(checks),
         }),
     )
         .into_response()

@@ -5,6 +5,7 @@ pub mod dlq;
 pub mod events;
 pub mod folder;
 pub mod health;
+pub mod registrations;
 pub mod submissions;
 
 use crate::error::{ApiError, body_error};
@@ -44,6 +45,11 @@ pub fn all() -> Vec<Route> {
         route("get", "/dlq/{id}", get(dlq::show)),
         route("post", "/dlq/{id}/replay", post(dlq::replay)),
         route("post", "/dlq/{id}/discard", post(dlq::discard)),
+        route(
+            "post",
+            "/registrations/{year}/{number}/annulment",
+            post(registrations::annul),
+        ),
     ]
 }
 

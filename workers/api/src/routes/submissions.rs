@@ -6,9 +6,13 @@
 //! derives from the idempotency key: the same key answers the same id, and a practice already
 //! taken in is not published again. The same key with different content is a 409 (intake
 //! would keep the first and record a conflict).
+//!
+//! Each caller (issuer and subject) may submit `http.submissions_per_minute`, in bursts of
+//! `http.submissions_burst`; beyond, 429 with `Retry-After`. Every authenticated attempt
+//! counts, valid or not, so that a flood of bad submissions is limited as well.
 
 use crate::ApiState;
-use crate::auth::Caller;
+use crate::auth::{Caller, OperatorRole, Session};
 use crate::error::ApiError;
 use crate::routes::{json_response, read_json_bytes};
 use axum::body::Bytes;
@@ -41,10 +45,23 @@ pub struct Links {
 
 pub async fn submit(
     State(state): State<ApiState>,
-    caller: Caller,
+    session: Session,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let caller = &session.caller;
+    if let Caller::Operator { .. } = caller {
+        caller.require(OperatorRole::Counter)?;
+    }
+    if let Err(wait) = state
+        .submissions()
+        .take(&session.holder(), std::time::Instant::now())
+    {
+        return Err(ApiError::RateLimited {
+            message: "too many submissions from this caller; try again later".to_owned(),
+            retry_after: Some(wait.as_secs_f64().ceil().max(1.0) as u64),
+        });
+    }
     let bytes = read_json_bytes(&state, &headers, body)?;
     if let Err(err) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
         return Err(ApiError::BadRequest(format!(
@@ -52,7 +69,7 @@ pub async fn submit(
         )));
     }
     let submission = parse_submission(&bytes).map_err(ApiError::Unprocessable)?;
-    allowed(&caller, &submission)?;
+    allowed(caller, &submission)?;
     if state
         .services()
         .catalog
@@ -138,7 +155,7 @@ fn allowed(caller: &Caller, submission: &Submission) -> Result<(), ApiError> {
         (Caller::Citizen { .. }, Channel::Counter { .. }) => Err(ApiError::Forbidden(
             "only a counter operator submits through the counter channel".to_owned(),
         )),
-        (Caller::Operator { id }, Channel::Counter { operator_id }) => {
+        (Caller::Operator { id, .. }, Channel::Counter { operator_id }) => {
             if operator_id == id {
                 Ok(())
             } else {
