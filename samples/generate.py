@@ -38,6 +38,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CATALOG_PATH = HERE.parent / "shared" / "catalog.toml"
+SIMULATOR_PATH = HERE / "backoffice-sim.toml"
 
 # ════════════════════════════ codice fiscale, partita IVA, IBAN ════════════════════════════
 
@@ -1113,10 +1114,53 @@ def malformed_messages(valid_example):
     as_text["applicant"] = as_text["applicant"]["tax_code"]
     out["richiedente-come-testo.json"] = (dump(as_text), "the applicant is a bare tax code, not an object "
                                           "(the reason must not repeat it unmasked)", "invalid type: string")
+    nobody = json.loads(json.dumps(valid_example))
+    nobody["idempotency_key"] = "counter-2026-900007"
+    nobody["channel"] = {"kind": "counter", "operator_id": ""}
+    out["operatore-vuoto.json"] = (dump(nobody), "a counter submission that names no operator",
+                                   "channel.operator_id")
+    long_cf = json.loads(json.dumps(valid_example))
+    long_cf["idempotency_key"] = "portal-2026-900008"
+    long_cf["applicant"]["tax_code"] = "X" * 4000
+    out["codice-fiscale-troppo-lungo.json"] = (dump(long_cf), "a tax code of 4,000 characters",
+                                               "4000 characters")
+    traversal = json.loads(json.dumps(valid_example))
+    traversal["idempotency_key"] = "portal-2026-900009"
+    traversal["documents"] = [{
+        "role": "documento_identita", "file_name": "documento.pdf", "media_type": "application/pdf",
+        "sha256": "0" * 64,
+        "staged_key": "staging/../archivio/AOO_BG/PG/2026/0000001/00-istanza.json",
+    }]
+    out["chiave-staging-fuori-area.json"] = (dump(traversal), "a staged_key that climbs out of the staging "
+                                             "area into the archive", "staged_key must start with")
     return out
 
 
+def simulator_action(spec, catalog, simulator):
+    """What the back-office simulator does with a practice: the first matching rule, or complete."""
+    kind = catalog[spec["practice_type"]]
+    for rule in simulator.get("rule", []):
+        if rule.get("back_office", kind["back_office"]) == kind["back_office"] and \
+                rule.get("practice_type", spec["practice_type"]) == spec["practice_type"]:
+            return rule["action"]
+    return "complete"
+
+
+def demo_outcome(sub, reasons, catalog, simulator):
+    """The state a sample ends in after the demo (the citizens answer every integration request)
+    and the emails its citizen gets, by notification event (the Message-ID names it)."""
+    if reasons:
+        return "rejected", ["rejected"]
+    action = simulator_action(sub, catalog, simulator)
+    if action == "deny":
+        return "denied", ["registered", "denied"]
+    if action == "integrate":
+        return "completed", ["registered", "integration_requested", "completed"]
+    return "completed", ["registered", "completed"]
+
+
 def main():
+    simulator = tomllib.loads(SIMULATOR_PATH.read_text(encoding="utf-8"))
     raw_catalog = tomllib.loads(CATALOG_PATH.read_text(encoding="utf-8"))
     catalog = {t["code"]: t for t in raw_catalog["type"]}
     docs = build_documents()
@@ -1159,10 +1203,14 @@ def main():
     out = {}
     for name in sorted(expected):
         sub, reasons = expected[name]
-        out[name] = {"valid": not reasons, "reasons": reasons, "tax_code": sub["applicant"]["tax_code"].strip().upper(),
+        out[name] = {"valid": not reasons, "reasons": reasons, "tax_code": "".join(sub["applicant"]["tax_code"].split()).upper(),
                      "practice_type": sub["practice_type"], "channel": sub["channel"]["kind"],
                      "idempotency_key": sub["idempotency_key"]}
-    write(HERE / "expected.json", dump(out))
+        state, emails = demo_outcome(sub, reasons, catalog, simulator)
+        # An address that is not one gets nothing: its email ends failed_permanent.
+        unreachable = "email_non_valida" in reasons
+        out[name]["demo"] = {"state": state, "emails": [] if unreachable else emails,
+                             "undeliverable": emails if unreachable else []}
 
     for name, (stem, subject, documents) in INTEGRATIONS.items():
         application = expected[stem][0]
@@ -1182,6 +1230,11 @@ def main():
             "integrates": str(practice_id_for(application["idempotency_key"])),
         }
         write(HERE / "integrations" / name, dump(answer))
+        # The answer is a practice of its own: registered (a receipt), then sent to the office
+        # with the practice it integrates, where it stays.
+        out[stem]["demo"]["integration"] = {"file": name, "idempotency_key": answer["idempotency_key"],
+                                            "state": "dispatched", "emails": ["registered"]}
+    write(HERE / "expected.json", dump(out))
 
     valid_example = json.loads(dump(expected["anagrafe.certificato_anagrafico-01.json"][0]))
     index = {}

@@ -30,6 +30,7 @@ async fn every_valid_sample_completes_the_back_office_round_trip() {
     let submitted = submit::submit(
         &env.settings.broker.as_party("portal"),
         &env.exchange("intake"),
+        env.settings.object_store.staging_root(),
         &files,
         false,
         |_| {},
@@ -210,8 +211,8 @@ async fn every_valid_sample_completes_the_back_office_round_trip() {
         return_id: "late".into(),
         ..again.clone()
     };
-    for body in [&again, &tampered, &unknown, &late] {
     // Each from its office's own login, as the returns worker takes the office from it.
+    for body in [&again, &tampered, &unknown, &late] {
         env.publish_as_office(&body.back_office, &send(body))
             .await
             .unwrap();

@@ -23,6 +23,7 @@ async fn malformed_submissions_land_in_the_error_queue_with_a_reason_and_intake_
     submit::submit(
         &env.settings.broker,
         &env.exchange("intake"),
+        env.settings.object_store.staging_root(),
         &malformed,
         true,
         |_| {},
@@ -65,6 +66,24 @@ async fn malformed_submissions_land_in_the_error_queue_with_a_reason_and_intake_
             .any(|r| r.contains("idempotency_key must have")),
         "{reasons:?}"
     );
+    // Each refused for its own reason, as samples/expected-malformed.json describes it.
+    let expected: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(samples_dir().join("expected-malformed.json")).unwrap(),
+    )
+    .unwrap();
+    for file in &malformed {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let contains = expected[name]["error_contains"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} is not in expected-malformed.json"));
+        let body = std::fs::read(file).unwrap();
+        let reason = failed
+            .iter()
+            .find(|m| m.body == body)
+            .and_then(|m| m.reason.as_deref())
+            .unwrap_or_else(|| panic!("{name} is not in the error queue"));
+        assert!(reason.contains(contains), "{name}: {reason}");
+    }
     // A parser's complaint quotes what it read: never a tax code in full.
     let bare_tax_code = bodies_with_tax_codes(&malformed);
     assert!(

@@ -23,6 +23,7 @@ async fn every_sample_is_validated_or_rejected_with_its_reasons() {
     let submitted = submit::submit(
         &env.settings.broker,
         &env.exchange("intake"),
+        env.settings.object_store.staging_root(),
         &files,
         false,
         |_| {},

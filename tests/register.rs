@@ -79,6 +79,9 @@ async fn the_register_is_append_only_and_annulment_keeps_the_registration_readab
     let ids = submit_and_register(&env, &valid_samples()[..2]).await;
     let pool = env.app.store.pool();
 
+    // The runtime role, which the fleet connects as, has no right to change what is written,
+    // nor to switch the triggers off; the owner, who has, still meets the triggers.
+    let owner = env.owner_pool().await;
     for statement in [
         "UPDATE registrations SET subject = 'cambiato' WHERE number = 1",
         "DELETE FROM registrations WHERE number = 1",
@@ -91,8 +94,34 @@ async fn the_register_is_append_only_and_annulment_keeps_the_registration_readab
             .await
             .expect_err(statement);
         assert!(
-            err.to_string().contains("append-only"),
+            err.to_string().contains("permission denied"),
             "{statement}: {err}"
+        );
+        let err = sqlx::query(statement)
+            .execute(&owner)
+            .await
+            .expect_err(statement);
+        assert!(
+            err.to_string().contains("append-only"),
+            "{statement} as the owner: {err}"
+        );
+    }
+    for statement in [
+        "ALTER TABLE registrations DISABLE TRIGGER registrations_append_only",
+        "ALTER TABLE registrations DISABLE TRIGGER ALL",
+        "DROP TRIGGER registrations_append_only ON registrations",
+        "ALTER TABLE practice_history DISABLE TRIGGER practice_history_append_only",
+        "DROP TABLE registration_annulments",
+        "CREATE TABLE registrations_copy AS SELECT * FROM registrations",
+    ] {
+        let err = sqlx::query(statement)
+            .execute(pool)
+            .await
+            .expect_err(statement);
+        let text = err.to_string();
+        assert!(
+            text.contains("must be owner") || text.contains("permission denied"),
+            "{statement}: {text}"
         );
     }
 
@@ -166,7 +195,12 @@ async fn the_register_is_append_only_and_annulment_keeps_the_registration_readab
         .execute(pool)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("append-only"));
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    let err = sqlx::query("DELETE FROM registration_annulments")
+        .execute(&env.owner_pool().await)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
 
     fleet.stop().await;
     env.teardown().await;
@@ -272,7 +306,12 @@ async fn the_daily_register_is_stored_once_with_its_manifest() {
         .execute(env.app.store.pool())
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("append-only"));
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    let err = sqlx::query("UPDATE daily_registers SET sha256 = 'x'")
+        .execute(&env.owner_pool().await)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
 
     for fleet in fleets {
         fleet.stop().await;

@@ -3,6 +3,7 @@
 //! 150 MiB while it copies the staged document to the archive and reads it back.
 
 use sportello_e2e::{TestEnv, samples_dir, sportello_binary};
+use sportello_shared::domain::staged_key::new_upload_key;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::objects::sha256_hex;
 use std::process::{Command, Stdio};
@@ -11,19 +12,40 @@ use uuid::Uuid;
 const SIZE: usize = 50 * 1024 * 1024;
 const LIMIT_KIB: u64 = 150 * 1024;
 
-/// A PDF by its header and trailer (the content check reads those), 50 MiB in between.
+/// A well-formed PDF as the content check reads it — header, then at the end two objects, a
+/// cross-reference table with their offsets, a trailer naming the catalog, `startxref` and
+/// `%%EOF` — with 50 MiB of noise in between.
 fn large_pdf() -> Vec<u8> {
     let mut bytes = b"%PDF-1.4\n%".to_vec();
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    while bytes.len() < SIZE - 7 {
+    // What follows the noise has a fixed length: the offsets are 10 digits, and startxref's
+    // (just under 50 MiB) 8.
+    let structure_len = structure(&[0, 0], 10_000_000).len();
+    while bytes.len() < SIZE - structure_len {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         bytes.extend_from_slice(&state.to_le_bytes());
     }
-    bytes.truncate(SIZE - 7);
-    bytes.extend_from_slice(b"\n%%EOF\n");
+    bytes.truncate(SIZE - structure_len);
+    let catalog = bytes.len() + 1;
+    let pages = catalog + CATALOG.len();
+    let xref = pages + PAGES.len();
+    bytes.extend_from_slice(&structure(&[catalog, pages], xref));
+    assert_eq!(bytes.len(), SIZE);
     bytes
+}
+
+const CATALOG: &str = "1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n";
+const PAGES: &str = "2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n";
+
+fn structure(offsets: &[usize; 2], xref: usize) -> Vec<u8> {
+    format!(
+        "\n{CATALOG}{PAGES}xref\n0 3\n0000000000 65535 f \n{:010} 00000 n \n{:010} 00000 n \n\
+         trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        offsets[0], offsets[1]
+    )
+    .into_bytes()
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
@@ -51,11 +73,7 @@ async fn a_50_mib_document_is_archived_with_bounded_memory() {
 
     let bytes = large_pdf();
     let sha256 = sha256_hex(&bytes);
-    let staged = format!(
-        "{}/upload-{}",
-        env.settings.object_store.staging_prefix,
-        Uuid::new_v4()
-    );
+    let staged = new_upload_key(env.settings.object_store.staging_root());
     env.app
         .objects
         .put(&staged, &bytes, "application/pdf")

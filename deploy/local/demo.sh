@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The main job: the local stack up, the fleet built and running, every sample practice
-# submitted from the portal and the counter, the back offices answering (the simulator), the
-# citizens answering the integration requests, and every citizen's folder printed.
+# The main job: the local stack up, the fleet and the back-office simulator built and running,
+# every sample practice submitted from the portal and the counter, the back offices answering
+# (the simulator), the citizens answering the integration requests, every citizen's folder
+# printed, and every sample checked against samples/expected.json (final state, reasons,
+# emails received) with a one-screen summary. It exits non-zero when a process dies, when a
+# practice does not arrive within 300 s (listing where each one waits), or when a sample ends
+# otherwise than expected.
 #
-# The fleet and the back-office simulator keep running afterwards (logs in the state directory,
-# /var/lib/sportello/local-stack: fleet.log, backoffice-sim.log); stop both with `deploy/local/demo.sh --stop`. Running the
-# demo again resubmits the same samples: they are the
-# same practices (same idempotency keys), so the folders do not grow.
+# The fleet and the simulator keep running afterwards (logs in the state directory,
+# /var/lib/sportello/local-stack: fleet.log, backoffice-sim.log); stop both with
+# `deploy/local/demo.sh --stop`. Running the demo again resubmits the same samples: they are
+# the same practices (same idempotency keys), so the folders do not grow.
 #
 # Usage: deploy/local/demo.sh [--stop]     (as root)
 set -euo pipefail
@@ -17,6 +21,8 @@ FLEET_PID="$STATE_DIR/fleet.pid"
 FLEET_LOG="$STATE_DIR/fleet.log"
 SIM_PID="$STATE_DIR/backoffice-sim.pid"
 SIM_LOG="$STATE_DIR/backoffice-sim.log"
+# Where the demo fleet serves the HTTP API.
+LISTEN=${SPORTELLO_DEMO_LISTEN:-127.0.0.1:8080}
 
 stop_fleet() {
     if [[ -f $FLEET_PID ]] && kill -0 "$(cat "$FLEET_PID")" 2>/dev/null; then
@@ -49,65 +55,80 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 bash "$LOCAL_DIR/stack-up.sh"
 cd "$REPO_ROOT"
-log "building sportello"
-cargo build --locked -p sportello-fleet --bin sportello -p sportello-backoffice-sim
+log "building sportello and the back-office simulator"
+cargo build --locked -p sportello-fleet -p sportello-backoffice-sim --bins
 SPORTELLO="$REPO_ROOT/target/debug/sportello"
+SIMULATOR="$REPO_ROOT/target/debug/sportello-backoffice-sim"
+for binary in "$SPORTELLO" "$SIMULATOR"; do
+    [[ -x $binary ]] || die "the build did not produce ${binary#"$REPO_ROOT"/}"
+done
 
+# started NAME PID LOG: the process is still alive a moment after its start (a binary that
+# cannot run, a bad configuration, a port in use all end it at once), or the demo stops here,
+# naming it and showing its log.
+started() {
+    local name=$1 pid=$2 logfile=$3 i
+    for i in 1 2 3 4 5 6; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 15 "$logfile" >&2 || true
+            die "the $name exited right after its start; see $logfile"
+        fi
+        sleep 0.5
+    done
+}
+
+log "migrating the database schema (as its owner; the fleet's role cannot)"
+"$SPORTELLO" db migrate
 log "setting every party's broker user and permissions (sportello broker users)"
 "$SPORTELLO" broker users
 "$SPORTELLO" topology apply
 stop_fleet
-log "starting the fleet: sportello run all (log: ${FLEET_LOG#"$REPO_ROOT"/})"
-setsid "$SPORTELLO" run all >>"$FLEET_LOG" 2>&1 < /dev/null &
+log "starting the fleet: sportello run all, with the HTTP API on $LISTEN (log: $FLEET_LOG)"
+SPORTELLO__HTTP__ENABLED=true SPORTELLO__HTTP__LISTEN=$LISTEN \
+    setsid "$SPORTELLO" run all >>"$FLEET_LOG" 2>&1 </dev/null &
 echo $! >"$FLEET_PID"
+started fleet "$(cat "$FLEET_PID")" "$FLEET_LOG"
 stop_sim
-log "starting the back-office simulator (behaviour: samples/backoffice-sim.toml, log: ${SIM_LOG#"$REPO_ROOT"/})"
-setsid "$REPO_ROOT/target/debug/sportello-backoffice-sim" --behaviour samples/backoffice-sim.toml \
-    >>"$SIM_LOG" 2>&1 </dev/null &
+log "starting the back-office simulator (behaviour: samples/backoffice-sim.toml, log: $SIM_LOG)"
+setsid "$SIMULATOR" --behaviour samples/backoffice-sim.toml >>"$SIM_LOG" 2>&1 </dev/null &
 echo $! >"$SIM_PID"
+started "back-office simulator" "$(cat "$SIM_PID")" "$SIM_LOG"
+
+# watch PHASE: progress until the phase's practices have arrived; fails at once when the fleet
+# or the simulator dies, and after 300 s lists what is still on its way and why.
+watch() {
+    python3 "$LOCAL_DIR/demo_watch.py" wait "$1" --timeout 300 \
+        --pid "fleet=$(cat "$FLEET_PID"):$FLEET_LOG" \
+        --pid "back-office simulator=$(cat "$SIM_PID"):$SIM_LOG"
+}
 
 log "submitting every sample"
-"$SPORTELLO" submit samples/submissions/*.json
-
-mapfile -t citizens < <(grep -ho '"tax_code": *"[A-Z0-9]*"' samples/submissions/*.json |
-    sed 's/.*"\([A-Z0-9]*\)"$/\1/' | sort -u)
-
-# The folder's JSON, one practice's fields at six spaces: `integrates` comes before `state`.
-# Counts the practices still on their way: an application until its outcome (or until it
-# waits for the citizen or the counter), a citizen's integration until the office has it.
-pending() {
-    local cf
-    for cf in "${citizens[@]}"; do
-        "$SPORTELLO" folder "$cf" --json
-    done | awk -v waiting_counts="${1:-0}" '
-        /^      "integrates": / { answer = ($0 !~ /null/) }
-        /^      "state": "(received|validated|registered|stored)"/ { n++; next }
-        /^      "state": "(dispatched|in_progress)"/ { if (!answer) n++ }
-        /^      "state": "integration_requested"/ { if (waiting_counts) n++ }
-        END { print n + 0 }'
-}
-
-wait_for_outcomes() {
-    local deadline=$((SECONDS + 300))
-    while (( $(pending "$@") > 0 )); do
-        kill -0 "$(cat "$FLEET_PID")" 2>/dev/null || die "the fleet stopped; see $FLEET_LOG"
-        ((SECONDS < deadline)) || die "practices still waiting after 300s; see $FLEET_LOG"
-        sleep 1
-    done
-}
-
+"$SPORTELLO" submit samples/submissions/*.json >/dev/null
 log "waiting until every practice has its outcome (or waits for the citizen or the counter)"
-wait_for_outcomes
+watch applications
 
 log "the citizens answer the integration requests (samples/integrations/)"
-"$SPORTELLO" submit samples/integrations/*.json
+"$SPORTELLO" submit samples/integrations/*.json >/dev/null
 log "waiting until those practices, back at their office, have their outcome"
-wait_for_outcomes 1
+watch integrations
 
+mapfile -t citizens < <(python3 -c 'import json, sys
+print("\n".join(sorted({v["tax_code"] for v in json.load(open(sys.argv[1])).values()})))' \
+    samples/expected.json)
 for cf in "${citizens[@]}"; do
     echo
     "$SPORTELLO" folder "$cf"
 done
-echo
-log "${#citizens[@]} folders printed; the fleet is still running (stop: deploy/local/demo.sh --stop)"
-log "JSON view of a folder: target/debug/sportello folder <CODICE FISCALE> --json"
+
+log "checking every sample against samples/expected.json"
+python3 "$LOCAL_DIR/demo_watch.py" check
+cat <<EOF
+
+Where to look (the fleet and the simulator keep running; stop them: deploy/local/demo.sh --stop)
+  the citizens' emails:  http://127.0.0.1:1080  (maildev)
+  a citizen's folder:    target/debug/sportello folder ${citizens[0]}   (--json for JSON)
+  the HTTP API:          http://$LISTEN/openapi.json, for instance
+      curl -H "Authorization: Bearer \$(target/debug/sportello token --role operator --operator-id OP-BG-001)" \\
+           http://$LISTEN/citizens/${citizens[0]}/practices
+  logs:                  $FLEET_LOG, $SIM_LOG
+EOF

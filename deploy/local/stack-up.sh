@@ -118,10 +118,12 @@ chmod 600 "$CREDENTIALS_FILE"
 # shellcheck source=/dev/null
 source "$CREDENTIALS_FILE"
 ensure_secret SPORTELLO_DB_PASSWORD 16
+ensure_secret SPORTELLO_DB_OWNER_PASSWORD 16
 ensure_secret GARAGE_ACCESS_KEY 12 GK
 ensure_secret GARAGE_SECRET_KEY 32
 ensure_secret GARAGE_RPC_SECRET 32
 [[ $SPORTELLO_DB_PASSWORD =~ ^[0-9a-f]{32}$ ]] || die "SPORTELLO_DB_PASSWORD in $CREDENTIALS_FILE is not 32 hex digits"
+[[ $SPORTELLO_DB_OWNER_PASSWORD =~ ^[0-9a-f]{32}$ ]] || die "SPORTELLO_DB_OWNER_PASSWORD in $CREDENTIALS_FILE is not 32 hex digits"
 [[ $GARAGE_ACCESS_KEY =~ ^GK[0-9a-f]{24}$ ]] || die "GARAGE_ACCESS_KEY in $CREDENTIALS_FILE is not GK + 24 hex digits"
 [[ $GARAGE_SECRET_KEY =~ ^[0-9a-f]{64}$ ]] || die "GARAGE_SECRET_KEY in $CREDENTIALS_FILE is not 64 hex digits"
 [[ $GARAGE_RPC_SECRET =~ ^[0-9a-f]{64}$ ]] || die "GARAGE_RPC_SECRET in $CREDENTIALS_FILE is not 64 hex digits"
@@ -197,22 +199,36 @@ up_postgres() {
         STARTED+=(postgresql)
     fi
 
-    # Role and database, as the postgres superuser over the Unix socket (works
-    # with trust and with peer auth). Statement logging is switched off for
-    # this session so the password never lands in the server log.
+    # Roles and database, as the postgres superuser over the Unix socket (works with trust
+    # and with peer auth): the owner holds the schema and runs the migrations; the runtime
+    # login (what the fleet connects as) is a member of sportello_runtime, the group the
+    # migrations grant table by table. An older stack's sportello role owned everything:
+    # ownership moves to the owner. Statement logging is switched off for this session so the
+    # passwords never land in the server log.
     (cd / && runuser -u postgres -- psql -X -q -p 5432 -d postgres -v ON_ERROR_STOP=1) >/dev/null <<SQL ||
 SET log_statement = 'none';
 SET log_min_duration_statement = -1;
+SELECT 'CREATE ROLE sportello_owner' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sportello_owner')\gexec
+ALTER ROLE sportello_owner WITH LOGIN CREATEDB NOCREATEROLE PASSWORD '$SPORTELLO_DB_OWNER_PASSWORD';
+SELECT 'CREATE ROLE sportello_runtime NOLOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sportello_runtime')\gexec
 SELECT 'CREATE ROLE sportello' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sportello')\gexec
-ALTER ROLE sportello WITH LOGIN CREATEDB PASSWORD '$SPORTELLO_DB_PASSWORD';
-SELECT 'CREATE DATABASE sportello OWNER sportello' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'sportello')\gexec
-ALTER DATABASE sportello OWNER TO sportello;
+ALTER ROLE sportello WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD '$SPORTELLO_DB_PASSWORD';
+GRANT sportello_runtime TO sportello;
+SELECT 'CREATE DATABASE sportello OWNER sportello_owner' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'sportello')\gexec
+ALTER DATABASE sportello OWNER TO sportello_owner;
+\connect sportello
+SET log_statement = 'none';
+REASSIGN OWNED BY sportello TO sportello_owner;
+ALTER SCHEMA public OWNER TO sportello_owner;
 SQL
-        die "could not create the sportello role/database (psql as the postgres user failed)"
+        die "could not create the sportello roles/database (psql as the postgres user failed)"
 
     PGPASSWORD=$SPORTELLO_DB_PASSWORD psql -X -q -w -h 127.0.0.1 -p 5432 -U sportello -d sportello \
         -Atc 'SELECT 1' >/dev/null 2>&1 ||
         die "role sportello cannot log in over TCP 127.0.0.1:5432 with its password (check pg_hba.conf)"
+    PGPASSWORD=$SPORTELLO_DB_OWNER_PASSWORD psql -X -q -w -h 127.0.0.1 -p 5432 -U sportello_owner -d sportello \
+        -Atc 'SELECT 1' >/dev/null 2>&1 ||
+        die "role sportello_owner cannot log in over TCP 127.0.0.1:5432 with its password (check pg_hba.conf)"
 }
 
 # -------------------------------------------------------------- Garage ---
@@ -300,6 +316,79 @@ up_garage() {
     wait_pid "$pid" 60 "Garage (bucket sportello on 127.0.0.1:3900)" "$STATE_DIR/garage.log" garage_ready
     mark_started garage
     STARTED+=(garage)
+}
+
+# ------------------------------------------------- Garage: buckets and keys ---
+
+# Each party's bucket rights: staging for uploads and large documents on their way, the archive
+# for what is registered. `operations` is the stack's first key (the CLI's); the portal may
+# only write uploads into staging, never read them back nor reach the archive.
+GARAGE_PARTIES=(
+    "operations  staging:read,write archive:read,write"
+    "portal      staging:write"
+    "intake      staging:read,write"
+    "validation  staging:read"
+    "storage     staging:read,write archive:read,write"
+    "dispatch    archive:read"
+    "returns     archive:read,write"
+    "notification archive:read"
+    "protocol    archive:read,write"
+    "api         staging:read,write archive:read"
+)
+STAGING_BUCKET=sportello-staging
+ARCHIVE_BUCKET=sportello-archive
+
+garage_cli() { "$GARAGE_BIN" -c "$GARAGE_CONF" "$@"; }
+
+# party_key_var PARTY: the credentials.env names of PARTY's key id and secret.
+party_key_var() { printf 'GARAGE_%s_KEY' "${1^^}"; }
+
+up_garage_parties() {
+    local entry party grants grant bucket rights flags id_var secret_var id
+    GARAGE_BIN=${GARAGE_BIN:-$(find_tool garage)} || die "the garage command was not found"
+    for bucket in "$STAGING_BUCKET" "$ARCHIVE_BUCKET"; do
+        garage_cli bucket info "$bucket" >/dev/null 2>&1 || garage_cli bucket create "$bucket" >/dev/null ||
+            die "garage could not create bucket $bucket"
+    done
+    for entry in "${GARAGE_PARTIES[@]}"; do
+        read -r party grants <<<"$entry"
+        if [[ $party == operations ]]; then
+            id=$GARAGE_ACCESS_KEY
+        else
+            id_var="$(party_key_var "$party")_ID" secret_var="$(party_key_var "$party")_SECRET"
+            ensure_secret "$id_var" 12 GK
+            ensure_secret "$secret_var" 32
+            id=${!id_var}
+            garage_cli key info "$id" >/dev/null 2>&1 ||
+                garage_cli key import --yes -n "sportello-$party" "$id" "${!secret_var}" >/dev/null ||
+                die "garage could not import the $party key"
+        fi
+        # Rights are set from scratch on every run, so a right taken away here is gone there.
+        for bucket in "$STAGING_BUCKET" "$ARCHIVE_BUCKET"; do
+            garage_cli bucket deny --read --write --owner "$bucket" --key "$id" >/dev/null ||
+                die "garage could not reset the $party key's rights on $bucket"
+        done
+        for grant in $grants; do
+            bucket=${grant%%:*} rights=${grant#*:} flags=()
+            [[ $rights == *read* ]] && flags+=(--read)
+            [[ $rights == *write* ]] && flags+=(--write)
+            [[ $bucket == staging ]] && bucket=$STAGING_BUCKET || bucket=$ARCHIVE_BUCKET
+            garage_cli bucket allow "${flags[@]}" "$bucket" --key "$id" >/dev/null ||
+                die "garage could not give the $party key $rights on $bucket"
+        done
+    done
+}
+
+# party_keys_toml: the [object_store.keys.<party>] tables of sportello.toml.
+party_keys_toml() {
+    local entry party id_var secret_var
+    for entry in "${GARAGE_PARTIES[@]}"; do
+        read -r party _ <<<"$entry"
+        [[ $party == operations ]] && continue
+        id_var="$(party_key_var "$party")_ID" secret_var="$(party_key_var "$party")_SECRET"
+        printf '[object_store.keys.%s]\naccess_key = "%s"\nsecret_key = "%s"\n' \
+            "$party" "${!id_var}" "${!secret_var}"
+    done
 }
 
 # ------------------------------------------------------------- maildev ---
@@ -401,6 +490,32 @@ up_certificate() {
     mv -f "$crt.tmp" "$crt"
 }
 
+# ------------------------------------------------- bearer-token keys ---
+
+# One Ed25519 key pair per party that signs the HTTP API's bearer tokens: sportello itself
+# (`sportello token`), the portal and the counter application. sportello.toml names sportello's
+# private key and only the public keys of the other two; their private keys stay here, so that
+# `sportello token --issuer portal --key …` can play them locally.
+up_token_keys() {
+    local party key pub
+    for party in sportello portal counter; do
+        key="$STATE_DIR/$party-token.key" pub="$STATE_DIR/$party-token.pub"
+        if [[ -s $key && -s $pub ]]; then
+            continue
+        fi
+        need_cmd openssl openssl
+        log "creating the $party token key pair (Ed25519)"
+        openssl genpkey -algorithm ed25519 -out "$key.tmp" ||
+            die "openssl could not generate the $party token key"
+        chmod 600 "$key.tmp"
+        openssl pkey -in "$key.tmp" -pubout -out "$pub.tmp" ||
+            die "openssl could not derive the $party public key"
+        chmod 644 "$pub.tmp"
+        mv -f "$key.tmp" "$key"
+        mv -f "$pub.tmp" "$pub"
+    done
+}
+
 # ------------------------------------------------------- RabbitMQ users ---
 
 # One RabbitMQ user per party — each worker kind and each back office's `login` (queues.toml),
@@ -458,32 +573,6 @@ password = \"${!var}\""
     done
 }
 
-# ------------------------------------------------- bearer-token keys ---
-
-# One Ed25519 key pair per party that signs the HTTP API's bearer tokens: sportello itself
-# (`sportello token`), the portal and the counter application. sportello.toml names sportello's
-# private key and only the public keys of the other two; their private keys stay here, so that
-# `sportello token --issuer portal --key …` can play them locally.
-up_token_keys() {
-    local party key pub
-    for party in sportello portal counter; do
-        key="$STATE_DIR/$party-token.key" pub="$STATE_DIR/$party-token.pub"
-        if [[ -s $key && -s $pub ]]; then
-            continue
-        fi
-        need_cmd openssl openssl
-        log "creating the $party token key pair (Ed25519)"
-        openssl genpkey -algorithm ed25519 -out "$key.tmp" ||
-            die "openssl could not generate the $party token key"
-        chmod 600 "$key.tmp"
-        openssl pkey -in "$key.tmp" -pubout -out "$pub.tmp" ||
-            die "openssl could not derive the $party public key"
-        chmod 644 "$pub.tmp"
-        mv -f "$key.tmp" "$key"
-        mv -f "$pub.tmp" "$pub"
-    done
-}
-
 # ------------------------------------------------------- sportello.toml ---
 
 write_sportello_toml() {
@@ -495,12 +584,16 @@ url = "amqp://127.0.0.1:5672/%2f"
 $BROKER_TOML
 [database]
 url = "postgres://sportello:$SPORTELLO_DB_PASSWORD@127.0.0.1:5432/sportello"
+owner_url = "postgres://sportello_owner:$SPORTELLO_DB_OWNER_PASSWORD@127.0.0.1:5432/sportello"
 [object_store]
 endpoint = "http://127.0.0.1:3900"
 region = "garage"
-bucket = "sportello"
+staging_bucket = "$STAGING_BUCKET"
+archive_bucket = "$ARCHIVE_BUCKET"
+# The operations key (the CLI's); every worker kind, the API and the portal have their own.
 access_key = "$GARAGE_ACCESS_KEY"
 secret_key = "$GARAGE_SECRET_KEY"
+$(party_keys_toml)
 [smtp]
 host = "127.0.0.1"
 port = 1025
@@ -531,6 +624,7 @@ up_rabbitmq
 up_broker_users
 up_postgres
 up_garage
+up_garage_parties
 up_maildev
 up_certificate
 up_token_keys

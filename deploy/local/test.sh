@@ -16,5 +16,7 @@ bash "$LOCAL_DIR/stack-up.sh"
 cd "$REPO_ROOT"
 log "building the workspace"
 cargo build --workspace --all-targets --locked
+log "migrating the database schema (as its owner)"
+target/debug/sportello db migrate
 log "running the tests"
 cargo test --workspace --locked "$@"

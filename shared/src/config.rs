@@ -86,7 +86,12 @@ impl BrokerSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
+    /// The runtime role: reads and writes rows, never the schema (see `migrations/`, whose
+    /// grants say what each table allows it).
     pub url: SecretString,
+    /// The owner role, which holds the schema and runs the migrations (`sportello db migrate`);
+    /// empty where the process never migrates, as workers do not.
+    pub owner_url: SecretString,
     pub max_connections: u32,
 }
 
@@ -95,12 +100,36 @@ pub struct DatabaseSettings {
 pub struct ObjectStoreSettings {
     pub endpoint: String,
     pub region: String,
-    pub bucket: String,
+    /// Where senders upload and intake parks large documents until storage archives them.
+    pub staging_bucket: String,
+    /// The legal archive (registered documents, segnature, results, daily registers).
+    pub archive_bucket: String,
+    /// The process's key, for parties without one of their own in `keys`.
     pub access_key: String,
     pub secret_key: SecretString,
+    /// Each party's own key (`intake`, `validation`, `storage`, …, `api`, `portal`), holding
+    /// only the bucket permissions that party needs.
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<String, PartyKey>,
     pub staging_prefix: String,
     pub inline_limit_bytes: usize,
     pub request_timeout_secs: u64,
+    /// How long the read-only links dispatch gives back offices stay valid.
+    pub link_validity_secs: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartyKey {
+    pub access_key: String,
+    pub secret_key: SecretString,
+}
+
+impl ObjectStoreSettings {
+    /// The staging prefix without surrounding slashes, as keys are built and checked with it.
+    pub fn staging_root(&self) -> &str {
+        self.staging_prefix.trim_matches('/')
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -334,6 +363,10 @@ impl Settings {
 impl DatabaseSettings {
     pub fn url(&self) -> &str {
         self.url.expose_secret()
+    }
+
+    pub fn owner_url(&self) -> &str {
+        self.owner_url.expose_secret()
     }
 }
 

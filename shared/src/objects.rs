@@ -16,6 +16,9 @@ pub enum ObjectError {
     Config(String),
     #[error("object `{0}` does not exist")]
     NotFound(String),
+    /// The key this process holds may not do that: a configuration error, never retried.
+    #[error("object store refused access to `{0}` with this party's key")]
+    Forbidden(String),
     #[error("object store: {0}")]
     Unavailable(String),
 }
@@ -29,61 +32,99 @@ impl ObjectError {
 fn classify(key: &str, err: S3Error) -> ObjectError {
     match err {
         S3Error::HttpFailWithBody(404, _) => ObjectError::NotFound(key.to_owned()),
+        S3Error::HttpFailWithBody(403, _) => ObjectError::Forbidden(key.to_owned()),
         other => ObjectError::Unavailable(other.to_string()),
     }
 }
 
+/// The two buckets, each with the key this process was given for it. Keys under the staging
+/// prefix live in the staging bucket, everything else (the archive, the daily registers) in
+/// the archive bucket: the portal's key, which may write the staging bucket only, cannot touch
+/// the archive whatever key name it sends, and a `..` in a staging key resolves inside staging.
 #[derive(Clone)]
 pub struct ObjectStore {
-    bucket: Box<Bucket>,
+    staging: Box<Bucket>,
+    archive: Box<Bucket>,
     staging_prefix: String,
 }
 
 impl std::fmt::Debug for ObjectStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ObjectStore")
-            .field("bucket", &self.bucket.name())
+            .field("staging", &self.staging.name())
+            .field("archive", &self.archive.name())
             .finish()
     }
 }
 
 impl ObjectStore {
+    /// The store as `party` sees it: with that party's own key when `[object_store.keys]`
+    /// names one, else with the process's `access_key`.
+    pub fn for_party(
+        settings: &ObjectStoreSettings,
+        party: &str,
+    ) -> Result<ObjectStore, ObjectError> {
+        match settings.keys.get(party) {
+            Some(key) => Self::with_key(settings, &key.access_key, key.secret_key.expose_secret()),
+            None => Self::new(settings),
+        }
+    }
+
     pub fn new(settings: &ObjectStoreSettings) -> Result<ObjectStore, ObjectError> {
-        if settings.access_key.is_empty() {
+        Self::with_key(
+            settings,
+            &settings.access_key,
+            settings.secret_key.expose_secret(),
+        )
+    }
+
+    fn with_key(
+        settings: &ObjectStoreSettings,
+        access_key: &str,
+        secret_key: &str,
+    ) -> Result<ObjectStore, ObjectError> {
+        if access_key.is_empty() {
             return Err(ObjectError::Config(
                 "object_store.access_key is empty (run deploy/local/stack-up.sh or set SPORTELLO__OBJECT_STORE__ACCESS_KEY)".into(),
             ));
         }
-        let credentials = Credentials::new(
-            Some(&settings.access_key),
-            Some(settings.secret_key.expose_secret()),
-            None,
-            None,
-            None,
-        )
-        .map_err(|e| ObjectError::Config(e.to_string()))?;
+        let credentials = Credentials::new(Some(access_key), Some(secret_key), None, None, None)
+            .map_err(|e| ObjectError::Config(e.to_string()))?;
         let region = Region::Custom {
             region: settings.region.clone(),
             endpoint: settings.endpoint.trim_end_matches('/').to_owned(),
         };
-        let bucket = Bucket::new(&settings.bucket, region, credentials)
-            .map_err(|e| ObjectError::Config(e.to_string()))?
-            .with_path_style()
-            .with_request_timeout(Duration::from_secs(settings.request_timeout_secs))
-            .map_err(|e| ObjectError::Config(e.to_string()))?;
+        let bucket = |name: &str| {
+            Bucket::new(name, region.clone(), credentials.clone())
+                .map_err(|e| ObjectError::Config(e.to_string()))?
+                .with_path_style()
+                .with_request_timeout(Duration::from_secs(settings.request_timeout_secs))
+                .map_err(|e| ObjectError::Config(e.to_string()))
+        };
         Ok(ObjectStore {
-            bucket,
-            staging_prefix: settings.staging_prefix.trim_matches('/').to_owned(),
+            staging: bucket(&settings.staging_bucket)?,
+            archive: bucket(&settings.archive_bucket)?,
+            staging_prefix: settings.staging_root().to_owned(),
         })
+    }
+
+    /// The bucket `key` lives in.
+    fn bucket_for(&self, key: &str) -> &Bucket {
+        match key.strip_prefix(self.staging_prefix.as_str()) {
+            Some(rest) if rest.starts_with('/') => &self.staging,
+            _ => &self.archive,
+        }
     }
 
     /// Where intake parks a large inline document until storage archives it.
     pub fn staging_key(&self, practice_id: uuid::Uuid, position: usize) -> String {
-        format!("{}/{practice_id}/{position}", self.staging_prefix)
+        crate::domain::staged_key::intake_key(&self.staging_prefix, practice_id, position)
     }
 
-    pub fn is_staging_key(&self, key: &str) -> bool {
-        key.starts_with(&format!("{}/", self.staging_prefix))
+    /// The configured staging prefix, without surrounding slashes: what staged keys are
+    /// checked against (see [`crate::domain::staged_key`]).
+    pub fn staging_prefix(&self) -> &str {
+        &self.staging_prefix
     }
 
     pub async fn put(
@@ -92,7 +133,7 @@ impl ObjectStore {
         bytes: &[u8],
         content_type: &str,
     ) -> Result<(), ObjectError> {
-        self.bucket
+        self.bucket_for(key)
             .put_object_with_content_type(key, bytes, content_type)
             .await
             .map(|_| ())
@@ -100,7 +141,7 @@ impl ObjectStore {
     }
 
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, ObjectError> {
-        self.bucket
+        self.bucket_for(key)
             .get_object(key)
             .await
             .map(|response| response.to_vec())
@@ -110,9 +151,29 @@ impl ObjectStore {
     /// The first `len` bytes (fewer if the object is shorter): enough to sniff the media type.
     pub async fn head_bytes(&self, key: &str, len: usize) -> Result<Vec<u8>, ObjectError> {
         let end = len.saturating_sub(1) as u64;
-        match self.bucket.get_object_range(key, 0, Some(end)).await {
+        match self.bucket_for(key).get_object_range(key, 0, Some(end)).await {
             Ok(response) => Ok(response.to_vec()),
             // An empty object has no byte 0: 416 means "exists, nothing to read".
+            Err(S3Error::HttpFailWithBody(416, _)) => Ok(Vec::new()),
+            Err(e) => Err(classify(key, e)),
+        }
+    }
+
+    /// Up to `len` bytes from `offset` (fewer at the end of the object): what the content check
+    /// reads of a large staged document — its head, its tail, a window — instead of all of it.
+    pub async fn range_bytes(
+        &self,
+        key: &str,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, ObjectError> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let end = offset.saturating_add(len as u64 - 1);
+        match self.bucket_for(key).get_object_range(key, offset, Some(end)).await {
+            Ok(response) => Ok(response.to_vec()),
+            // Past the end: nothing to read there.
             Err(S3Error::HttpFailWithBody(416, _)) => Ok(Vec::new()),
             Err(e) => Err(classify(key, e)),
         }
@@ -122,7 +183,7 @@ impl ObjectStore {
     pub async fn digest(&self, key: &str) -> Result<(String, u64), ObjectError> {
         use futures::StreamExt;
         let mut response = self
-            .bucket
+            .bucket_for(key)
             .get_object_stream(key)
             .await
             .map_err(|e| classify(key, e))?;
@@ -137,7 +198,7 @@ impl ObjectStore {
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), ObjectError> {
-        self.bucket
+        self.bucket_for(key)
             .delete_object(key)
             .await
             .map(|_| ())
@@ -146,7 +207,7 @@ impl ObjectStore {
 
     /// Whether `key` exists. A 404 is an answer (`false`), anything else but success is not.
     pub async fn exists(&self, key: &str) -> Result<bool, ObjectError> {
-        match self.bucket.head_object(key).await {
+        match self.bucket_for(key).head_object(key).await {
             Ok((_, 404)) => Ok(false),
             Ok(_) => Ok(true),
             Err(S3Error::HttpFailWithBody(404, _)) => Ok(false),
@@ -166,7 +227,7 @@ impl ObjectStore {
     ) -> Result<u64, ObjectError> {
         use futures::StreamExt;
         let mut source = self
-            .bucket
+            .bucket_for(from)
             .get_object_stream(from)
             .await
             .map_err(|e| classify(from, e))?;
@@ -187,7 +248,7 @@ impl ObjectStore {
     /// Every key under `prefix` (for checks and operations, not for hot paths).
     pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, ObjectError> {
         let pages = self
-            .bucket
+            .bucket_for(prefix)
             .list(prefix.to_owned(), None)
             .await
             .map_err(|e| classify(prefix, e))?;
@@ -200,18 +261,24 @@ impl ObjectStore {
     /// A GET URL anyone holding it may use until it expires: how back offices fetch documents
     /// without sharing the store's credentials.
     pub async fn presign_get(&self, key: &str, valid_secs: u32) -> Result<String, ObjectError> {
-        self.bucket
+        self.bucket_for(key)
             .presign_get(key, valid_secs, None)
             .await
             .map_err(|e| ObjectError::Config(e.to_string()))
     }
 
     /// Whether the store answers at all (for start-up checks and readiness).
+    /// A 403 is an answer too: a party's key may not read a bucket it never needs.
     pub async fn ping(&self) -> Result<(), ObjectError> {
-        match self.bucket.head_object("sportello-readiness-probe").await {
-            Ok(_) | Err(S3Error::HttpFailWithBody(404, _)) => Ok(()),
-            Err(e) => Err(ObjectError::Unavailable(e.to_string())),
+        for bucket in [&self.staging, &self.archive] {
+            match bucket.head_object("sportello-readiness-probe").await {
+                Ok(_)
+                | Err(S3Error::HttpFailWithBody(404, _))
+                | Err(S3Error::HttpFailWithBody(403, _)) => {}
+                Err(e) => return Err(ObjectError::Unavailable(e.to_string())),
+            }
         }
+        Ok(())
     }
 }
 
@@ -256,7 +323,7 @@ impl<'a> PartUpload<'a> {
     }
 
     async fn send_part(&mut self) -> Result<(), ObjectError> {
-        let bucket = &self.store.bucket;
+        let bucket = self.store.bucket_for(self.key);
         let upload_id = match &self.upload_id {
             Some(id) => id.clone(),
             None => {
@@ -289,7 +356,7 @@ impl<'a> PartUpload<'a> {
             self.send_part().await?;
         }
         self.store
-            .bucket
+            .bucket_for(self.key)
             .complete_multipart_upload(self.key, &upload_id, std::mem::take(&mut self.parts))
             .await
             .map_err(|e| classify(self.key, e))?;
@@ -300,7 +367,7 @@ impl<'a> PartUpload<'a> {
     /// Best effort: an upload left open only costs space until the store's cleanup.
     async fn abort(&mut self) {
         if let Some(upload_id) = self.upload_id.take() {
-            let _ = self.store.bucket.abort_upload(self.key, &upload_id).await;
+            let _ = self.store.bucket_for(self.key).abort_upload(self.key, &upload_id).await;
         }
     }
 }

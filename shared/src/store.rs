@@ -16,12 +16,46 @@ use uuid::Uuid;
 
 pub type Tx = Transaction<'static, Postgres>;
 
+/// The schema this build is made for, embedded at compile time (see `build.rs`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+fn latest_migration() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// Refuses a database whose schema is behind (or ahead of) this build, with what to do.
+async fn check_schema(pool: &PgPool) -> Result<(), StoreError> {
+    let applied: Option<i64> = sqlx::query_scalar(
+        "SELECT max(version) FROM _sqlx_migrations WHERE success",
+    )
+    .fetch_one(pool)
+    .await
+    .or_else(|err| match &err {
+        // 42P01: no migrations table yet, i.e. a database nobody has migrated.
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(None),
+        _ => Err(err),
+    })?;
+    let wanted = latest_migration();
+    match applied {
+        Some(version) if version == wanted => Ok(()),
+        Some(version) if version > wanted => Err(StoreError::Schema(format!(
+            "the database schema is at version {version}, newer than this build's {wanted}: run a newer sportello"
+        ))),
+        other => Err(StoreError::Schema(format!(
+            "the database schema is at version {}, this build needs {wanted}: run `sportello db migrate` (as the schema owner)",
+            other.unwrap_or(0)
+        ))),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("database schema: {0}")]
+    Schema(String),
     #[error("practice {0} does not exist")]
     UnknownPractice(Uuid),
     #[error("practice {id}: the transition {from} → {to} is not allowed")]
@@ -75,16 +109,37 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects and applies the embedded migrations (idempotent; concurrent starts are
-    /// serialised by sqlx's advisory lock).
+    /// Connects as the runtime role and checks that the schema is the one this build was made
+    /// for. It never migrates: the runtime role may not change the schema (that is what keeps
+    /// the register's append-only triggers in place), so `sportello db migrate` does, as the
+    /// owner.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Store, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(Duration::from_secs(10))
             .connect(settings.url())
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        check_schema(&pool).await?;
         Ok(Store { pool })
+    }
+
+    /// Applies the embedded migrations as the schema owner (`database.owner_url`); idempotent,
+    /// and concurrent runs are serialised by sqlx's advisory lock. Returns the schema version.
+    pub async fn migrate(settings: &DatabaseSettings) -> Result<i64, StoreError> {
+        if settings.owner_url().is_empty() {
+            return Err(StoreError::Schema(
+                "database.owner_url is empty: migrations run as the schema owner (set SPORTELLO__DATABASE__OWNER_URL)".to_owned(),
+            ));
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(settings.owner_url())
+            .await?;
+        let migrated = MIGRATOR.run(&pool).await;
+        pool.close().await;
+        migrated?;
+        Ok(latest_migration())
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -106,6 +161,17 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.map(|row| (row.get("id"), row.get("submission_digest"))))
+    }
+
+    /// The practice whose document is the upload under `staged_key`, if one claimed it: an
+    /// upload serves one practice only (a unique index holds it under races too).
+    pub async fn staged_key_claimant(&self, staged_key: &str) -> Result<Option<Uuid>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT practice_id FROM practice_documents WHERE staged_key = $1 LIMIT 1",
+        )
+        .bind(staged_key)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Records a new practice in `received` with its documents. Returns `false` when another

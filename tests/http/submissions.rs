@@ -108,6 +108,31 @@ async fn a_submission_intake_would_refuse_is_refused_at_once_with_its_reason() {
             .contains("schema_version 99")
     );
     reply.expect_error(422);
+    // A staged key climbing out of the staging area into another citizen's archive: refused
+    // before anything is published or read, so the folder never shows that object's size or
+    // fingerprint.
+    let mut traversal = sample("cultura.uso_sale-01.json");
+    traversal["idempotency_key"] = serde_json::json!("portal-traversal-1");
+    traversal["documents"] = serde_json::json!([{
+        "role": "domanda",
+        "file_name": "domanda.pdf",
+        "media_type": "application/pdf",
+        "sha256": "0".repeat(64),
+        "staged_key": format!(
+            "{}/../archivio/AOO_BG/PG/2026/0000001/00-istanza.json",
+            env.settings.object_store.staging_root()
+        ),
+    }]);
+    let reply = api
+        .post_json("/submissions", Some(&token), &traversal)
+        .await;
+    assert_eq!(reply.expect_error(422), "invalid");
+    let message = reply.json()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("staged_key must start with"), "{message}");
+    assert!(
+        env.drain(&env.queue_of("intake")).await.is_empty(),
+        "nothing was published to intake"
+    );
     api.stop().await;
     env.teardown().await;
 }

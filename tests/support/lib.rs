@@ -12,7 +12,7 @@ use sportello_fleet::app::App;
 use sportello_shared::broker::{self, header_text};
 use sportello_shared::config::Settings;
 use sportello_shared::domain::state::PracticeState;
-use sportello_shared::store::PracticeRecord;
+use sportello_shared::store::{PracticeRecord, Store};
 use sportello_storage::handler::impronta_hex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -105,7 +105,9 @@ impl TestEnv {
             unix_now(),
             &Uuid::new_v4().simple().to_string()[..6]
         );
-        let admin_url = settings.database.url().to_owned();
+        // The owner role creates, migrates and drops the test's database; the fleet connects
+        // as the runtime role, as it does in production.
+        let admin_url = settings.database.owner_url().to_owned();
         let database = format!("sportello_{namespace}");
         let admin = sqlx::PgPool::connect(&admin_url)
             .await
@@ -117,10 +119,18 @@ impl TestEnv {
         .await
         .expect("the sportello role may create databases");
         admin.close().await;
-        let (base, _) = admin_url.rsplit_once('/').expect("database url has a path");
-        settings.database.url = SecretString::from(format!("{base}/{database}"));
+        let in_test_database = |url: &str| {
+            let (base, _) = url.rsplit_once('/').expect("database url has a path");
+            SecretString::from(format!("{base}/{database}"))
+        };
+        settings.database.url = in_test_database(settings.database.url());
+        settings.database.owner_url = in_test_database(&admin_url);
+        Store::migrate(&settings.database)
+            .await
+            .expect("the owner migrates the test database");
         settings.database.max_connections = 8;
         settings.broker.namespace = namespace.clone();
+        let broker_users = namespace_broker_users(&mut settings).await;
         settings.object_store.staging_prefix = format!("{namespace}/staging");
         // Its own AOO, so that objects keyed by AOO (daily registers) never meet another test's.
         settings.protocol.aoo_code = format!("aoo_{namespace}");
@@ -130,7 +140,6 @@ impl TestEnv {
                 .expect("the fleet's parts connect"),
         );
         sportello_fleet::fleet::apply_topology(&app)
-        let broker_users = namespace_broker_users(&mut settings).await;
             .await
             .expect("topology applies");
         TestEnv {
@@ -139,7 +148,16 @@ impl TestEnv {
             namespace,
             database,
             admin_url,
+            broker_users,
         }
+    }
+
+    /// A connection to the test's database as the schema owner, for what the runtime role may
+    /// not do (and for checking that even the owner meets the append-only triggers).
+    pub async fn owner_pool(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(self.settings.database.owner_url())
+            .await
+            .expect("the owner connects to the test database")
     }
 
     /// Starts `workers` in this process, as `sportello run` would.
@@ -148,7 +166,6 @@ impl TestEnv {
         let (app, workers, token) = (self.app.clone(), workers.to_vec(), shutdown.clone());
         let task =
             tokio::spawn(async move { sportello_fleet::fleet::run(app, &workers, token).await });
-            broker_users,
         RunningFleet { shutdown, task }
     }
 
@@ -208,6 +225,14 @@ impl TestEnv {
             ),
             ("SPORTELLO__LOG__FORMAT".into(), "json".into()),
         ]
+        .into_iter()
+        .chain(self.settings.broker.logins.iter().map(|(party, login)| {
+            (
+                format!("SPORTELLO__BROKER__LOGINS__{party}__PASSWORD"),
+                secrecy::ExposeSecret::expose_secret(&login.password).to_owned(),
+            )
+        }))
+        .collect()
     }
 
     pub fn exchange(&self, logical: &str) -> String {
@@ -225,14 +250,6 @@ impl TestEnv {
 
     pub fn error_queue_of(&self, worker: &str) -> String {
         self.app
-        .into_iter()
-        .chain(self.settings.broker.logins.iter().map(|(party, login)| {
-            (
-                format!("SPORTELLO__BROKER__LOGINS__{party}__PASSWORD"),
-                secrecy::ExposeSecret::expose_secret(&login.password).to_owned(),
-            )
-        }))
-        .collect()
             .topology
             .worker(worker)
             .expect("worker in queues.toml")
@@ -386,23 +403,6 @@ impl TestEnv {
         RunningFleet { shutdown, task }
     }
 
-    /// Publishes submission files to intake, as the portal would; their practice ids, in order.
-    pub async fn submit_files(&self, files: &[PathBuf]) -> Vec<Uuid> {
-        sportello_fleet::submit::submit(
-            &self.settings.broker.as_party("portal"),
-            &self.exchange("intake"),
-            files,
-            false,
-            |_| {},
-        )
-        .await
-        .expect("submissions publish")
-        .into_iter()
-        .map(|submitted| submitted.practice_id.expect("a submission"))
-        .collect()
-    }
-
-    /// Puts `n` practices in the folder in `validated`, as validation would leave them (made
     /// Publishes `message` logged in as back office `office` (its `login` in queues.toml), with
     /// that login as the message's validated `user_id`, as a real back office does.
     pub async fn publish_as_office(
@@ -424,6 +424,24 @@ impl TestEnv {
         published
     }
 
+    /// Publishes submission files to intake, as the portal would; their practice ids, in order.
+    pub async fn submit_files(&self, files: &[PathBuf]) -> Vec<Uuid> {
+        sportello_fleet::submit::submit(
+            &self.settings.broker.as_party("portal"),
+            &self.exchange("intake"),
+            self.settings.object_store.staging_root(),
+            files,
+            false,
+            |_| {},
+        )
+        .await
+        .expect("submissions publish")
+        .into_iter()
+        .map(|submitted| submitted.practice_id.expect("a submission"))
+        .collect()
+    }
+
+    /// Puts `n` practices in the folder in `validated`, as validation would leave them (made
     /// from the first valid sample, without documents): a register-only workload.
     pub async fn seed_validated(&self, n: i64) -> Vec<Uuid> {
         let sample: serde_json::Value =
@@ -475,6 +493,7 @@ impl Drop for TestEnv {
             exchanges: self.app.topology.exchange_names(),
             admin_url: self.admin_url.clone(),
             databases: vec![self.database.clone()],
+            users: self.broker_users.clone(),
         };
         // Drop cannot await, and may run inside a runtime: clean up on a thread of its own.
         let _ = std::thread::spawn(move || {
@@ -493,10 +512,11 @@ impl Drop for TestEnv {
 struct Leftovers {
     broker: sportello_shared::config::BrokerSettings,
     queues: Vec<String>,
-            users: self.broker_users.clone(),
     exchanges: Vec<String>,
     admin_url: String,
     databases: Vec<String>,
+    /// Broker users, removed last: the connection above logs in as one of them.
+    users: Vec<String>,
 }
 
 impl Leftovers {
@@ -515,8 +535,6 @@ impl Leftovers {
                 }
             }
             let _ = connection.close(200, "done".into()).await;
-    /// Broker users, removed last: the connection above logs in as one of them.
-    users: Vec<String>,
         }
         if let Ok(admin) = sqlx::PgPool::connect(&self.admin_url).await {
             for database in &self.databases {
@@ -528,6 +546,7 @@ impl Leftovers {
             }
             admin.close().await;
         }
+        let _ = sportello_shared::broker_users::remove(&self.broker, &self.users).await;
     }
 }
 
@@ -546,7 +565,6 @@ fn namespace_age(name: &str) -> Option<(String, u64)> {
     let (seconds, tail) = rest.split_once('x')?;
     let created: u64 = seconds.parse().ok()?;
     let hex = tail.get(..6)?;
-        let _ = sportello_shared::broker_users::remove(&self.broker, &self.users).await;
     if !hex.bytes().all(|b| b.is_ascii_hexdigit())
         || !matches!(tail.as_bytes().get(6), None | Some(b'.'))
     {
@@ -578,7 +596,7 @@ async fn sweep_stale(settings: &Settings) {
             };
             let stale =
                 |name: &String| namespace_age(name).is_some_and(|(_, age)| age > STALE_AFTER_SECS);
-            let admin_url = settings.database.url().to_owned();
+            let admin_url = settings.database.owner_url().to_owned();
             let mut databases = Vec::new();
             if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
                 let names: Vec<String> = sqlx::query_scalar(
@@ -596,6 +614,12 @@ async fn sweep_stale(settings: &Settings) {
                     .collect();
                 admin.close().await;
             }
+            let users = sportello_shared::broker_users::list(&settings.broker, "t")
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(stale)
+                .collect();
             Leftovers {
                 // Stale queues and exchanges are removed as the administrator: their own
                 // namespace's users may be gone already.
@@ -604,6 +628,7 @@ async fn sweep_stale(settings: &Settings) {
                 exchanges: list("list_exchanges").into_iter().filter(stale).collect(),
                 admin_url,
                 databases,
+                users,
             }
             .remove()
             .await;
@@ -611,31 +636,6 @@ async fn sweep_stale(settings: &Settings) {
         .await;
 }
 
-#[derive(Debug)]
-pub struct DrainedMessage {
-    pub body: Vec<u8>,
-    pub reason: Option<String>,
-    pub stage: Option<String>,
-            let users = sportello_shared::broker_users::list(&settings.broker, "t")
-                .await
-                .unwrap_or_default()
-                .into_iter()
-                .filter(stale)
-                .collect();
-    /// Retry tiers it went through before it failed for good.
-    pub attempt: Option<u64>,
-}
-
-/// A fleet, or the back-office simulator, running inside the test.
-pub struct RunningFleet {
-                users,
-    pub shutdown: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl RunningFleet {
-    /// Stops as SIGTERM would and checks that the fleet ended cleanly.
-    pub async fn stop(self) {
 /// The broker settings logging in as the `[broker.admin]` user over AMQP (it has the
 /// administrator tag and full permissions on the virtual host in the local stack).
 fn admin_broker(
@@ -653,6 +653,24 @@ fn admin_broker(
     admin
 }
 
+#[derive(Debug)]
+pub struct DrainedMessage {
+    pub body: Vec<u8>,
+    pub reason: Option<String>,
+    pub stage: Option<String>,
+    /// Retry tiers it went through before it failed for good.
+    pub attempt: Option<u64>,
+}
+
+/// A fleet, or the back-office simulator, running inside the test.
+pub struct RunningFleet {
+    pub shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningFleet {
+    /// Stops as SIGTERM would and checks that the fleet ended cleanly.
+    pub async fn stop(self) {
         self.shutdown.cancel();
         self.task
             .await

@@ -3,6 +3,7 @@
 pub mod email;
 pub mod media;
 pub mod privacy;
+pub mod staged_key;
 pub mod state;
 pub mod submission;
 pub mod tax_code;

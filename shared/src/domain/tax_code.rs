@@ -50,6 +50,22 @@ pub enum TaxCodeError {
     BadCheckCharacter { expected: char, found: char },
 }
 
+/// The tax code as the folder files it: without blanks anywhere (a code copied from a card
+/// printed in groups, `RSSMRA 80A01 H501U`, is the same code) and in capitals. Valid or not,
+/// a practice is filed under this form, so that the citizen finds it — its rejection too —
+/// under the code they really have.
+pub fn normalise(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// The longest raw tax code the folder takes at all: a real one has 16 characters, and
+/// validation explains to the citizen what is wrong with anything up to this length; beyond
+/// it the text is not an attempt at a tax code and cannot be an index key.
+pub const MAX_RAW_TAX_CODE_CHARS: usize = 64;
+
 /// A syntactically valid personal codice fiscale, uppercase, without surrounding blanks.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -57,7 +73,7 @@ pub struct TaxCode(String);
 
 impl TaxCode {
     pub fn parse(raw: &str) -> Result<TaxCode, TaxCodeError> {
-        let code = raw.trim().to_ascii_uppercase();
+        let code = normalise(raw);
         let found = code.chars().count();
         if found != TAX_CODE_LEN {
             return Err(TaxCodeError::WrongLength { found });
@@ -311,6 +327,14 @@ mod tests {
             TaxCode::parse(&with_check("RSSMRA80ALMH501")).map(|c| c.is_omocodic()),
             Ok(true)
         );
+    }
+
+    #[test]
+    fn blanks_inside_are_not_part_of_the_code() {
+        let parsed = TaxCode::parse("rssmra 80a01\th501u").unwrap();
+        assert_eq!(parsed.as_str(), "RSSMRA80A01H501U");
+        assert_eq!(normalise(" TSTACC 80A01 A794E "), "TSTACC80A01A794E");
+        assert_eq!(normalise("RSSMRA\u{a0}80A01H501U"), "RSSMRA80A01H501U");
     }
 
     #[test]

@@ -365,8 +365,9 @@ pub async fn replay(
         return Err(DlqError::MissingOperator);
     }
     let mut tx = pool.begin().await?;
+    lock_parked(&mut tx, id).await?;
     let row = sqlx::query(
-        "SELECT work_queue, message_id, body, headers FROM parked_messages WHERE id = $1 FOR UPDATE",
+        "SELECT work_queue, message_id, body, headers FROM parked_messages WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *tx)
@@ -400,15 +401,33 @@ pub async fn discard(
         return Err(DlqError::MissingOperator);
     }
     let mut tx = pool.begin().await?;
-    let exists: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM parked_messages WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    lock_parked(&mut tx, id).await?;
+    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM parked_messages WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
     exists.ok_or(DlqError::NotFound(id))?;
     settle(&mut tx, id, "discarded", operator, Some(reason.trim())).await?;
     tx.commit().await?;
     Ok(show(pool, id).await?.parked)
+}
+
+/// The advisory-lock class of parked messages (an arbitrary constant: "PM").
+const PARKED_LOCK_CLASS: i32 = 0x504d;
+
+/// Serialises the settlements of one parked message until the transaction ends. A row lock
+/// (`FOR UPDATE`) would need UPDATE on the error-queue archive, which the runtime role does
+/// not have: that archive is append-only.
+async fn lock_parked(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(PARKED_LOCK_CLASS)
+        .bind((id % i64::from(i32::MAX)) as i32)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
 }
 
 /// Inserts the settlement, or reports the one that got there first.

@@ -5,7 +5,8 @@
 //! publish [`BackOfficeReturn`] messages to exchange `returns`, routing key `outcome`.
 //!
 //! Nothing large rides on the broker: documents travel as presigned HTTPS GET links valid for
-//! [`LINK_VALIDITY_SECS`], each with its SHA-256 so the back office can check what it fetched.
+//! `object_store.link_validity_secs` (hours: a back office fetches on receipt), each with its
+//! SHA-256 so the back office can check what it fetched, and the time the link expires.
 //! Only a back office's *result* documents come inline (base64), and they must stay small
 //! ([`MAX_RESULT_BYTES`]).
 //!
@@ -21,8 +22,6 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub const SCHEMA_VERSION: u32 = 1;
-/// How long document links stay valid: a deferred back office may look days later.
-pub const LINK_VALIDITY_SECS: u32 = 7 * 24 * 3600;
 /// The most a result document may weigh inline.
 pub const MAX_RESULT_BYTES: usize = 4 * 1024 * 1024;
 /// The routing key of every return on the `returns` exchange.

@@ -9,7 +9,7 @@
 //! answers, which goes back to the office at the same time.
 
 use crate::contract::{
-    Applicant, DocumentLink, LINK_VALIDITY_SECS, PracticeFacts, PracticeRequest, ProtocolFacts,
+    Applicant, DocumentLink, PracticeFacts, PracticeRequest, ProtocolFacts,
     SCHEMA_VERSION, ToBackOffice,
 };
 use chrono::{Duration, Utc};
@@ -33,6 +33,9 @@ pub struct Dispatch {
     pub catalog: Arc<Catalog>,
     pub backoffice_exchange: String,
     pub events_exchange: String,
+    /// How long a document link stays valid (`object_store.link_validity_secs`): hours, so a
+    /// link that leaks from a vendor's logs is soon worth nothing; links are read-only GETs.
+    pub link_validity_secs: u32,
 }
 
 impl Handler for Dispatch {
@@ -236,13 +239,13 @@ impl Dispatch {
         .bind(registration_id)
         .fetch_all(self.store.pool())
         .await?;
-        let expires_at = Utc::now() + Duration::seconds(i64::from(LINK_VALIDITY_SECS));
+        let expires_at = Utc::now() + Duration::seconds(i64::from(self.link_validity_secs));
         let mut documents = Vec::with_capacity(objects.len());
         for row in objects {
             let key: String = row.get("object_key");
             let url = self
                 .objects
-                .presign_get(&key, LINK_VALIDITY_SECS)
+                .presign_get(&key, self.link_validity_secs)
                 .await
                 .map_err(|e| Failure::Reject(format!("cannot sign a link to {key}: {e}")))?;
             documents.push(DocumentLink {

@@ -65,6 +65,13 @@ impl App {
         })
     }
 
+    /// The object store as `party` (a worker kind, `api`) reaches it: with its own key when
+    /// `[object_store.keys]` has one, so that each holds only the bucket rights it needs.
+    pub fn objects_for(&self, party: &str) -> anyhow::Result<ObjectStore> {
+        ObjectStore::for_party(&self.settings.object_store, party)
+            .with_context(|| format!("object store key of {party}"))
+    }
+
     pub fn exchange(&self, logical: &str) -> anyhow::Result<String> {
         Ok(self.topology.exchange(logical)?.name.clone())
     }

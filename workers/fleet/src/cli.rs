@@ -10,8 +10,8 @@ use sportello_shared::config::Settings;
 use sportello_shared::objects::ObjectStore;
 use sportello_shared::store::Store;
 use sportello_shared::telemetry;
-use std::path::PathBuf;
 use sportello_shared::{broker_users, parties};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -40,6 +40,11 @@ pub enum Command {
         #[command(subcommand)]
         action: TopologyAction,
     },
+    /// The database schema, as its owner (`database.owner_url`).
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
     /// Runs workers in this process: `all`, or names (intake, validation).
     Run {
         #[arg(default_value = "all")]
@@ -52,6 +57,14 @@ pub enum Command {
         /// Publish the files as they are, even if they are not valid submissions.
         #[arg(long)]
         raw: bool,
+        /// The channel that submits, whose broker login is used: portal or counter.
+        #[arg(long = "as", value_enum, default_value = "portal")]
+        sender: Sender,
+    },
+    /// The broker's users: one per party, with its permissions (see `parties`).
+    Broker {
+        #[command(subcommand)]
+        action: BrokerAction,
     },
     /// The protocol register: show, annul, daily register.
     Protocol {
@@ -62,14 +75,6 @@ pub enum Command {
     Folder {
         tax_code: String,
         #[arg(long)]
-        /// The channel that submits, whose broker login is used: portal or counter.
-        #[arg(long = "as", value_enum, default_value = "portal")]
-        sender: Sender,
-    },
-    /// The broker's users: one per party, with its permissions (see `parties`).
-    Broker {
-        #[command(subcommand)]
-        action: BrokerAction,
         json: bool,
     },
     /// Serves the HTTP API on http.listen until SIGINT/SIGTERM.
@@ -115,27 +120,6 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum PracticeAction {
-    /// Withdraws a practice before its outcome; its back office is told.
-    Withdraw {
-        id: uuid::Uuid,
-        #[arg(long, value_enum)]
-        by: practice::WithdrawnBy,
-    },
-    /// Records that a completed practice's physical product was handed over.
-    Deliver {
-        id: uuid::Uuid,
-        #[arg(long)]
-        operator: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ProtocolAction {
-    /// A registration with its segnatura.
-    Show {
-        year: i32,
-#[derive(Debug, Subcommand)]
 pub enum BrokerAction {
     /// Creates or updates every party's user and permissions from queues.toml and
     /// [broker.logins], through the management API with the [broker.admin] login (idempotent).
@@ -164,6 +148,27 @@ pub enum DbAction {
     Migrate,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum PracticeAction {
+    /// Withdraws a practice before its outcome; its back office is told.
+    Withdraw {
+        id: uuid::Uuid,
+        #[arg(long, value_enum)]
+        by: practice::WithdrawnBy,
+    },
+    /// Records that a completed practice's physical product was handed over.
+    Deliver {
+        id: uuid::Uuid,
+        #[arg(long)]
+        operator: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProtocolAction {
+    /// A registration with its segnatura.
+    Show {
+        year: i32,
         number: i64,
         #[arg(long)]
         json: bool,
@@ -268,6 +273,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             fleet::apply_topology(&app).await?;
             println!("topology applied");
         }
+        Command::Db {
+            action: DbAction::Migrate,
+        } => {
+            let version = Store::migrate(&settings.database)
+                .await
+                .context("PostgreSQL, as the schema owner")?;
+            println!("database schema at version {version}");
+        }
         Command::Run { workers } => {
             let workers = fleet::resolve(&workers)?;
             // Long-running: waits for its services (a stop while waiting is a clean exit).
@@ -289,6 +302,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             submit::submit(
                 &settings.broker.as_party(sender.party()),
                 &exchange,
+                settings.object_store.staging_root(),
                 &files,
                 raw,
                 |done| match done.practice_id {
@@ -303,7 +317,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = Store::connect(&settings.database)
                 .await
                 .context("PostgreSQL")?;
-            let tax_code = tax_code.trim().to_uppercase();
+            let tax_code = sportello_shared::domain::tax_code::normalise(&tax_code);
             let entries = store.folder(&tax_code).await?;
             let sent = folder::notifications(&store, &entries).await?;
             if json {

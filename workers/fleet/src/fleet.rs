@@ -123,7 +123,7 @@ fn spawn<H: Handler>(
 pub fn intake(app: &App) -> anyhow::Result<Intake> {
     Ok(Intake {
         store: app.store.clone(),
-        objects: app.objects.clone(),
+        objects: app.objects_for("intake")?,
         catalog: app.catalog.clone(),
         inline_limit: app.settings.object_store.inline_limit_bytes,
         max_message_bytes: app.settings.intake.max_message_bytes,
@@ -135,7 +135,7 @@ pub fn intake(app: &App) -> anyhow::Result<Intake> {
 pub fn validation(app: &App) -> anyhow::Result<Validation> {
     Ok(Validation {
         store: app.store.clone(),
-        objects: app.objects.clone(),
+        objects: app.objects_for("validation")?,
         catalog: app.catalog.clone(),
         practice_exchange: app.exchange("practice")?,
         events_exchange: app.exchange("events")?,
@@ -158,7 +158,7 @@ pub fn protocol(app: &App) -> anyhow::Result<Protocol> {
 pub fn storage(app: &App) -> anyhow::Result<Storage> {
     Ok(Storage {
         store: app.store.clone(),
-        objects: app.objects.clone(),
+        objects: app.objects_for("storage")?,
         practice_exchange: app.exchange("practice")?,
         events_exchange: app.exchange("events")?,
     })
@@ -167,10 +167,11 @@ pub fn storage(app: &App) -> anyhow::Result<Storage> {
 pub fn dispatch(app: &App) -> anyhow::Result<Dispatch> {
     Ok(Dispatch {
         store: app.store.clone(),
-        objects: app.objects.clone(),
+        objects: app.objects_for("dispatch")?,
         catalog: app.catalog.clone(),
         backoffice_exchange: app.exchange("backoffice")?,
         events_exchange: app.exchange("events")?,
+        link_validity_secs: app.settings.object_store.link_validity_secs,
     })
 }
 
@@ -178,22 +179,22 @@ pub fn dispatch(app: &App) -> anyhow::Result<Dispatch> {
 pub fn returns(app: &App) -> anyhow::Result<Returns> {
     Ok(Returns {
         store: app.store.clone(),
-        objects: app.objects.clone(),
+        objects: app.objects_for("returns")?,
         catalog: app.catalog.clone(),
         keeper: keeper(&app.settings.protocol)?,
         signer: Arc::new(signer(&app.settings.protocol)?),
         clock: Arc::new(SystemClock),
         events_exchange: app.exchange("events")?,
-    })
         topology: app.topology.clone(),
         namespace: app.settings.broker.namespace.clone(),
+    })
 }
 
 /// The notification worker with its SMTP relays; a bad sender or TLS setting stops the start.
 pub fn notification(app: &App) -> anyhow::Result<Notifier> {
     Notifier::new(
         app.store.clone(),
-        app.objects.clone(),
+        app.objects_for("notification")?,
         app.catalog.clone(),
         &app.settings.smtp,
         &app.settings.municipality,
@@ -232,10 +233,11 @@ pub fn signer(settings: &ProtocolSettings) -> anyhow::Result<AooSigner> {
 /// day is idempotent, so every replica may run this.
 async fn daily_register_job(app: Arc<App>, shutdown: CancellationToken) -> anyhow::Result<()> {
     let register = keeper(&app.settings.protocol)?.register_id();
+    let objects = app.objects_for("protocol")?;
     loop {
         let today = legal_date(chrono::Utc::now());
         if let Some(yesterday) = today.pred_opt() {
-            match daily::produce(app.store.pool(), &app.objects, &register, yesterday, today).await
+            match daily::produce(app.store.pool(), &objects, &register, yesterday, today).await
             {
                 Ok(done) if done.created => {
                     info!(day = %done.day, entries = done.entries, key = %done.object_key, "daily register produced")

@@ -14,13 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 /// The API's state over the app's connected parts; its broker connections log in as `api`.
 pub fn api_state(app: &App, shutdown: CancellationToken) -> anyhow::Result<ApiState> {
-    ApiState::new(
     let mut settings = app.settings.clone();
     settings.broker = settings.broker.as_party("api");
+    ApiState::new(
         Services {
             settings,
             store: app.store.clone(),
-            objects: app.objects.clone(),
+            objects: app.objects_for("api")?,
             catalog: app.catalog.clone(),
             topology: app.topology.clone(),
         },

@@ -22,10 +22,16 @@ pub struct Submitted {
     pub practice_id: Option<Uuid>,
 }
 
-/// Reads `file` and builds the message; `raw` skips the contract check.
-pub fn prepare(file: &Path, exchange: &str, raw: bool) -> anyhow::Result<(Outgoing, Option<Uuid>)> {
+/// Reads `file` and builds the message; `raw` skips the contract check. Staged keys are
+/// checked against `staging_root` (see `ObjectStoreSettings::staging_root`).
+pub fn prepare(
+    file: &Path,
+    exchange: &str,
+    staging_root: &str,
+    raw: bool,
+) -> anyhow::Result<(Outgoing, Option<Uuid>)> {
     let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let practice_id = match parse_submission(&body) {
+    let practice_id = match parse_submission(&body, staging_root) {
         Ok(submission) => Some(practice_id_for(&submission.idempotency_key)),
         Err(_) if raw => None,
         Err(reason) => anyhow::bail!("{}: {reason}", file.display()),
@@ -39,6 +45,7 @@ pub fn prepare(file: &Path, exchange: &str, raw: bool) -> anyhow::Result<(Outgoi
 pub async fn submit(
     settings: &BrokerSettings,
     exchange: &str,
+    staging_root: &str,
     files: &[PathBuf],
     raw: bool,
     mut on_submitted: impl FnMut(&Submitted),
@@ -46,7 +53,7 @@ pub async fn submit(
     // Check every file before publishing any, so a typo does not leave half a batch sent.
     let prepared = files
         .iter()
-        .map(|file| prepare(file, exchange, raw).map(|p| (file, p)))
+        .map(|file| prepare(file, exchange, staging_root, raw).map(|p| (file, p)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let connection = broker::connect(settings, "submit")
         .await

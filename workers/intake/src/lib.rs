@@ -11,11 +11,13 @@ use base64::Engine;
 use sportello_shared::broker::Outgoing;
 use sportello_shared::catalog::Catalog;
 use sportello_shared::domain::state::PracticeState;
+use sportello_shared::domain::staged_key;
 use sportello_shared::domain::submission::{
-    DocumentSource, SUBMISSION_SCHEMA_VERSION, Submission, practice_id_for,
+    Channel, DocumentSource, SUBMISSION_SCHEMA_VERSION, Submission, practice_id_for,
 };
+use sportello_shared::domain::tax_code::{self, MAX_RAW_TAX_CODE_CHARS};
 use sportello_shared::messages::{hand_over, route};
-use sportello_shared::objects::{ObjectStore, sha256_hex};
+use sportello_shared::objects::{ObjectError, ObjectStore, sha256_hex};
 use sportello_shared::store::{NewDocument, NewPractice, Store};
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
 use std::sync::Arc;
@@ -45,7 +47,12 @@ impl Handler for Intake {
 }
 
 /// Parses a submission message, with a reason an operator can act on when it is not one.
-pub fn parse_submission(body: &[u8]) -> Result<Submission, String> {
+///
+/// Besides the contract's shape, it refuses what no practice may carry whatever its type: a
+/// counter submission nobody is accountable for (a blank or malformed operator id), a tax code
+/// too long to be one, and a `staged_key` of any shape but a sender's upload under
+/// `staging_prefix` (see [`staged_key`]): such a key is refused before the store is touched.
+pub fn parse_submission(body: &[u8], staging_prefix: &str) -> Result<Submission, String> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("the submission is not JSON: {e}"))?;
     match value
@@ -76,7 +83,47 @@ pub fn parse_submission(body: &[u8]) -> Result<Submission, String> {
             key.chars().count()
         ));
     }
+    if let Channel::Counter { operator_id } = &submission.channel {
+        check_operator_id(operator_id)?;
+    }
+    let tax_code_chars = submission.applicant.tax_code.chars().count();
+    if tax_code_chars > MAX_RAW_TAX_CODE_CHARS {
+        return Err(format!(
+            "applicant.tax_code has {tax_code_chars} characters: a tax code has 16 (at most {MAX_RAW_TAX_CODE_CHARS} are taken, for validation to explain)"
+        ));
+    }
+    for (position, document) in submission.documents.iter().enumerate() {
+        if let Some(key) = &document.staged_key {
+            staged_key::parse_upload_key(staging_prefix, key).map_err(|e| {
+                format!(
+                    "document {} (`{}`): {e}",
+                    position + 1,
+                    document.role.chars().take(64).collect::<String>()
+                )
+            })?;
+        }
+    }
     Ok(submission)
+}
+
+/// The longest operator id taken; ids look like `op-bg-017` or an account name.
+pub const MAX_OPERATOR_ID_CHARS: usize = 64;
+
+/// A counter submission names the operator who filed it: the history's actor
+/// (`operator:<id>`) is who is accountable for it, so it must name someone.
+fn check_operator_id(operator_id: &str) -> Result<(), String> {
+    let shape_fits = operator_id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c));
+    if operator_id.is_empty()
+        || operator_id.chars().count() > MAX_OPERATOR_ID_CHARS
+        || !shape_fits
+    {
+        return Err(format!(
+            "channel.operator_id must name the counter operator: 1 to {MAX_OPERATOR_ID_CHARS} characters of A-Z, a-z, 0-9, `.`, `_`, `@` and `-`"
+        ));
+    }
+    Ok(())
 }
 
 /// The longest idempotency key taken: it is a unique index key in PostgreSQL, whose entries
@@ -103,7 +150,8 @@ impl Intake {
                 self.max_message_bytes
             )));
         }
-        let submission = parse_submission(body).map_err(Failure::Reject)?;
+        let submission =
+            parse_submission(body, self.objects.staging_prefix()).map_err(Failure::Reject)?;
         if self.catalog.get(&submission.practice_type).is_none() {
             return Err(Failure::Reject(format!(
                 "unknown practice type `{}`: not in the catalog",
@@ -126,19 +174,15 @@ impl Intake {
             practice_type: submission.practice_type.clone(),
             channel: submission.channel.as_str().to_owned(),
             operator_id: match &submission.channel {
-                sportello_shared::domain::submission::Channel::Counter { operator_id } => {
-                    Some(operator_id.clone())
-                }
-                sportello_shared::domain::submission::Channel::Portal => None,
+                Channel::Counter { operator_id } => Some(operator_id.clone()),
+                Channel::Portal => None,
             },
-            tax_code: submission.applicant.tax_code.trim().to_uppercase(),
+            tax_code: tax_code::normalise(&submission.applicant.tax_code),
             subject: submission.subject.clone(),
             integrates: submission.integrates,
             actor: match &submission.channel {
-                sportello_shared::domain::submission::Channel::Counter { operator_id } => {
-                    format!("operator:{operator_id}")
-                }
-                sportello_shared::domain::submission::Channel::Portal => "citizen".to_owned(),
+                Channel::Counter { operator_id } => format!("operator:{operator_id}"),
+                Channel::Portal => "citizen".to_owned(),
             },
         };
         if self.store.record_received(&practice, &documents).await? {
@@ -235,14 +279,25 @@ impl Intake {
                         (sha256, size, Some(bytes), None)
                     }
                 }
-                Some(DocumentSource::Staged(key)) => {
-                    if !self.objects.is_staging_key(key) {
+                Some(DocumentSource::Staged(raw)) => {
+                    let key = staged_key::parse_upload_key(self.objects.staging_prefix(), raw)
+                        .map_err(|e| Failure::Reject(format!("{label}: {e}")))?;
+                    if let Some(owner) = self.store.staged_key_claimant(key.as_str()).await?
+                        && owner != id
+                    {
                         return Err(Failure::Reject(format!(
-                            "{label}: staged_key `{key}` is outside the staging area"
+                            "{label}: this staged_key is already a document of another practice; every upload serves one practice"
                         )));
                     }
-                    let (sha256, size) = self.objects.digest(key).await?;
-                    (sha256, size, None, Some(key.to_owned()))
+                    let (sha256, size) = match self.objects.digest(key.as_str()).await {
+                        Err(ObjectError::NotFound(_)) => {
+                            return Err(Failure::Reject(format!(
+                                "{label}: nothing was uploaded under this staged_key"
+                            )));
+                        }
+                        measured => measured?,
+                    };
+                    (sha256, size, None, Some(key.as_str().to_owned()))
                 }
             };
             documents.push(NewDocument {
@@ -272,26 +327,31 @@ fn without_bytes(submission: &Submission) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::{MAX_IDEMPOTENCY_KEY_CHARS, parse_submission};
+    use sportello_shared::domain::staged_key::new_upload_key;
+
+    fn parse(body: &[u8]) -> Result<sportello_shared::domain::submission::Submission, String> {
+        parse_submission(body, "staging")
+    }
 
     #[test]
     fn not_json_wrong_version_and_wrong_shape_are_told_apart() {
         assert!(
-            parse_submission(b"<xml/>")
+            parse(b"<xml/>")
                 .unwrap_err()
                 .contains("not JSON")
         );
         assert!(
-            parse_submission(br#"{"schema_version": 99}"#)
+            parse(br#"{"schema_version": 99}"#)
                 .unwrap_err()
                 .contains("schema_version 99")
         );
         assert!(
-            parse_submission(br#"{"schema_version": "1"}"#)
+            parse(br#"{"schema_version": "1"}"#)
                 .unwrap_err()
                 .contains("no numeric schema_version")
         );
         let err =
-            parse_submission(br#"{"schema_version": 1, "idempotency_key": "k"}"#).unwrap_err();
+            parse(br#"{"schema_version": 1, "idempotency_key": "k"}"#).unwrap_err();
         assert!(err.contains("contract v1"), "{err}");
     }
 
@@ -314,13 +374,58 @@ mod tests {
 
     #[test]
     fn what_no_record_can_hold_is_refused_before_the_database() {
-        assert!(parse_submission(&with("portal-1", "Certificato")).is_ok());
-        let nul = parse_submission(&with("portal-1", "Certi\0ficato")).unwrap_err();
+        assert!(parse(&with("portal-1", "Certificato")).is_ok());
+        let nul = parse(&with("portal-1", "Certi\0ficato")).unwrap_err();
         assert!(nul.contains("NUL character"), "{nul}");
         let longest = "k".repeat(MAX_IDEMPOTENCY_KEY_CHARS);
-        assert!(parse_submission(&with(&longest, "Certificato")).is_ok());
-        let too_long = parse_submission(&with(&format!("{longest}k"), "Certificato")).unwrap_err();
+        assert!(parse(&with(&longest, "Certificato")).is_ok());
+        let too_long = parse(&with(&format!("{longest}k"), "Certificato")).unwrap_err();
         assert!(too_long.contains("idempotency_key must have"), "{too_long}");
-        assert!(parse_submission(&with("  ", "Certificato")).is_err());
+        assert!(parse(&with("  ", "Certificato")).is_err());
+    }
+
+    fn edited(edit: impl FnOnce(&mut serde_json::Value)) -> Result<(), String> {
+        let mut value: serde_json::Value = serde_json::from_slice(&with("k-1", "Certificato")).unwrap();
+        edit(&mut value);
+        parse(&serde_json::to_vec(&value).unwrap()).map(|_| ())
+    }
+
+    #[test]
+    fn a_counter_submission_names_its_operator() {
+        let counter = |id: &str| {
+            let id = id.to_owned();
+            edited(move |v| v["channel"] = serde_json::json!({ "kind": "counter", "operator_id": id }))
+        };
+        assert!(counter("op-bg-017").is_ok());
+        for nobody in ["", "   ", "op 17", "op\n17", &"o".repeat(65)] {
+            let err = counter(nobody).unwrap_err();
+            assert!(err.contains("channel.operator_id"), "{nobody:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_tax_code_too_long_to_be_one_is_refused_before_the_database() {
+        assert!(edited(|v| v["applicant"]["tax_code"] = "X".repeat(64).into()).is_ok());
+        let err = edited(|v| v["applicant"]["tax_code"] = "X".repeat(4000).into()).unwrap_err();
+        assert!(err.contains("4000 characters"), "{err}");
+    }
+
+    #[test]
+    fn a_staged_key_outside_the_senders_uploads_is_refused() {
+        let document = |key: String| {
+            move |v: &mut serde_json::Value| {
+                v["documents"] = serde_json::json!([{
+                    "role": "istanza", "file_name": "a.pdf", "media_type": "application/pdf",
+                    "sha256": "00", "staged_key": key,
+                }])
+            }
+        };
+        assert!(edited(document(new_upload_key("staging"))).is_ok());
+        let err = edited(document(
+            "staging/../archivio/AOO_BG/PG/2026/0000001/01-a.pdf".to_owned(),
+        ))
+        .unwrap_err();
+        assert!(err.contains("document 1 (`istanza`)"), "{err}");
+        assert!(edited(document(format!("staging/{}/1", uuid::Uuid::new_v4()))).is_err());
     }
 }

@@ -9,10 +9,11 @@
 use crate::archive::{self, Entry, Source};
 use base64::Engine;
 use sportello_shared::broker::Outgoing;
+use sportello_shared::domain::staged_key;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::{StageMessage, hand_over, route};
 use sportello_shared::objects::{ObjectError, ObjectStore, sha256_hex};
-use sportello_shared::store::{self, Applied, Store, StoreError, Transition, Tx};
+use sportello_shared::store::{self, Applied, Store, StoreError, StoredDocument, Transition, Tx};
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
 use sqlx::Row;
 use tracing::{info, warn};
@@ -139,6 +140,27 @@ impl Handler for Storage {
 }
 
 impl Storage {
+    /// A staged copy is read and removed only when it is one this system may touch: intake's
+    /// own copy of exactly this document, or a sender's upload of the one shape intake takes.
+    /// Anything else is refused before the object store hears of it, so a key that slipped
+    /// past intake can never make storage read or delete an archived object.
+    fn verified_staging_key<'k>(
+        &self,
+        id: Uuid,
+        document: &StoredDocument,
+        key: &'k str,
+    ) -> Result<&'k str, Failure> {
+        let position = usize::try_from(document.position).unwrap_or(usize::MAX);
+        if staged_key::is_removable(self.objects.staging_prefix(), key, id, position) {
+            Ok(key)
+        } else {
+            Err(Failure::Reject(format!(
+                "ALARM: practice {id}, document {}: its staged key is not a staging object this system issued or accepts; nothing was read or removed",
+                document.position
+            )))
+        }
+    }
+
     async fn store_practice(&self, id: Uuid) -> Result<Vec<Outgoing>, Failure> {
         let practice = self
             .store
@@ -213,7 +235,7 @@ impl Storage {
             }
             let source = match (&document.content, &document.staged_key) {
                 (Some(bytes), _) => Source::Bytes(bytes),
-                (None, Some(key)) => Source::Staged(key),
+                (None, Some(key)) => Source::Staged(self.verified_staging_key(id, document, key)?),
                 (None, None) => {
                     return Err(Failure::Reject(format!(
                         "practice {id}: {} has neither bytes nor a staged copy",
@@ -260,6 +282,7 @@ impl Storage {
         // after this point finds the archive complete and never needs them again.
         for document in &documents {
             if let Some(key) = &document.staged_key {
+                let key = self.verified_staging_key(id, document, key)?;
                 match self.objects.delete(key).await {
                     Ok(()) | Err(ObjectError::NotFound(_)) => {}
                     Err(err) => return Err(err.into()),

@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use serde::Serialize;
+use sportello_shared::domain::tax_code;
 use uuid::Uuid;
 
 #[derive(Debug, Serialize)]
@@ -23,9 +24,11 @@ pub async fn citizen_practices(
 ) -> Result<Json<CitizenPractices>, ApiError> {
     caller.reader()?;
     let Path(cf) = cf?;
+    // Practices are filed under the code without blanks (`tax_code::normalise`); a path that
+    // carries blanks is not a code at all, and is told so.
     let tax_code = cf.trim().to_uppercase();
     if tax_code.is_empty()
-        || tax_code.len() > 32
+        || tax_code.len() > tax_code::MAX_RAW_TAX_CODE_CHARS
         || !tax_code.chars().all(|c| c.is_ascii_alphanumeric())
     {
         return Err(ApiError::BadRequest(

@@ -24,6 +24,7 @@ use serde::Serialize;
 use sportello_intake::parse_submission;
 use sportello_shared::broker::Outgoing;
 use sportello_shared::domain::submission::{Channel, Submission, practice_id_for};
+use sportello_shared::domain::tax_code;
 use sportello_shared::messages::route;
 use sportello_shared::objects::sha256_hex;
 use tracing::info;
@@ -68,7 +69,8 @@ pub async fn submit(
             "the body is not valid JSON: {err}"
         )));
     }
-    let submission = parse_submission(&bytes).map_err(ApiError::Unprocessable)?;
+    let submission = parse_submission(&bytes, state.services().objects.staging_prefix())
+        .map_err(ApiError::Unprocessable)?;
     allowed(caller, &submission)?;
     if state
         .services()
@@ -138,11 +140,7 @@ pub async fn submit(
 fn allowed(caller: &Caller, submission: &Submission) -> Result<(), ApiError> {
     match (caller, &submission.channel) {
         (Caller::Citizen { tax_code }, Channel::Portal) => {
-            if submission
-                .applicant
-                .tax_code
-                .trim()
-                .eq_ignore_ascii_case(tax_code)
+            if tax_code::normalise(&submission.applicant.tax_code) == tax_code::normalise(tax_code)
             {
                 Ok(())
             } else {
