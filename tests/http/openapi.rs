@@ -480,6 +480,29 @@ async fn every_documented_endpoint_answers_as_the_spec_says() {
     );
     assert_eq!(detailed.unwrap()["checks"]["database"]["ok"], true);
     check!("get", "/metrics", http.get(api.url("/metrics")));
+    // The published catalog: a body with its ETag, then 304 for a client that holds it.
+    let reply = api.get("/catalog", None).await;
+    let etag = reply.headers["etag"].to_str().unwrap().to_owned();
+    check!("get", "/catalog", http.get(api.url("/catalog")));
+    let (status, _) = check!(
+        "get",
+        "/catalog",
+        http.get(api.url("/catalog")).header("if-none-match", &etag)
+    );
+    assert_eq!(status, 304);
+    let (status, one) = check!(
+        "get",
+        "/catalog/{type}",
+        http.get(api.url("/catalog/anagrafe.cambio_residenza"))
+    );
+    assert_eq!(status, 200);
+    assert_eq!(one.unwrap()["code"], "anagrafe.cambio_residenza");
+    let (status, _) = check!(
+        "get",
+        "/catalog/{type}",
+        http.get(api.url("/catalog/anagrafe.nessuno"))
+    );
+    assert_eq!(status, 404);
     let (_, served) = check!("get", "/openapi.json", http.get(api.url("/openapi.json")));
     assert_eq!(served.unwrap(), spec.doc);
 

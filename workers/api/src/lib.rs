@@ -10,6 +10,7 @@
 //!   documents, notifications), shaped as the API returns them.
 //! - [`dlq`]: the error queues for operators — park, list, show, replay, discard; the
 //!   `sportello dlq` command calls the same functions.
+//! - [`published`]: the catalog as the cruscotto, the citizen's pages and portals read it.
 //! - [`link`]: one lazily (re)opened broker connection for publishing and inspecting queues.
 //! - `routes/`: one module per group of endpoints; [`routes`] lists them all, so that the
 //!   router and the OpenAPI test walk the same list.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod folder;
 pub mod limits;
 pub mod link;
+pub mod published;
 mod routes;
 
 use anyhow::Context;

@@ -1,6 +1,7 @@
 //! The endpoints, one module per group, and what every endpoint shares: JSON bodies, the
 //! answers for unknown paths and methods, and the panic guard.
 
+pub mod catalog;
 pub mod dlq;
 pub mod events;
 pub mod folder;
@@ -28,6 +29,8 @@ pub fn all() -> Vec<Route> {
         route("get", "/ready", get(health::ready)),
         route("get", "/metrics", get(health::metrics)),
         route("get", "/openapi.json", get(openapi)),
+        route("get", "/catalog", get(catalog::catalog)),
+        route("get", "/catalog/{type}", get(catalog::practice_type)),
         route(
             "get",
             "/citizens/{cf}/practices",
