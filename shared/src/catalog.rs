@@ -5,7 +5,7 @@
 //! loaded, so that a typo in the catalog stops the worker at start with the offending type and
 //! key named, instead of rejecting citizens' practices later for reasons nobody can see.
 
-use crate::domain::media;
+use crate::domain::{content, media};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -170,10 +170,39 @@ impl PracticeType {
     }
 }
 
+/// What a back office may send back as a result document (a certificate, a permit): checked
+/// by content like a citizen's document, before it is registered, archived and emailed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResultPolicy {
+    pub media_types: Vec<String>,
+    pub max_bytes: u64,
+}
+
+impl Default for ResultPolicy {
+    fn default() -> Self {
+        ResultPolicy {
+            media_types: vec![media::PDF.to_owned(), media::PKCS7.to_owned()],
+            max_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+impl ResultPolicy {
+    pub fn allows(&self, media_type: &str) -> bool {
+        self.media_types.iter().any(|allowed| allowed == media_type)
+    }
+}
+
 /// The file as written; it becomes a [`Catalog`] only once checked.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogFile {
+    /// Limits of the content check; defaults when the section is absent.
+    #[serde(default)]
+    content: content::Limits,
+    #[serde(default)]
+    results: ResultPolicy,
     #[serde(rename = "type", default)]
     types: Vec<PracticeType>,
 }
@@ -182,6 +211,8 @@ struct CatalogFile {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "CatalogFile", into = "CatalogFile")]
 pub struct Catalog {
+    content: content::Limits,
+    results: ResultPolicy,
     types: Vec<PracticeType>,
     by_code: HashMap<String, usize>,
 }
@@ -211,6 +242,16 @@ impl Catalog {
         self.by_code.get(code).map(|&index| &self.types[index])
     }
 
+    /// What the content check allows a document (archive sizes, image dimensions).
+    pub fn content_limits(&self) -> &content::Limits {
+        &self.content
+    }
+
+    /// What result documents of back offices may be.
+    pub fn results(&self) -> &ResultPolicy {
+        &self.results
+    }
+
     /// In the order of the file.
     pub fn types(&self) -> impl Iterator<Item = &PracticeType> {
         self.types.iter()
@@ -237,7 +278,14 @@ impl TryFrom<CatalogFile> for Catalog {
     type Error = CatalogError;
 
     fn try_from(file: CatalogFile) -> Result<Self, Self::Error> {
-        let problems = check(&file.types);
+        let mut problems = check(&file.types);
+        problems.extend(
+            file.content
+                .problems()
+                .into_iter()
+                .map(|problem| format!("catalog: {problem}")),
+        );
+        problems.extend(check_results(&file.results));
         if !problems.is_empty() {
             return Err(CatalogError::Invalid(problems));
         }
@@ -248,6 +296,8 @@ impl TryFrom<CatalogFile> for Catalog {
             .map(|(index, practice_type)| (practice_type.code.clone(), index))
             .collect();
         Ok(Catalog {
+            content: file.content,
+            results: file.results,
             types: file.types,
             by_code,
         })
@@ -257,6 +307,8 @@ impl TryFrom<CatalogFile> for Catalog {
 impl From<Catalog> for CatalogFile {
     fn from(catalog: Catalog) -> Self {
         CatalogFile {
+            content: catalog.content,
+            results: catalog.results,
             types: catalog.types,
         }
     }
@@ -378,6 +430,24 @@ fn check(types: &[PracticeType]) -> Vec<String> {
                 problem(format!("{key}: max_bytes must be > 0"));
             }
         }
+    }
+    problems
+}
+
+fn check_results(results: &ResultPolicy) -> Vec<String> {
+    let mut problems = Vec::new();
+    if results.media_types.is_empty() {
+        problems.push("catalog: results.media_types must list at least one type".to_owned());
+    }
+    for media_type in &results.media_types {
+        if !media::KNOWN_MEDIA_TYPES.contains(&media_type.as_str()) {
+            problems.push(format!(
+                "catalog: results.media_types: \"{media_type}\" is not one the content check knows"
+            ));
+        }
+    }
+    if results.max_bytes == 0 {
+        problems.push("catalog: results.max_bytes must be > 0".to_owned());
     }
     problems
 }
@@ -698,6 +768,52 @@ mod tests {
         let bad_handling = GOOD.replace("\"deferred\"", "\"later\"");
         assert!(error_of(&bad_handling).contains("later"));
         assert!(error_of("").contains("no [[type]]"));
+    }
+
+    #[test]
+    fn content_limits_and_result_policy_load_with_defaults() {
+        let catalog = Catalog::from_toml_str(GOOD).unwrap();
+        assert_eq!(catalog.content_limits(), &content::Limits::default());
+        assert!(catalog.results().allows(media::PDF));
+        assert!(!catalog.results().allows(media::ZIP));
+        let embedded = embedded();
+        assert_eq!(embedded.content_limits().zip.max_depth, 2);
+        assert_eq!(
+            embedded.content_limits().zip.max_uncompressed_bytes,
+            100 * 1024 * 1024
+        );
+        assert_eq!(embedded.results().max_bytes, 4 * 1024 * 1024);
+        let tuned = format!(
+            "[content]\nmax_image_side = 8000\n[content.zip]\nmax_ratio = 50\n\
+             [results]\nmedia_types = [\"application/pdf\"]\nmax_bytes = 1000\n{GOOD}"
+        );
+        let tuned = Catalog::from_toml_str(&tuned).unwrap();
+        assert_eq!(tuned.content_limits().max_image_side, 8000);
+        assert_eq!(tuned.content_limits().zip.max_ratio, 50);
+        assert_eq!(
+            tuned.content_limits().zip.max_entries,
+            1000,
+            "the rest keeps its default"
+        );
+        assert!(!tuned.results().allows(media::PKCS7));
+    }
+
+    #[test]
+    fn unusable_content_limits_and_result_policies_are_refused() {
+        let zero = format!("[content.zip]\nmax_depth = 0\n{GOOD}");
+        assert_eq!(
+            error_of(&zero),
+            "catalog: content.zip.max_depth must be > 0"
+        );
+        let unknown = format!("[content]\nmax_pages = 3\n{GOOD}");
+        assert!(error_of(&unknown).contains("max_pages"));
+        let results = format!("[results]\nmedia_types = [\"text/html\"]\nmax_bytes = 0\n{GOOD}");
+        let error = error_of(&results);
+        assert!(
+            error.contains("results.media_types: \"text/html\""),
+            "{error}"
+        );
+        assert!(error.contains("results.max_bytes must be > 0"), "{error}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Domain types: what the law and the desk define, parsed once at the edge.
 
+pub mod content;
 pub mod email;
+pub mod file_name;
 pub mod media;
 pub mod privacy;
 pub mod staged_key;

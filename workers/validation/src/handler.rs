@@ -5,17 +5,19 @@
 //! that practice as it stands now: see [`rules::check_integration`].
 //!
 //! Facts come from the bytes, never from the sender's word: the digest and size were measured
-//! at intake, the media type is sniffed here from the first bytes (read from the staging area
-//! for large documents).
+//! at intake, the media type is sniffed here from the first bytes and the content checked to
+//! be a well-formed document of that type ([`content::examine`]). A large staged document is
+//! read by range requests — head, tail, windows, an archive in chunks — never whole, on a
+//! blocking thread, since inflating an archive is work the async workers must not wait for.
 
 use crate::rules::{self, DocumentFacts, IntegrationTarget, Verdict};
 use sportello_shared::broker::Outgoing;
 use sportello_shared::catalog::Catalog;
-use sportello_shared::domain::media;
+use sportello_shared::domain::content::{self, ReadAt};
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::Submission;
 use sportello_shared::messages::{PracticeEvent, StageMessage, route};
-use sportello_shared::objects::ObjectStore;
+use sportello_shared::objects::{ObjectError, ObjectStore};
 use sportello_shared::store::{Applied, Store, StoredDocument, Transition};
 use sportello_shared::worker::{Handler, Incoming, Outcome};
 use std::sync::Arc;
@@ -131,20 +133,35 @@ impl Validation {
     }
 
     async fn facts(&self, document: &StoredDocument) -> Result<DocumentFacts, Outcome> {
-        let head = match (&document.content, &document.staged_key) {
-            (Some(bytes), _) => bytes[..bytes.len().min(media::SNIFF_LEN)].to_vec(),
-            (None, Some(key)) => self
-                .objects
-                .head_bytes(key, media::SNIFF_LEN)
-                .await
-                .map_err(|e| {
-                    if e.is_transient() {
-                        Outcome::Retry(e.to_string())
-                    } else {
-                        Outcome::Reject(e.to_string())
-                    }
-                })?,
-            (None, None) => Vec::new(),
+        let limits = self.catalog.content_limits().clone();
+        let examined = match (&document.content, &document.staged_key) {
+            (Some(bytes), _) => {
+                let bytes = bytes.clone();
+                tokio::task::spawn_blocking(move || Ok(content::check_bytes(&bytes, &limits))).await
+            }
+            (None, Some(key)) => {
+                let staged = StagedObject {
+                    objects: self.objects.clone(),
+                    key: key.clone(),
+                    size: document.size,
+                    runtime: tokio::runtime::Handle::current(),
+                };
+                tokio::task::spawn_blocking(move || content::examine(&staged, &limits)).await
+            }
+            (None, None) => Ok(Ok(None)),
+        };
+        let examined = examined
+            .map_err(|e| Outcome::Reject(format!("the content check failed: {e}")))?
+            .map_err(|e: ObjectError| {
+                if e.is_transient() {
+                    Outcome::Retry(e.to_string())
+                } else {
+                    Outcome::Reject(e.to_string())
+                }
+            })?;
+        let (detected_media_type, content_problem) = match examined {
+            Some((media_type, checked)) => (Some(media_type), checked.err()),
+            None => (None, None),
         };
         Ok(DocumentFacts {
             role: document.role.clone(),
@@ -153,7 +170,8 @@ impl Validation {
             declared_sha256: document.declared_sha256.clone(),
             actual_sha256: document.sha256.clone(),
             size: document.size,
-            detected_media_type: media::sniff(&head),
+            detected_media_type,
+            content_problem,
         })
     }
 
@@ -171,5 +189,27 @@ impl Validation {
         }
         outputs.push(event.outgoing(&self.events_exchange));
         outputs
+    }
+}
+
+/// A staged document read through range requests, from a blocking thread.
+struct StagedObject {
+    objects: ObjectStore,
+    key: String,
+    /// As intake measured it.
+    size: u64,
+    runtime: tokio::runtime::Handle,
+}
+
+impl ReadAt for StagedObject {
+    type Error = ObjectError;
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, ObjectError> {
+        self.runtime
+            .block_on(self.objects.range_bytes(&self.key, offset, len))
     }
 }

@@ -11,7 +11,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sportello_shared::catalog::{Catalog, DocumentSpec, FieldKind, FieldSpec, PracticeType};
+use sportello_shared::domain::content::{self, Problem};
 use sportello_shared::domain::email::{EmailAddress, mask_email};
+use sportello_shared::domain::file_name::{FileNameProblem, MAX_FILE_NAME_CHARS, check_file_name};
 use sportello_shared::domain::media;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::{Applicant, Submission};
@@ -43,6 +45,8 @@ pub const REASON_CODES: &[&str] = &[
     PRATICA_DA_INTEGRARE_SCONOSCIUTA,
     INTEGRAZIONE_NON_ATTESA,
     INTEGRAZIONE_SENZA_DOCUMENTI,
+    CONTENUTO_NON_CONFORME,
+    NOME_FILE_NON_VALIDO,
 ];
 
 pub const TIPO_PRATICA_SCONOSCIUTO: &str = "tipo_pratica_sconosciuto";
@@ -71,6 +75,11 @@ pub const IMPRONTA_NON_CORRISPONDE: &str = "impronta_non_corrisponde";
 pub const PRATICA_DA_INTEGRARE_SCONOSCIUTA: &str = "pratica_da_integrare_sconosciuta";
 pub const INTEGRAZIONE_NON_ATTESA: &str = "integrazione_non_attesa";
 pub const INTEGRAZIONE_SENZA_DOCUMENTI: &str = "integrazione_senza_documenti";
+/// The file starts like a type it is not (a PDF header before a web page), is damaged, or is
+/// an archive beyond the catalog's `[content]` limits: see [`content::check`].
+pub const CONTENUTO_NON_CONFORME: &str = "contenuto_non_conforme";
+/// A file name some later stage cannot take: see [`check_file_name`].
+pub const NOME_FILE_NON_VALIDO: &str = "nome_file_non_valido";
 
 /// The role of a document an integration adds beyond the type's own roles: whatever the back
 /// office asked for that the catalog has no name for.
@@ -79,8 +88,8 @@ const INTEGRATION_MAX_BYTES: u64 = 20 * 1024 * 1024;
 
 /// The subject becomes the register's "oggetto"; longer ones are essays, not subjects.
 pub const MAX_SUBJECT_CHARS: usize = 500;
-const MAX_NAME_CHARS: usize = 200;
-const MAX_TEXT_FIELD_CHARS: usize = 2000;
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_TEXT_FIELD_CHARS: usize = 2000;
 /// File names are echoed in messages; a pathological one must not swamp them.
 const MAX_SHOWN_FILE_NAME_CHARS: usize = 80;
 
@@ -96,6 +105,9 @@ pub struct DocumentFacts {
     pub size: u64,
     /// What [`media::sniff`] says the bytes are.
     pub detected_media_type: Option<&'static str>,
+    /// Why the bytes are not a well-formed document of the detected type ([`content::check`]);
+    /// `None` when they are, or when no type was detected.
+    pub content_problem: Option<Problem>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -143,7 +155,14 @@ pub fn check(sub: &Submission, facts: &[DocumentFacts], catalog: &Catalog) -> Ve
     if let Some(practice_type) = practice_type {
         check_data(&sub.data, practice_type, &mut reasons);
     }
-    check_documents(facts, practice_type, Purpose::Application, &mut reasons);
+    let limits = catalog.content_limits();
+    check_documents(
+        facts,
+        practice_type,
+        Purpose::Application,
+        limits,
+        &mut reasons,
+    );
     reasons.into_verdict()
 }
 
@@ -236,6 +255,7 @@ pub fn check_integration(
             facts,
             Some(practice_type),
             Purpose::Integration,
+            catalog.content_limits(),
             &mut reasons,
         );
     }
@@ -668,6 +688,7 @@ fn check_documents(
     facts: &[DocumentFacts],
     practice_type: Option<&PracticeType>,
     purpose: Purpose,
+    limits: &content::Limits,
     reasons: &mut Reasons,
 ) {
     let integration_spec = integration_document_spec();
@@ -681,6 +702,14 @@ fn check_documents(
             && role == INTEGRATION_ROLE)
             .then_some(&integration_spec));
         let name = shown_file_name(&document.file_name);
+        if let Err(problem) = check_file_name(&document.file_name) {
+            let label = spec.map_or(role, |spec| spec.label.as_str());
+            reasons.add(
+                NOME_FILE_NON_VALIDO,
+                role,
+                file_name_message(problem, &name, label),
+            );
+        }
 
         if let Some(practice_type) = practice_type
             && spec.is_none()
@@ -715,7 +744,7 @@ fn check_documents(
                 format!("Il file «{name}» è vuoto: lo alleghi di nuovo."),
             );
         } else {
-            check_file_content(document, spec, &name, reasons);
+            check_file_content(document, spec, &name, limits, reasons);
         }
 
         if !document
@@ -750,14 +779,98 @@ fn check_documents(
     }
 }
 
-/// Media type and size of a non-empty file.
+/// What a file name a later stage cannot take is told, in Italian. `name` is as shown.
+fn file_name_message(problem: FileNameProblem, name: &str, label: &str) -> String {
+    let rename = "lo rinomini e lo alleghi di nuovo";
+    match problem {
+        FileNameProblem::Blank => format!(
+            "Il file allegato come «{label}» non ha un nome: {rename} (per esempio \
+             «documento.pdf»)."
+        ),
+        FileNameProblem::ForbiddenCharacters => format!(
+            "Il nome del file «{name}» contiene caratteri non ammessi (caratteri di \
+             controllo): {rename}, usando solo lettere, numeri e punteggiatura."
+        ),
+        FileNameProblem::PathSeparator => format!(
+            "Il nome del file «{name}» contiene le barre «/» o «\\», che in un nome di file \
+             non sono ammesse: {rename}."
+        ),
+        FileNameProblem::OnlyDots => {
+            format!("Il nome del file «{name}» è composto solo da punti: {rename}.")
+        }
+        FileNameProblem::TooLong => format!(
+            "Il nome del file «{name}» è troppo lungo (al massimo {MAX_FILE_NAME_CHARS} \
+             caratteri): {rename} con un nome più breve."
+        ),
+    }
+}
+
+/// Why the content is not what its type promises, for the citizen.
+fn content_message(
+    problem: &Problem,
+    detected: &str,
+    name: &str,
+    limits: &content::Limits,
+) -> String {
+    let format = media::display_name(detected);
+    let unreadable = format!(
+        "Il file «{name}» non è un file {format} valido: sembra incompleto, danneggiato \
+         oppure di un altro tipo. Lo salvi di nuovo in formato {format} con il programma con \
+         cui lo ha creato (oppure lo scansioni di nuovo) e lo alleghi ancora."
+    );
+    match problem {
+        Problem::Malformed { .. } => unreadable,
+        Problem::ImageTooLarge { width, height } if *width == 0 || *height == 0 => unreadable,
+        Problem::ImageTooLarge { width, height } => format!(
+            "L'immagine «{name}» è troppo grande ({width}×{height} pixel; al massimo {} pixel \
+             per lato e {} milioni di pixel in tutto): la ridimensioni, oppure la salvi in \
+             formato PDF, e la alleghi di nuovo.",
+            limits.max_image_side,
+            limits.max_image_pixels / 1_000_000
+        ),
+        Problem::ArchiveTooLarge(_) => format!(
+            "L'archivio «{name}», una volta estratto, supera i limiti ammessi (al massimo {} di \
+             contenuto e {} file): alleghi i documenti singolarmente oppure in archivi più \
+             piccoli.",
+            human_size(limits.zip.max_uncompressed_bytes),
+            limits.zip.max_entries
+        ),
+        Problem::NestedTooDeep { .. } => format!(
+            "L'archivio «{name}» contiene archivi ZIP dentro altri archivi oltre quanto \
+             ammesso: alleghi un solo archivio con i documenti al suo interno, senza altri \
+             archivi annidati."
+        ),
+        Problem::Unsupported { .. } => format!(
+            "L'archivio «{name}» è protetto da password o usa un formato che non è possibile \
+             verificare: lo crei di nuovo senza password, con la compressione ZIP standard, e \
+             lo alleghi ancora."
+        ),
+    }
+}
+
+/// Media type, content and size of a non-empty file.
 fn check_file_content(
     document: &DocumentFacts,
     spec: Option<&DocumentSpec>,
     name: &str,
+    limits: &content::Limits,
     reasons: &mut Reasons,
 ) {
     let role = document.role.trim();
+    // What the content check found matters only for a type the citizen may send at all.
+    let allowed = document
+        .detected_media_type
+        .is_some_and(|detected| spec.is_none_or(|spec| spec.allows(detected)));
+    if allowed
+        && let (Some(detected), Some(problem)) =
+            (document.detected_media_type, &document.content_problem)
+    {
+        reasons.add(
+            CONTENUTO_NON_CONFORME,
+            role,
+            content_message(problem, detected, name, limits),
+        );
+    }
     if let Some(spec) = spec {
         if !document
             .detected_media_type
@@ -972,6 +1085,7 @@ mod tests {
             actual_sha256: SHA.to_owned(),
             size,
             detected_media_type: Some(media_type),
+            content_problem: None,
         });
     }
 
@@ -1043,7 +1157,7 @@ mod tests {
             assert!(seen.insert(code), "{code} twice");
             assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
         }
-        assert_eq!(REASON_CODES.len(), 23);
+        assert_eq!(REASON_CODES.len(), 25);
     }
 
     #[test]
@@ -1645,6 +1759,131 @@ mod tests {
         let reason = only_reason(&verdict);
         assert_eq!(reason.code, FILE_VUOTO);
         assert_eq!(reason.field.as_deref(), Some("modulo_cila"));
+    }
+
+    #[test]
+    fn a_file_name_no_later_stage_can_take_is_refused() {
+        let verdict = check_cila(|sub, facts| {
+            sub.documents[1].file_name = "   ".into();
+            facts[1].file_name = "   ".into();
+        });
+        let reason = only_reason(&verdict);
+        assert_eq!(reason.code, NOME_FILE_NON_VALIDO);
+        assert_eq!(reason.field.as_deref(), Some("elaborati"));
+        assert_eq!(
+            reason.message,
+            "Il file allegato come «Elaborati grafici» non ha un nome: lo rinomini e lo alleghi \
+             di nuovo (per esempio «documento.pdf»)."
+        );
+        for name in [
+            "",
+            "pianta\u{0}.pdf",
+            "a\r\nb.pdf",
+            "../pianta.pdf",
+            "..",
+            &"x".repeat(300),
+        ] {
+            let verdict = check_cila(|_, facts| facts[1].file_name = name.to_owned());
+            assert_eq!(codes(&verdict), [NOME_FILE_NON_VALIDO], "{name:?}");
+        }
+        // The name is shown tamed, never raw.
+        let verdict = check_cila(|_, facts| facts[1].file_name = "a/b\r\n.pdf".to_owned());
+        assert!(only_reason(&verdict).message.contains("«a/b  .pdf»"));
+        // Integration documents too.
+        let (sub, mut facts, target) = cila_integration();
+        facts[0].file_name = "\t".into();
+        let verdict = check_integration(&sub, &facts, &catalog(), Some(&target));
+        assert_eq!(codes(&verdict), [NOME_FILE_NON_VALIDO]);
+    }
+
+    #[test]
+    fn content_that_is_not_what_it_starts_like_is_refused() {
+        let malformed = Problem::Malformed {
+            format: "PDF",
+            detail: "the file does not end with %%EOF".into(),
+        };
+        let verdict = check_cila(|_, facts| facts[1].content_problem = Some(malformed.clone()));
+        let reason = only_reason(&verdict);
+        assert_eq!(reason.code, CONTENUTO_NON_CONFORME);
+        assert_eq!(reason.field.as_deref(), Some("elaborati"));
+        assert!(
+            reason
+                .message
+                .starts_with("Il file «pianta.pdf» non è un file PDF valido"),
+            "{}",
+            reason.message
+        );
+        assert!(
+            !reason.message.contains("EOF"),
+            "no English detail for the citizen"
+        );
+        // A type the role does not admit is told as such, not as damaged content.
+        let verdict = check_cila(|_, facts| {
+            facts[1].detected_media_type = Some(media::ZIP);
+            facts[1].declared_media_type = media::ZIP.into();
+            facts[1].content_problem = Some(Problem::ArchiveTooLarge("big".into()));
+        });
+        assert_eq!(codes(&verdict), [TIPO_FILE_NON_AMMESSO]);
+    }
+
+    #[test]
+    fn archives_and_images_beyond_the_limits_are_explained() {
+        let mut sub = submission("protocollo.istanza_generica", serde_json::json!({}));
+        let mut facts = Vec::new();
+        attach(
+            &mut sub,
+            &mut facts,
+            "allegati",
+            "allegati.zip",
+            media::ZIP,
+            254 * 1024,
+        );
+        facts[0].content_problem = Some(Problem::ArchiveTooLarge("declares 256 MiB".into()));
+        let verdict = check(&sub, &facts, &catalog());
+        let reason = only_reason(&verdict);
+        assert_eq!(reason.code, CONTENUTO_NON_CONFORME);
+        assert_eq!(
+            reason.message,
+            "L'archivio «allegati.zip», una volta estratto, supera i limiti ammessi (al massimo \
+             100 MB di contenuto e 1000 file): alleghi i documenti singolarmente oppure in \
+             archivi più piccoli."
+        );
+        facts[0].content_problem = Some(Problem::NestedTooDeep { max_depth: 2 });
+        let verdict = check(&sub, &facts, &catalog());
+        assert!(only_reason(&verdict).message.contains("archivi annidati"));
+        facts[0].content_problem = Some(Problem::Unsupported {
+            format: "ZIP",
+            detail: "encrypted".into(),
+        });
+        let verdict = check(&sub, &facts, &catalog());
+        assert!(only_reason(&verdict).message.contains("password"));
+
+        let mut sub = submission("protocollo.istanza_generica", serde_json::json!({}));
+        let mut facts = Vec::new();
+        attach(
+            &mut sub,
+            &mut facts,
+            "istanza",
+            "scansione.png",
+            media::PNG,
+            MIB,
+        );
+        facts[0].content_problem = Some(Problem::ImageTooLarge {
+            width: 40_000,
+            height: 10,
+        });
+        let verdict = check(&sub, &facts, &catalog());
+        assert!(only_reason(&verdict).message.contains("40000×10 pixel"));
+        facts[0].content_problem = Some(Problem::ImageTooLarge {
+            width: 0,
+            height: 10,
+        });
+        let verdict = check(&sub, &facts, &catalog());
+        assert!(
+            only_reason(&verdict)
+                .message
+                .contains("non è un file PNG valido")
+        );
     }
 
     #[test]
