@@ -1,14 +1,13 @@
 //! The returns worker: `dispatched | in_progress → in_progress | integration_requested |
 //! completed | denied`.
 //!
-//! Each return is applied under the event key `return:<return_id>`: a redelivered or re-sent
-//! return finds its transition (and its outgoing registration) and adds nothing. The details
-//! written with each transition are what the notification worker tells the citizen.
+//! Each return is checked first ([`check`](crate::check)), then applied under the event key
+//! `return:<return_id>`: a redelivered or re-sent return finds its transition (and its outgoing
+//! registration) and adds nothing. The details written with each transition are what the
+//! notification worker tells the citizen.
 
-use base64::Engine;
-use sportello_dispatch::contract::{
-    BackOfficeReturn, MAX_RESULT_BYTES, ResultDocument, ReturnOutcome,
-};
+use crate::check::{CheckedReturn, check_return, check_state};
+use sportello_dispatch::contract::{BackOfficeReturn, ReturnOutcome};
 use sportello_protocol::handler::Keeper;
 use sportello_protocol::outgoing::{self, OutgoingDocument, OutgoingRequest};
 use sportello_protocol::register::Clock;
@@ -18,10 +17,10 @@ use sportello_shared::broker::Outgoing;
 use sportello_shared::catalog::Catalog;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::PracticeEvent;
-use sportello_shared::parties::office_of_user;
 use sportello_shared::objects::{ObjectStore, sha256_hex};
-use sportello_shared::topology::Topology;
+use sportello_shared::parties::office_of_user;
 use sportello_shared::store::{Applied, PracticeRecord, Store, StoreError, Transition};
+use sportello_shared::topology::Topology;
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
 use sportello_storage::archive::{self, Entry, Source};
 use sportello_storage::handler::{Archived, record_archived};
@@ -36,11 +35,11 @@ pub struct Returns {
     pub keeper: Keeper,
     pub signer: Arc<AooSigner>,
     pub clock: Arc<dyn Clock>,
+    pub events_exchange: String,
     /// Which login is which back office (`queues.toml`), and the namespace of the logins: a
     /// return's office is its broker-checked `user_id`, never what its body claims.
     pub topology: Arc<Topology>,
     pub namespace: String,
-    pub events_exchange: String,
 }
 
 impl Handler for Returns {
@@ -53,9 +52,6 @@ impl Handler for Returns {
             Ok(parsed) => parsed,
             Err(reason) => return Outcome::Reject(reason),
         };
-        match self.apply(&parsed).await {
-            Ok(outputs) => Outcome::Done(outputs),
-            Err(Failure::Retry(reason)) => Outcome::Retry(reason),
         let office =
             match office_of_user(&self.topology, &self.namespace, message.user_id.as_deref()) {
                 Ok(office) => office,
@@ -67,56 +63,15 @@ impl Handler for Returns {
                 parsed.return_id, parsed.practice_id, parsed.back_office
             ));
         }
+        match self.apply(&parsed).await {
+            Ok(outputs) => Outcome::Done(outputs),
+            Err(Failure::Retry(reason)) => Outcome::Retry(reason),
             Err(Failure::Reject(reason)) => Outcome::Reject(format!(
                 "return {} for practice {}: {reason}",
                 parsed.return_id, parsed.practice_id
             )),
         }
     }
-}
-
-/// The state an outcome moves the practice to.
-fn target(outcome: &ReturnOutcome) -> PracticeState {
-    match outcome {
-        ReturnOutcome::InProgress => PracticeState::InProgress,
-        ReturnOutcome::IntegrationRequested { .. } => PracticeState::IntegrationRequested,
-        ReturnOutcome::Completed { .. } => PracticeState::Completed,
-        ReturnOutcome::Denied { .. } => PracticeState::Denied,
-    }
-}
-
-/// Decodes and checks every result document before anything is written.
-fn decode(documents: &[ResultDocument]) -> Result<Vec<OutgoingDocument>, String> {
-    documents
-        .iter()
-        .map(|d| {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(&d.content_base64)
-                .map_err(|e| format!("{}: content_base64 is not base64: {e}", d.file_name))?;
-            if bytes.is_empty() || bytes.len() > MAX_RESULT_BYTES {
-                return Err(format!(
-                    "{}: {} bytes (a result document has 1 to {MAX_RESULT_BYTES})",
-                    d.file_name,
-                    bytes.len()
-                ));
-            }
-            let found = sha256_hex(&bytes);
-            if found != d.sha256.to_ascii_lowercase() {
-                return Err(format!(
-                    "{}: the bytes' sha256 is {found}, the return declares {}",
-                    d.file_name, d.sha256
-                ));
-            }
-            if d.file_name.trim().is_empty() || d.media_type.trim().is_empty() {
-                return Err("a result document needs a file_name and a media_type".into());
-            }
-            Ok(OutgoingDocument {
-                file_name: d.file_name.trim().to_owned(),
-                media_type: d.media_type.trim().to_owned(),
-                bytes,
-            })
-        })
-        .collect()
 }
 
 impl Returns {
@@ -133,18 +88,10 @@ impl Returns {
                 practice.practice_type
             ))
         })?;
-        if kind.back_office != ret.back_office {
-            return Err(Failure::Reject(format!(
-                "{} answered for a practice of {}",
-                ret.back_office, kind.back_office
-            )));
-        }
-        // The content is checked first: a tampered document is reported as such, whatever the
+        // The return is checked first: a tampered document is reported as such, whatever the
         // state of the practice.
-        if let ReturnOutcome::Completed { documents, .. } = &ret.outcome {
-            decode(documents).map_err(Failure::Reject)?;
-        }
-        let to = target(&ret.outcome);
+        let CheckedReturn { to, documents } =
+            check_return(ret, kind, &self.catalog).map_err(Failure::Reject)?;
         let event_key = format!("return:{}", ret.return_id);
         let seen: Option<String> = sqlx::query_scalar(
             "SELECT to_state FROM practice_history WHERE practice_id = $1 AND event_key = $2",
@@ -157,12 +104,7 @@ impl Returns {
             // Applied before; the event may not have gone out if the crash came in between.
             return Ok(vec![self.event(id, to)]);
         }
-        if !practice.state.can_move_to(to) {
-            return Err(Failure::Reject(format!(
-                "the practice is `{}`: a `{to}` return is not allowed",
-                practice.state
-            )));
-        }
+        check_state(practice.state, to).map_err(Failure::Reject)?;
         let actor = format!("backoffice:{}", ret.back_office);
         let details = match &ret.outcome {
             ReturnOutcome::InProgress => serde_json::json!({}),
@@ -171,25 +113,14 @@ impl Returns {
                 deadline,
                 message,
             } => {
-                if missing.is_empty() {
-                    return Err(Failure::Reject(
-                        "an integration request must say what is missing".into(),
-                    ));
-                }
                 serde_json::json!({
                     "missing": missing,
                     "deadline": deadline.format("%Y-%m-%d").to_string(),
                     "message": message,
                 })
             }
-            ReturnOutcome::Denied { reasons } => {
-                if reasons.is_empty() {
-                    return Err(Failure::Reject("a denial must give its reasons".into()));
-                }
-                serde_json::json!({ "reasons": reasons })
-            }
-            ReturnOutcome::Completed { outcome, documents } => {
-                let documents = decode(documents).map_err(Failure::Reject)?;
+            ReturnOutcome::Denied { reasons } => serde_json::json!({ "reasons": reasons }),
+            ReturnOutcome::Completed { outcome, .. } => {
                 let pickup = kind.physical_pickup;
                 let classification = Classification {
                     name: kind.classification.description.clone(),
