@@ -25,6 +25,11 @@ if [[ ! -x $BIN ]]; then
     exit 1
 fi
 
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "deploy/check.sh: needs python3 ≥ 3.11 (tomllib, to read queues.toml)" >&2
+    exit 1
+fi
+
 # The worker kinds, from queues.toml (the [workers.*] tables): the units and manifests must
 # name exactly these.
 mapfile -t KINDS < <(python3 -c '
@@ -87,6 +92,66 @@ for unit in "${units[@]}"; do
         problem "$unit: exposure above 2.0 (systemd-analyze security)"
     fi
 done
+
+# ---------------------------------------------------------------------------------------------
+step "configuration files (sportello.toml of the ConfigMap, broker-admin.toml.example)"
+# The binary's own loader (unknown keys and bad values refused, as at start-up), offline:
+# `topology check` loads the configuration and touches no service.
+for file in deploy/kubernetes/base/sportello.toml deploy/systemd/broker-admin.toml.example; do
+    if ! out=$(cd "$TMP" && env -u SPORTELLO_CONFIG "$BIN" --config "$ROOT/$file" topology check 2>&1); then
+        echo "$out" >&2
+        problem "$file does not load"
+    fi
+done
+
+# ---------------------------------------------------------------------------------------------
+step "Kubernetes manifests (deploy/kubernetes)"
+# kubernetes-validate bundles the OpenAPI schemas of every Kubernetes release: offline, once
+# installed (pinned, into a venv of its own under ~/.cache, from PyPI). --strict refuses unknown
+# fields. Validated against the oldest release the manifests are meant for (1.30: the preStop
+# sleep action) and the newest the package knows.
+KV_VERSION=1.37.0
+K8S_VERSIONS=(1.30.0 1.37.0)
+VENV=${XDG_CACHE_HOME:-$HOME/.cache}/sportello-deploy-check/venv-kv-$KV_VERSION
+if [[ ! -x $VENV/bin/kubernetes-validate ]]; then
+    echo "installing kubernetes-validate $KV_VERSION into $VENV"
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$KV_VERSION" ||
+        { rm -rf "$VENV"; echo "deploy/check.sh: could not install kubernetes-validate from PyPI" >&2; exit 1; }
+fi
+if ! command -v kubectl >/dev/null; then
+    echo "deploy/check.sh: kubectl (for its built-in kustomize) is missing" >&2
+    exit 1
+fi
+
+if ! python3 deploy/kubernetes/generate-workers.py --check; then
+    problem "deploy/kubernetes/fleet/workers/ is not what generate-workers.py makes of queues.toml"
+fi
+rendered=()
+for overlay in setup fleet; do
+    if kubectl kustomize "deploy/kubernetes/$overlay" >"$TMP/$overlay.yaml" 2>"$TMP/kustomize.err"; then
+        rendered+=("$TMP/$overlay.yaml")
+    else
+        cat "$TMP/kustomize.err" >&2
+        problem "kustomize cannot render deploy/kubernetes/$overlay"
+    fi
+done
+if ((${#rendered[@]} == 2)); then
+    # Our checks (KEDA objects, kinds, security settings, secrets); writes the core objects.
+    "$VENV/bin/python" deploy/kubernetes/check_manifests.py queues.toml "$TMP/core.yaml" "${rendered[@]}" ||
+        problem "deploy/kubernetes: see above"
+    for version in "${K8S_VERSIONS[@]}"; do
+        if ! out=$("$VENV/bin/kubernetes-validate" --strict --quiet -k "$version" "$TMP/core.yaml" 2>&1); then
+            echo "$out" >&2
+            problem "Kubernetes $version schemas refuse the manifests"
+        elif [[ -n $out ]]; then
+            # Warnings: above all "Couldn't find schema", i.e. an object we believed core is not.
+            echo "$out" >&2
+            problem "kubernetes-validate $version warned"
+        fi
+    done
+fi
 
 if ((fail)); then exit 1; fi
 echo "deploy/check.sh: all checks passed"
