@@ -15,5 +15,6 @@ pub mod objects;
 pub mod parties;
 pub mod store;
 pub mod telemetry;
+pub mod timing;
 pub mod topology;
 pub mod worker;

@@ -25,16 +25,15 @@ fn latest_migration() -> i64 {
 
 /// Refuses a database whose schema is behind (or ahead of) this build, with what to do.
 async fn check_schema(pool: &PgPool) -> Result<(), StoreError> {
-    let applied: Option<i64> = sqlx::query_scalar(
-        "SELECT max(version) FROM _sqlx_migrations WHERE success",
-    )
-    .fetch_one(pool)
-    .await
-    .or_else(|err| match &err {
-        // 42P01: no migrations table yet, i.e. a database nobody has migrated.
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(None),
-        _ => Err(err),
-    })?;
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await
+            .or_else(|err| match &err {
+                // 42P01: no migrations table yet, i.e. a database nobody has migrated.
+                sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(None),
+                _ => Err(err),
+            })?;
     let wanted = latest_migration();
     match applied {
         Some(version) if version == wanted => Ok(()),
@@ -63,6 +62,14 @@ pub enum StoreError {
         id: Uuid,
         from: PracticeState,
         to: PracticeState,
+    },
+    /// A bulk move found practices no longer in the state the caller locked them in: the
+    /// caller's own invariant broke, and waiting cannot mend it.
+    #[error("{missing} of {of} practices were not in `{from}` any more")]
+    NotAllIn {
+        from: PracticeState,
+        missing: u64,
+        of: usize,
     },
     #[error("practice {id}: stored state `{state}` is unknown")]
     CorruptState { id: Uuid, state: String },
@@ -549,11 +556,11 @@ pub async fn advance_many(
     .await?
     .rows_affected();
     if moved != ids.len() as u64 {
-        return Err(StoreError::Database(sqlx::Error::Protocol(format!(
-            "{} of {} practices were not in `{from}`",
-            ids.len() as u64 - moved,
-            ids.len()
-        ))));
+        return Err(StoreError::NotAllIn {
+            from,
+            missing: ids.len() as u64 - moved,
+            of: ids.len(),
+        });
     }
     sqlx::query(
         "INSERT INTO practice_history (practice_id, from_state, to_state, actor, event_key, details) \

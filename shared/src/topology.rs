@@ -449,7 +449,7 @@ fn parse_delays(key: &str, delays: &[String]) -> Result<Vec<(String, Duration)>,
         .iter()
         .enumerate()
         .map(|(i, text)| {
-            parse_delay(text)
+            crate::timing::parse_duration(text)
                 .map(|delay| (text.clone(), delay))
                 .ok_or_else(|| {
                     key_error(
@@ -459,18 +459,6 @@ fn parse_delays(key: &str, delays: &[String]) -> Result<Vec<(String, Duration)>,
                 })
         })
         .collect()
-}
-
-fn parse_delay(text: &str) -> Option<Duration> {
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
-    let number: u64 = number.parse().ok().filter(|n| *n > 0)?;
-    let seconds = match unit {
-        "s" => number,
-        "m" => number * 60,
-        "h" => number * 3600,
-        _ => return None,
-    };
-    Some(Duration::from_secs(seconds))
 }
 
 fn string(value: &str) -> AMQPValue {

@@ -18,6 +18,7 @@ use crate::broker::{
 use crate::config::BrokerSettings;
 use crate::domain::privacy::scrub;
 use crate::metrics::{self, Settled};
+use crate::timing::Backoff;
 use crate::topology::{Topology, WorkerQueues};
 use futures::{FutureExt, StreamExt};
 use lapin::{
@@ -162,16 +163,27 @@ pub async fn run<H: Handler>(
     handler: Arc<H>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let broker = broker.as_party(handler.name());
-    // A missing password is a configuration error: stop now rather than reconnect for ever.
-    broker::login_uri(&broker)?;
-    let queues = topology.worker(handler.name())?.clone();
-    let errors = topology.exchange("errors")?.name.clone();
+    let (broker, queues, errors) = setup(broker, &topology, handler.name())?;
     supervise(handler.name(), &shutdown, || {
         serve(&broker, &queues, &errors, &handler, &shutdown)
     })
     .await;
     Ok(())
+}
+
+/// What every worker needs before its first connection: its own login, its queues and the
+/// errors exchange. A missing password or an unknown worker is a configuration error: it stops
+/// the start now rather than reconnect for ever.
+fn setup(
+    broker: BrokerSettings,
+    topology: &Topology,
+    name: &str,
+) -> anyhow::Result<(BrokerSettings, WorkerQueues, String)> {
+    let broker = broker.as_party(name);
+    broker::login_uri(&broker)?;
+    let queues = topology.worker(name)?.clone();
+    let errors = topology.exchange("errors")?.name.clone();
+    Ok((broker, queues, errors))
 }
 
 /// Reopens a session whenever it breaks, backing off while the broker stays away, until
@@ -181,21 +193,22 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), BrokerError>>,
 {
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff = Backoff::reconnecting();
     while !shutdown.is_cancelled() {
         let started = Instant::now();
         let Err(err) = session().await else {
             return;
         };
+        // A session that lasted was a recovery: the next loss starts the ladder again.
         if started.elapsed() > Duration::from_secs(30) {
-            backoff = Duration::from_millis(500);
+            backoff.reset();
         }
-        warn!(worker = name, error = %err, retry_in = ?backoff, "broker connection lost; reconnecting");
+        let pause = backoff.next_pause();
+        warn!(worker = name, error = %err, retry_in = ?pause, "broker connection lost; reconnecting");
         tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = shutdown.cancelled() => return,
         }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
 }
 
@@ -299,9 +312,30 @@ async fn serve<H: Handler>(
         while in_hand.try_join_next().is_some() {}
     };
     session.cancel().await;
-    while in_hand.join_next().await.is_some() {}
+    finish_in_hand(handler.name(), &mut in_hand).await;
     session.close().await;
     result
+}
+
+/// How long a stopping worker lets the messages in hand finish. Past it they are abandoned
+/// unacked, and the broker gives them to another consumer when the connection closes: a
+/// handler stuck on a dead service must not hold a shutdown (or a rolling restart) for ever.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+async fn finish_in_hand(name: &str, in_hand: &mut JoinSet<()>) {
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while in_hand.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        warn!(
+            worker = name,
+            abandoned = in_hand.len(),
+            grace = ?SHUTDOWN_GRACE,
+            "messages still in hand at the end of the shutdown grace: left unacked for the broker to deliver again"
+        );
+        in_hand.abort_all();
+    }
 }
 
 /// A worker whose work is cheaper in batches: the deliveries in hand are handled together
@@ -324,11 +358,7 @@ pub async fn run_batched<H: BatchHandler>(
     handler: Arc<H>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let broker = broker.as_party(handler.name());
-    // A missing password is a configuration error: stop now rather than reconnect for ever.
-    broker::login_uri(&broker)?;
-    let queues = topology.worker(handler.name())?.clone();
-    let errors = topology.exchange("errors")?.name.clone();
+    let (broker, queues, errors) = setup(broker, &topology, handler.name())?;
     supervise(handler.name(), &shutdown, || {
         serve_batched(&broker, &queues, &errors, &handler, &shutdown)
     })
@@ -426,19 +456,26 @@ async fn finish(
     };
     match settle(context, incoming, delivery, outcome).await {
         Ok(()) => {
-            let _ = delivery.ack(BasicAckOptions::default()).await;
+            // A failed ack means the channel is gone: the broker delivers the message again,
+            // and the handler's idempotence makes that harmless. Said, not swallowed.
+            if let Err(err) = delivery.ack(BasicAckOptions::default()).await {
+                warn!(error = %err, "ack failed; the message will be delivered again");
+            }
             metrics::record(&context.queues.worker, settled, started.elapsed());
         }
         Err(err) => {
             metrics::record(&context.queues.worker, Settled::Requeued, started.elapsed());
             // Nothing was lost: the message goes back to the queue and comes again.
             error!(error = %err, "could not publish the outcome; returning the message to the queue");
-            let _ = delivery
+            if let Err(err) = delivery
                 .nack(BasicNackOptions {
                     requeue: true,
                     ..BasicNackOptions::default()
                 })
-                .await;
+                .await
+            {
+                warn!(error = %err, "nack failed; the broker returns the message when the channel closes");
+            }
         }
     }
 }

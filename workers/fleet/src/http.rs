@@ -9,7 +9,6 @@ use sportello_api::{ApiState, Services};
 use sportello_shared::config::HttpSettings;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// The API's state over the app's connected parts; its broker connections log in as `api`.
@@ -63,7 +62,7 @@ pub struct TokenRequest<'a> {
 /// sportello never holds their keys). Checked as the service would check it before it is
 /// printed, so a key that does not match the configuration is said here, not by a 401 later.
 pub fn token(http: &HttpSettings, request: &TokenRequest<'_>) -> anyhow::Result<String> {
-    let ttl = parse_duration(request.valid_for).with_context(|| {
+    let ttl = sportello_shared::timing::parse_duration(request.valid_for).with_context(|| {
         format!(
             "--valid-for `{}`: write it like 30m, 8h or 7d",
             request.valid_for
@@ -114,35 +113,4 @@ pub fn token(http: &HttpSettings, request: &TokenRequest<'_>) -> anyhow::Result<
         anyhow!("the token would be refused ({err}): is --key the private half of the issuer's public_key?")
     })?;
     Ok(token)
-}
-
-fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok().filter(|n| *n > 0)?;
-    let seconds = match unit {
-        "s" => number,
-        "m" => number.checked_mul(60)?,
-        "h" => number.checked_mul(3600)?,
-        "d" => number.checked_mul(86_400)?,
-        _ => return None,
-    };
-    Some(Duration::from_secs(seconds))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn durations_read_as_operators_write_them() {
-        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("8h"), Some(Duration::from_secs(8 * 3600)));
-        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86_400)));
-        assert_eq!(parse_duration("8"), None);
-        assert_eq!(parse_duration("0h"), None);
-        assert_eq!(parse_duration("h"), None);
-    }
 }

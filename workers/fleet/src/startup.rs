@@ -16,6 +16,7 @@ use sportello_shared::broker::{self, BrokerError};
 use sportello_shared::config::{Settings, redact_url};
 use sportello_shared::objects::ObjectError;
 use sportello_shared::store::{self, StoreError};
+use sportello_shared::timing::Backoff;
 use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
@@ -62,7 +63,7 @@ where
 {
     let started = Instant::now();
     let deadline = started + patience.bound;
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     let mut tries = 0u32;
     loop {
         tries += 1;
@@ -91,7 +92,7 @@ where
                 error
             });
         };
-        let pause = backoff.min(deadline - now);
+        let pause = backoff.next_pause().min(deadline - now);
         warn!(
             service,
             at,
@@ -105,7 +106,6 @@ where
             _ = tokio::time::sleep(pause) => {}
             _ = patience.shutdown.cancelled() => return Ok(None),
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
@@ -175,8 +175,7 @@ pub async fn apply_topology(app: &App, shutdown: &CancellationToken) -> anyhow::
         |error: &BrokerError| broker_waitable(error).then(|| ("RabbitMQ", at.clone())),
         || broker::connect(&app.settings.broker, "topology"),
     )
-    .await
-    .context("RabbitMQ")?;
+    .await?;
     let Some(connection) = connected else {
         return Ok(false);
     };
@@ -305,7 +304,10 @@ mod classification {
         );
         let wrong = anyhow::anyhow!("queues.toml: `back_offices` has no queue for bo.x");
         assert_eq!(awaited_service(&wrong, "db", "s3"), None);
-        assert!(!broker_waitable(&BrokerError::Login("guest".into())));
+        assert!(!broker_waitable(&BrokerError::Nacked {
+            exchange: "x".into(),
+            routing_key: "y".into(),
+        }));
         assert!(broker_waitable(&BrokerError::Timeout(Duration::from_secs(
             1
         ))));

@@ -28,6 +28,7 @@ use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions}
 use lapin::types::FieldTable;
 use sportello_shared::broker::{self, BrokerError};
 use sportello_shared::messages::PracticeEvent;
+use sportello_shared::timing::Backoff;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -165,19 +166,19 @@ impl Follow {
 
 /// Follows the `events` exchange until shutdown, reconnecting with backoff.
 pub async fn feed(state: ApiState) {
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff = Backoff::reconnecting();
     while !state.shutdown().is_cancelled() {
+        let pause = backoff.next_pause();
         match follow_events(&state).await {
             Ok(()) => return,
             Err(err) => {
-                warn!(error = %err, retry_in = ?backoff, "live events: broker unavailable; streams fall back on polling");
+                warn!(error = %err, retry_in = ?pause, "live events: broker unavailable; streams fall back on polling");
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = state.shutdown().cancelled() => return,
         }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
 }
 
