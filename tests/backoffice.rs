@@ -7,7 +7,7 @@
 
 use base64::Engine;
 use sportello_backoffice_sim::{Action, Behaviour};
-use sportello_dispatch::contract::{BackOfficeReturn, ResultDocument, ReturnOutcome};
+use sportello_backoffice::{BackOfficeReturn, ResultDocument, ReturnOutcome};
 use sportello_e2e::{ROUND_TRIP, TestEnv, repository_root, valid_samples};
 use sportello_fleet::submit;
 use sportello_shared::broker::Outgoing;

@@ -5,7 +5,7 @@
 //! broker, or in the returns error queue with the reason — while the competent office's own
 //! return, sent last, is applied (so the practice could have moved).
 
-use sportello_dispatch::contract::{BackOfficeReturn, ReturnOutcome};
+use sportello_backoffice::{BackOfficeReturn, ReturnOutcome};
 use sportello_e2e::{TestEnv, valid_samples};
 use sportello_shared::broker::{self, BrokerError, Outgoing, Publisher};
 use sportello_shared::domain::state::PracticeState;

@@ -9,10 +9,10 @@
 
 use base64::Engine;
 use sportello_backoffice_sim::pdf_with_line;
-use sportello_dispatch::contract::ToBackOffice;
+use sportello_backoffice::ToBackOffice;
 use sportello_e2e::{ROUND_TRIP, TestEnv, repository_root, valid_samples};
 use sportello_fleet::practice::{self, WithdrawnBy};
-use sportello_protocol::register;
+use sportello_register::register;
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::practice_id_for;

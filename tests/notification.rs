@@ -11,7 +11,7 @@ use mail::{Inbox, Sample};
 use secrecy::SecretString;
 use sportello_e2e::{PATIENCE, RunningFleet, TestEnv, json_files, samples_dir};
 use sportello_fleet::folder;
-use sportello_protocol::register::format_number;
+use sportello_register::register::format_number;
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::config::{PecRelaySettings, Settings, SmtpTls};
 use sportello_shared::domain::email::EmailAddress;

@@ -4,7 +4,7 @@
 
 use chrono::{TimeZone, Utc};
 use sportello_e2e::{TestClock, TestEnv, sportello_binary, valid_samples};
-use sportello_protocol::{daily, register};
+use sportello_register::{daily, register};
 use sportello_shared::domain::state::PracticeState;
 use std::path::PathBuf;
 use uuid::Uuid;

@@ -8,7 +8,7 @@
 
 use base64::Engine;
 use sportello_backoffice_sim::pdf_with_line;
-use sportello_dispatch::contract::{BackOfficeReturn, ResultDocument, ReturnOutcome};
+use sportello_backoffice::{BackOfficeReturn, ResultDocument, ReturnOutcome};
 use sportello_e2e::{ROUND_TRIP, TestEnv, samples_dir};
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::domain::state::PracticeState;

@@ -34,9 +34,9 @@ fn message(id: uuid::Uuid) -> Incoming {
 
 /// A segnatura like the ones the worker signs: one citizen, one AOO, two documents.
 fn sample_segnatura(
-    keeper: &sportello_protocol::handler::Keeper,
-) -> sportello_protocol::segnatura::Segnatura {
-    use sportello_protocol::segnatura::*;
+    keeper: &sportello_register::Keeper,
+) -> sportello_register::segnatura::Segnatura {
+    use sportello_register::segnatura::*;
     let document = |name: &str| Document {
         file_name: name.to_owned(),
         mime_type: "application/pdf".to_owned(),

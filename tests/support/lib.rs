@@ -13,7 +13,7 @@ use sportello_shared::broker::{self, header_text};
 use sportello_shared::config::Settings;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::store::{PracticeRecord, Store};
-use sportello_storage::handler::impronta_hex;
+use sportello_register::facts::impronta_hex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -173,7 +173,7 @@ impl TestEnv {
     pub fn start_fleet_with_clock(
         &self,
         workers: &[&'static str],
-        clock: Arc<dyn sportello_protocol::register::Clock>,
+        clock: Arc<dyn sportello_register::register::Clock>,
     ) -> Vec<RunningFleet> {
         let others: Vec<&'static str> = workers
             .iter()
@@ -693,7 +693,7 @@ impl TestClock {
     }
 }
 
-impl sportello_protocol::register::Clock for TestClock {
+impl sportello_register::register::Clock for TestClock {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         *self.0.lock().unwrap()
     }

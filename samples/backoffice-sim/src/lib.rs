@@ -1,7 +1,7 @@
 //! A back-office simulator: stands in for the vendors' applications in the demo and the tests.
 //!
 //! It consumes every back office's queue (from `queues.toml`) and answers on the `returns`
-//! exchange per the contract in `sportello_dispatch::contract`. What it answers is data, in a
+//! exchange per the contract in `sportello_backoffice`. What it answers is data, in a
 //! TOML file (`samples/backoffice-sim.toml`): per back office and/or practice type, complete,
 //! deny or ask for an integration, at once or after a delay. Realtime types (catalog `handling`)
 //! are completed at once unless a rule says otherwise; deferred ones are first marked
@@ -17,7 +17,7 @@ use futures::StreamExt;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use serde::Deserialize;
-use sportello_dispatch::contract::{
+use sportello_backoffice::{
     BackOfficeReturn, PracticeRequest, RETURN_ROUTING_KEY, ResultDocument, ReturnOutcome,
     SCHEMA_VERSION, ToBackOffice,
 };

@@ -6,7 +6,7 @@
 //! registration per cause (event key): a redelivered outcome finds its registration and keeps
 //! its number.
 
-use crate::handler::Keeper;
+use crate::Keeper;
 use crate::register::{self, Clock, Direction, NewRegistration, legal_year};
 use crate::segnatura::{
     Classification, Document, Fingerprint, NaturalPerson, Party, Recipient, RegistrationId,

@@ -5,12 +5,12 @@
 //! Needs the Debian packages `xmlsec1`, `libxml2-utils` and `openssl`.
 
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
-use sportello_protocol::segnatura::{
+use sportello_register::segnatura::{
     Administration, ClassCode, ClassLevel, Classification, Contacts, Document, Dossier,
     Fingerprint, ForeignAdministration, IpaCode, LegalPerson, Location, NaturalPerson, Party,
     Recipient, RegisterCode, RegistrationId, Reserved, Segnatura,
 };
-use sportello_protocol::signature::{AooSigner, SignatureAlgorithm, SignatureError};
+use sportello_register::signature::{AooSigner, SignatureAlgorithm, SignatureError};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

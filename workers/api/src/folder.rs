@@ -8,7 +8,7 @@
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use sportello_protocol::register::{self, format_number};
+use sportello_register::register::{self, format_number};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 

@@ -8,7 +8,7 @@
 //! `dispatch_id`). A citizen's integration is dispatched as itself, naming the practice it
 //! answers, which goes back to the office at the same time.
 
-use crate::contract::{
+use sportello_backoffice::{
     Applicant, DocumentLink, PracticeFacts, PracticeRequest, ProtocolFacts,
     SCHEMA_VERSION, ToBackOffice,
 };

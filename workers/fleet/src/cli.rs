@@ -5,7 +5,7 @@ use crate::{dlq, fleet, folder, http, practice, startup, submit};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sportello_api::auth::OperatorRole;
-use sportello_protocol::{daily, register};
+use sportello_register::{daily, register};
 use sportello_shared::config::Settings;
 use sportello_shared::objects::ObjectStore;
 use sportello_shared::store::Store;

@@ -2,7 +2,7 @@
 
 use chrono_tz::Europe::Rome;
 use sportello_notification::record::{self, Notifications};
-use sportello_protocol::register::{Registration, format_number};
+use sportello_register::register::{Registration, format_number};
 use sportello_shared::store::{FolderEntry, Store};
 use std::fmt::Write;
 use uuid::Uuid;

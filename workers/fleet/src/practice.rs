@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use anyhow::{Context, bail};
-use sportello_dispatch::contract::{SCHEMA_VERSION, ToBackOffice, Withdrawal};
+use sportello_backoffice::{SCHEMA_VERSION, ToBackOffice, Withdrawal};
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::PracticeEvent;

@@ -28,7 +28,7 @@ use crate::templates::{
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Europe::Rome;
 use lettre::message::Mailbox;
-use sportello_protocol::register::{self, Registration, format_number};
+use sportello_register::register::{self, Registration, format_number};
 use sportello_shared::catalog::Catalog;
 use sportello_shared::config::{MunicipalitySettings, SmtpSettings};
 use sportello_shared::domain::email::{EmailAddress, EmailError, mask_email};

@@ -9,16 +9,17 @@
 //! for one practice alone is checked before numbers are reserved, so that a failure after the
 //! reservation rolls the whole batch back and leaves no gap.
 
-use crate::register::{
-    self, Clock, Direction, NewRegistration, RegisterId, legal_date, legal_year,
-};
-use crate::segnatura::{
-    Administration, ClassCode, Classification, Contacts, Document, Fingerprint, IpaCode,
-    LegalPerson, NaturalPerson, Party, Recipient, RegisterCode, RegistrationId, Segnatura,
-};
-use crate::signature::{AooSigner, SignatureError};
 use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Europe::Rome;
+use sportello_register::register::{
+    self, Clock, Direction, NewRegistration, legal_date, legal_year,
+};
+use sportello_register::segnatura::{
+    ClassCode, Classification, Contacts, Document, Fingerprint, LegalPerson, NaturalPerson, Party,
+    Recipient, RegistrationId, Segnatura,
+};
+use sportello_register::signature::{AooSigner, SignatureError};
+use sportello_register::{INCOMING_EVENT, Keeper, PRIMARY_DOCUMENT_NAME};
 use sportello_shared::broker::Outgoing;
 use sportello_shared::catalog::Catalog;
 use sportello_shared::domain::media;
@@ -35,47 +36,7 @@ use std::sync::Arc;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-/// The event key of a practice's incoming registration.
-pub const INCOMING_EVENT: &str = "protocol";
 const ACTOR: &str = "worker:protocol";
-/// The primary document of an incoming registration: the submission as received.
-pub const PRIMARY_DOCUMENT_NAME: &str = "istanza.json";
-
-/// Who keeps the register, as written in every segnatura.
-#[derive(Debug, Clone)]
-pub struct Keeper {
-    pub administration: IpaCode,
-    pub aoo: IpaCode,
-    pub register: RegisterCode,
-}
-
-impl Keeper {
-    pub fn register_id(&self) -> RegisterId {
-        RegisterId {
-            aoo: self.aoo.code.clone(),
-            code: self.register.as_str().to_owned(),
-        }
-    }
-
-    /// The AOO as a party (recipient of incoming documents, sender of outgoing ones).
-    pub fn as_party(&self) -> Party {
-        Party::Administration(Administration {
-            name: self
-                .administration
-                .description
-                .clone()
-                .unwrap_or_else(|| self.administration.code.clone()),
-            tax_code: None,
-            ipa: self.administration.clone(),
-            contacts: None,
-            aoo: Some(self.aoo.clone()),
-            aoo_contacts: None,
-            uo: None,
-            uo_contacts: None,
-            people: Vec::new(),
-        })
-    }
-}
 
 pub struct Protocol {
     pub store: Store,

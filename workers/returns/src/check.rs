@@ -9,10 +9,10 @@
 //! English, and goes to the returns error queue with nothing changed.
 
 use base64::Engine;
-use sportello_dispatch::contract::{
+use sportello_backoffice::{
     BackOfficeReturn, MAX_RESULT_BYTES, ResultDocument, ReturnOutcome,
 };
-use sportello_protocol::outgoing::OutgoingDocument;
+use sportello_register::outgoing::OutgoingDocument;
 use sportello_shared::catalog::{Catalog, PracticeType};
 use sportello_shared::domain::content;
 use sportello_shared::domain::file_name::check_file_name;

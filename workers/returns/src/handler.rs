@@ -7,12 +7,12 @@
 //! notification worker tells the citizen.
 
 use crate::check::{CheckedReturn, check_return, check_state};
-use sportello_dispatch::contract::{BackOfficeReturn, ReturnOutcome};
-use sportello_protocol::handler::Keeper;
-use sportello_protocol::outgoing::{self, OutgoingDocument, OutgoingRequest};
-use sportello_protocol::register::Clock;
-use sportello_protocol::segnatura::{ClassCode, Classification, Contacts, NaturalPerson};
-use sportello_protocol::signature::AooSigner;
+use sportello_backoffice::{BackOfficeReturn, ReturnOutcome};
+use sportello_register::Keeper;
+use sportello_register::outgoing::{self, OutgoingDocument, OutgoingRequest};
+use sportello_register::register::Clock;
+use sportello_register::segnatura::{ClassCode, Classification, Contacts, NaturalPerson};
+use sportello_register::signature::AooSigner;
 use sportello_shared::broker::Outgoing;
 use sportello_shared::catalog::Catalog;
 use sportello_shared::domain::state::PracticeState;
@@ -22,8 +22,8 @@ use sportello_shared::parties::office_of_user;
 use sportello_shared::store::{Applied, PracticeRecord, Store, StoreError, Transition};
 use sportello_shared::topology::Topology;
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
-use sportello_storage::archive::{self, Entry, Source};
-use sportello_storage::handler::{Archived, record_archived};
+use sportello_archive::layout::{self as archive, Entry, Source};
+use sportello_archive::{Archived, record_archived};
 use std::sync::Arc;
 use tracing::info;
 use uuid::Uuid;

@@ -6,25 +6,23 @@
 //! copies and moves the practice on. Every step is safe to repeat: a redelivery finds its
 //! objects already archived with the right digest and its transition already recorded.
 
-use crate::archive::{self, Entry, Source};
-use base64::Engine;
+use sportello_archive::layout::{self as archive, Entry, Source};
+use sportello_archive::{Archived, record_archived};
+use sportello_register::facts::{impronta_hex, registration_facts};
+use sportello_register::{INCOMING_EVENT, PRIMARY_DOCUMENT_NAME};
 use sportello_shared::broker::Outgoing;
 use sportello_shared::domain::staged_key;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::{StageMessage, hand_over, route};
 use sportello_shared::objects::{ObjectError, ObjectStore, sha256_hex};
-use sportello_shared::store::{self, Applied, Store, StoreError, StoredDocument, Transition, Tx};
+use sportello_shared::store::{self, Applied, Store, StoreError, StoredDocument, Transition};
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
-use sqlx::Row;
 use tracing::{info, warn};
 use uuid::Uuid;
 
 /// The event key of the move to `stored`.
 pub const STORAGE_EVENT: &str = "storage";
-/// The event key of a practice's incoming registration (the protocol worker's).
-const INCOMING_REGISTRATION: &str = "protocol";
 const ACTOR: &str = "worker:storage";
-const PRIMARY_FILE_NAME: &str = "istanza.json";
 
 pub struct Storage {
     pub store: Store,
@@ -33,90 +31,6 @@ pub struct Storage {
     pub events_exchange: String,
 }
 
-/// One object put in the archive, as recorded in the folder and the archive index.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Archived {
-    pub kind: &'static str,
-    pub file_name: String,
-    pub media_type: String,
-    pub object_key: String,
-    pub sha256: String,
-    pub size: u64,
-}
-
-/// The incoming registration, as far as the archive needs it.
-pub struct RegistrationFacts {
-    pub id: i64,
-    pub aoo: String,
-    pub register: String,
-    pub year: i32,
-    pub number: i64,
-    pub documents: serde_json::Value,
-    pub primary_document: Vec<u8>,
-    pub segnatura: String,
-}
-
-/// Reads the registration a cause produced for a practice (`protocol` for the incoming one).
-pub async fn registration_facts(
-    tx: &mut Tx,
-    practice_id: Uuid,
-    event_key: &str,
-) -> Result<Option<RegistrationFacts>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT id, aoo, register, year, number, documents, primary_document, segnatura \
-         FROM registrations WHERE practice_id = $1 AND event_key = $2",
-    )
-    .bind(practice_id)
-    .bind(event_key)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.map(|row| RegistrationFacts {
-        id: row.get("id"),
-        aoo: row.get("aoo"),
-        register: row.get("register"),
-        year: row.get("year"),
-        number: row.get("number"),
-        documents: row.get("documents"),
-        primary_document: row.get("primary_document"),
-        segnatura: row.get("segnatura"),
-    }))
-}
-
-/// Records archived objects in the index; a repeated key is a redelivery and adds nothing.
-pub async fn record_archived(
-    tx: &mut Tx,
-    practice_id: Uuid,
-    registration_id: i64,
-    archived: &[Archived],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO practice_archive_objects (object_key, practice_id, kind, registration_id, file_name, \
-         media_type, sha256, size_bytes) \
-         SELECT t.key, $1, t.kind, $2, t.file_name, t.media_type, t.sha256, t.size \
-         FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[]) \
-         AS t(key, kind, sha256, size, file_name, media_type) ON CONFLICT (object_key) DO NOTHING",
-    )
-    .bind(practice_id)
-    .bind(registration_id)
-    .bind(archived.iter().map(|a| a.object_key.clone()).collect::<Vec<_>>())
-    .bind(archived.iter().map(|a| a.kind.to_owned()).collect::<Vec<_>>())
-    .bind(archived.iter().map(|a| a.sha256.clone()).collect::<Vec<_>>())
-    .bind(archived.iter().map(|a| a.size as i64).collect::<Vec<_>>())
-    .bind(archived.iter().map(|a| a.file_name.clone()).collect::<Vec<_>>())
-    .bind(archived.iter().map(|a| a.media_type.clone()).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// The SHA-256 (hex) behind a registration's base64 impronta.
-pub fn impronta_hex(impronta: &str) -> Option<String> {
-    base64::engine::general_purpose::STANDARD
-        .decode(impronta)
-        .ok()
-        .filter(|digest| digest.len() == 32)
-        .map(hex::encode)
-}
 
 impl Handler for Storage {
     fn name(&self) -> &'static str {
@@ -177,7 +91,7 @@ impl Storage {
             }
         }
         let mut tx = self.store.begin().await?;
-        let registration = registration_facts(&mut tx, id, INCOMING_REGISTRATION)
+        let registration = registration_facts(&mut tx, id, INCOMING_EVENT)
             .await?
             .ok_or_else(|| {
                 Failure::Reject(format!(
@@ -216,10 +130,10 @@ impl Storage {
         );
         let mut entries = vec![(
             "primary",
-            PRIMARY_FILE_NAME.to_owned(),
+            PRIMARY_DOCUMENT_NAME.to_owned(),
             "application/json".to_owned(),
             Entry {
-                key: archive::document_key(&prefix, 0, PRIMARY_FILE_NAME),
+                key: archive::document_key(&prefix, 0, PRIMARY_DOCUMENT_NAME),
                 source: Source::Bytes(&registration.primary_document),
                 media_type: "application/json",
                 sha256: impronta(0)?,

@@ -16,7 +16,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
-use sportello_protocol::register::{self, AnnulError, AnnulRequest, RegisterId};
+use sportello_register::register::{self, AnnulError, AnnulRequest, RegisterId};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

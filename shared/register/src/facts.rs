@@ -1,0 +1,54 @@
+//! A registration as the other stages need it (the archive, dispatch, the folder): read from
+//! the register here, so that no other crate runs SQL on `registrations`.
+
+use base64::Engine;
+use sportello_shared::store::Tx;
+use sqlx::Row;
+use uuid::Uuid;
+
+/// The incoming registration, as far as the archive needs it.
+pub struct RegistrationFacts {
+    pub id: i64,
+    pub aoo: String,
+    pub register: String,
+    pub year: i32,
+    pub number: i64,
+    pub documents: serde_json::Value,
+    pub primary_document: Vec<u8>,
+    pub segnatura: String,
+}
+
+/// Reads the registration a cause produced for a practice (`protocol` for the incoming one).
+pub async fn registration_facts(
+    tx: &mut Tx,
+    practice_id: Uuid,
+    event_key: &str,
+) -> Result<Option<RegistrationFacts>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, aoo, register, year, number, documents, primary_document, segnatura \
+         FROM registrations WHERE practice_id = $1 AND event_key = $2",
+    )
+    .bind(practice_id)
+    .bind(event_key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|row| RegistrationFacts {
+        id: row.get("id"),
+        aoo: row.get("aoo"),
+        register: row.get("register"),
+        year: row.get("year"),
+        number: row.get("number"),
+        documents: row.get("documents"),
+        primary_document: row.get("primary_document"),
+        segnatura: row.get("segnatura"),
+    }))
+}
+
+/// The SHA-256 (hex) behind a registration's base64 impronta.
+pub fn impronta_hex(impronta: &str) -> Option<String> {
+    base64::engine::general_purpose::STANDARD
+        .decode(impronta)
+        .ok()
+        .filter(|digest| digest.len() == 32)
+        .map(hex::encode)
+}
