@@ -1,6 +1,7 @@
 //! Domain types: what the law and the desk define, parsed once at the edge.
 
 pub mod content;
+pub mod contract;
 pub mod email;
 pub mod file_name;
 pub mod media;

@@ -8,16 +8,12 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use sportello_intake::{MAX_IDEMPOTENCY_KEY_CHARS, MAX_OPERATOR_ID_CHARS};
 use sportello_shared::catalog::{Catalog, DocumentSpec, FieldKind, FieldSpec, PracticeType};
+use sportello_shared::domain::contract::{
+    MAX_IDEMPOTENCY_KEY_CHARS, MAX_NAME_CHARS, MAX_OPERATOR_ID_CHARS, MAX_SUBJECT_CHARS,
+    MAX_TEXT_FIELD_CHARS,
+};
 use sportello_shared::domain::submission::SUBMISSION_SCHEMA_VERSION;
-use sportello_validation::rules::MAX_SUBJECT_CHARS;
-
-/// The longest name validation takes (people, companies); a unit test below holds validation
-/// to it, since validation keeps its own copy private.
-const MAX_NAME_CHARS: usize = 200;
-/// The longest text field validation takes; held to it the same way.
-const MAX_TEXT_FIELD_CHARS: usize = 2000;
 
 /// `GET /catalog`.
 #[derive(Debug, Clone, Serialize)]

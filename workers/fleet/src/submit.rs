@@ -7,9 +7,9 @@
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use sportello_intake::parse_submission;
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::config::BrokerSettings;
+use sportello_shared::domain::contract::parse_submission;
 use sportello_shared::domain::submission::practice_id_for;
 use sportello_shared::messages::route;
 use std::io::IsTerminal;

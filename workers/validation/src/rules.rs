@@ -86,10 +86,9 @@ pub const NOME_FILE_NON_VALIDO: &str = "nome_file_non_valido";
 pub const INTEGRATION_ROLE: &str = "integrazione";
 const INTEGRATION_MAX_BYTES: u64 = 20 * 1024 * 1024;
 
-/// The subject becomes the register's "oggetto"; longer ones are essays, not subjects.
-pub const MAX_SUBJECT_CHARS: usize = 500;
-pub const MAX_NAME_CHARS: usize = 200;
-pub const MAX_TEXT_FIELD_CHARS: usize = 2000;
+pub use sportello_shared::domain::contract::{
+    MAX_NAME_CHARS, MAX_SUBJECT_CHARS, MAX_TEXT_FIELD_CHARS,
+};
 /// File names are echoed in messages; a pathological one must not swamp them.
 const MAX_SHOWN_FILE_NAME_CHARS: usize = 80;
 
