@@ -55,6 +55,8 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 bash "$LOCAL_DIR/stack-up.sh"
 cd "$REPO_ROOT"
+log "installing the pages' front-end packages (web/package-lock.json)"
+(cd web && npm ci --no-audit --no-fund)
 log "building sportello and the back-office simulator"
 cargo build --locked -p sportello-fleet -p sportello-backoffice-sim --bins
 SPORTELLO="$REPO_ROOT/target/debug/sportello"
@@ -132,3 +134,8 @@ Where to look (the fleet and the simulator keep running; stop them: deploy/local
            http://$LISTEN/citizens/${citizens[0]}/practices
   logs:                  $FLEET_LOG, $SIM_LOG
 EOF
+SPORTELLO_OPERATOR_PASSWORD=sportello-demo-2026 "$SPORTELLO" operator add OP-BG-001 --name "Operatore demo" \
+    --roles counter,protocol_officer,operations >/dev/null
+echo "  the cruscotto:         http://$LISTEN/cruscotto   (OP-BG-001, password sportello-demo-2026)"
+echo "  a citizen's area:      $("$SPORTELLO" token --role citizen --cf "${citizens[0]}" --issuer portal \
+    --key "$STATE_DIR/portal-token.key" --valid-for 30m --link)"

@@ -14,6 +14,8 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 bash "$LOCAL_DIR/stack-up.sh"
 cd "$REPO_ROOT"
+log "installing the pages' front-end packages (web/package-lock.json)"
+(cd web && npm ci --no-audit --no-fund)
 log "building the workspace"
 cargo build --workspace --all-targets --locked
 log "migrating the database schema (as its owner)"

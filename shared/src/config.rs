@@ -296,6 +296,43 @@ pub struct HttpSettings {
     /// Submissions per minute per caller, with bursts of `submissions_burst`; beyond: 429.
     pub submissions_per_minute: u32,
     pub submissions_burst: u32,
+    /// The cruscotto and the citizen's area: sign-in, sessions, front-end assets.
+    #[serde(default)]
+    pub web: WebSettings,
+}
+
+/// The web pages (`[http.web]`): how sessions last, when sign-in locks, where the front-end
+/// packages installed by `npm ci` are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSettings {
+    /// The `node_modules` folder of `web/package.json` (relative: to the working directory).
+    pub assets_dir: String,
+    /// The address citizens and operators open (hand-over links are printed with it); empty:
+    /// `http://` + `http.listen`.
+    pub public_url: String,
+    /// A session ends this long after sign-in, whatever happens…
+    pub operator_session_secs: u64,
+    pub citizen_session_secs: u64,
+    /// …or after this long without a request.
+    pub idle_secs: u64,
+    /// Wrong passwords in a row that lock an operator's account, and for how long.
+    pub max_login_failures: u32,
+    pub lockout_secs: u64,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            assets_dir: "web/node_modules".to_owned(),
+            public_url: String::new(),
+            operator_session_secs: 8 * 3600,
+            citizen_session_secs: 3600,
+            idle_secs: 1800,
+            max_login_failures: 5,
+            lockout_secs: 900,
+        }
+    }
 }
 
 /// A party that signs tokens for this service with its own key.

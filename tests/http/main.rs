@@ -13,6 +13,7 @@
 //! - `metrics`: queue depths and stage latencies after a run;
 //! - `events`: the live stream of a practice;
 //! - `bad_requests`: every malformed request gets a 4xx with a JSON error;
+//! - `web`: the pages' sign-in, CSRF, lock-out, hand-over and sessions;
 //! - `openapi`: the spec and the router list the same endpoints, and real answers match the
 //!   spec's schemas (checked by `schema`, a small JSON Schema subset validator).
 
@@ -26,3 +27,4 @@ mod openapi;
 mod schema;
 mod submissions;
 mod support;
+mod web;

@@ -12,6 +12,7 @@
 //!   `sportello dlq` command calls the same functions.
 //! - [`published`]: the catalog as the cruscotto, the citizen's pages and portals read it.
 //! - [`link`]: one lazily (re)opened broker connection for publishing and inspecting queues.
+//! - [`web`]: the cruscotto and the citizen's area, server-rendered pages with sign-in.
 //! - `routes/`: one module per group of endpoints; [`routes`] lists them all, so that the
 //!   router and the OpenAPI test walk the same list.
 //!
@@ -27,6 +28,7 @@ pub mod limits;
 pub mod link;
 pub mod published;
 mod routes;
+pub mod web;
 
 use anyhow::Context;
 use auth::Keys;
@@ -89,6 +91,8 @@ impl ApiState {
 
     /// The state with keys built by the caller (the tests play every issuer).
     pub fn with_keys(services: Services, keys: Keys, shutdown: CancellationToken) -> ApiState {
+        // The pages follow practices live on the API's own endpoint with their session.
+        let keys = web::bridge::trust(keys);
         let http = &services.settings.http;
         let streams = StreamSlots::new(http.max_streams, http.max_streams_per_caller);
         let submissions = RateLimiter::new(http.submissions_per_minute, http.submissions_burst);
@@ -160,6 +164,11 @@ pub fn router(state: ApiState) -> Router {
         router = router.route(route.path, route.handler);
     }
     router
+        .merge(web::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            web::bridge::events,
+        ))
         .fallback(routes::no_route)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

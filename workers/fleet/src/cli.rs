@@ -1,7 +1,7 @@
 //! The command line: what operators and operations can ask of the fleet.
 
 use crate::app::{App, check_routes, load_catalog, load_topology};
-use crate::{dlq, fleet, folder, http, practice, startup, submit};
+use crate::{dlq, fleet, folder, http, operator, practice, startup, submit};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sportello_api::auth::OperatorRole;
@@ -103,6 +103,14 @@ pub enum Command {
         /// How long the token is valid: 30m, 8h, 7d.
         #[arg(long, default_value = "8h")]
         valid_for: String,
+        /// Print a citizen's hand-over link to the citizen's area instead of the bare token.
+        #[arg(long)]
+        link: bool,
+    },
+    /// Operators' accounts for the cruscotto: add (or reset), disable.
+    Operator {
+        #[command(subcommand)]
+        action: operator::OperatorAction,
     },
     /// A practice, by hand: withdraw it, hand over its product at the counter.
     Practice {
@@ -343,6 +351,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             issuer,
             key,
             valid_for,
+            link,
         } => {
             let token = http::token(
                 &settings.http,
@@ -355,7 +364,17 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     valid_for: &valid_for,
                 },
             )?;
-            println!("{token}");
+            if link {
+                println!("{}", operator::handover_link(&settings.http, &token));
+            } else {
+                println!("{token}");
+            }
+        }
+        Command::Operator { action } => {
+            let store = Store::connect(&settings.database)
+                .await
+                .context("cannot reach the database")?;
+            operator::run(&store, &action).await?;
         }
         Command::Practice { action } => {
             let app = App::build(settings).await?;

@@ -18,6 +18,7 @@ pub mod dlq;
 pub mod fleet;
 pub mod folder;
 pub mod http;
+pub mod operator;
 pub mod practice;
 pub mod startup;
 pub mod submit;

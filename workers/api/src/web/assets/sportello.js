@@ -1,0 +1,49 @@
+// Sportello's own script: the live timeline of a practice page and a fresh key per form.
+// The timeline follows the API's live endpoint (/practices/{id}/events) with the page's
+// session cookie; EventSource resumes by itself with Last-Event-ID after a dropped stream.
+(function () {
+  "use strict";
+
+  function followTimeline(list) {
+    var labels = JSON.parse(list.getAttribute("data-labels") || "{}");
+    var state = document.getElementById("stato");
+    var announce = document.getElementById("aggiornamenti-stato");
+    var source = new EventSource(list.getAttribute("data-events"));
+    source.addEventListener("transition", function (message) {
+      var t = JSON.parse(message.data);
+      if (list.querySelector('[data-seq="' + t.seq + '"]')) {
+        return;
+      }
+      var item = document.createElement("li");
+      item.setAttribute("data-seq", String(t.seq));
+      item.setAttribute("data-state", t.to);
+      item.textContent = (labels[t.to] || t.to) + " — " + t.at + " (" + t.actor + ")";
+      list.appendChild(item);
+      if (state) {
+        state.textContent = labels[t.to] || t.to;
+        state.setAttribute("data-state", t.to);
+      }
+      if (announce) {
+        announce.textContent = "Nuovo stato: " + (labels[t.to] || t.to);
+      }
+    });
+    source.addEventListener("expired", function () {
+      // The stream's token ended with the session's allowance; a new connection asks again.
+      source.close();
+      window.setTimeout(function () { followTimeline(list); }, 1000);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var list = document.getElementById("timeline");
+    if (list && window.EventSource) {
+      followTimeline(list);
+    }
+    // One idempotency key per filled-in form: sending it twice names the same practice.
+    document.querySelectorAll("input[data-fresh-key]").forEach(function (input) {
+      if (!input.value && window.crypto && window.crypto.randomUUID) {
+        input.value = "sportello:" + window.crypto.randomUUID();
+      }
+    });
+  });
+})();

@@ -1,0 +1,164 @@
+//! Rendering: the templates (compiled in, HTML auto-escaped) and the refusal pages.
+//!
+//! Why a module of its own: every page answers a refusal the same way — an Italian page with
+//! the right status (401 no session, 403 missing role or CSRF, 404 not found or not yours,
+//! 423 locked) — and a page navigation without a session goes to the sign-in page instead.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::Environment;
+use serde::Serialize;
+use std::sync::OnceLock;
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("templates/base.html")),
+            ("signin.html", include_str!("templates/signin.html")),
+            ("refusal.html", include_str!("templates/refusal.html")),
+            ("desk.html", include_str!("templates/desk.html")),
+            ("folder.html", include_str!("templates/folder.html")),
+            ("practice.html", include_str!("templates/practice.html")),
+            ("new_pick.html", include_str!("templates/new_pick.html")),
+            ("new_form.html", include_str!("templates/new_form.html")),
+            ("citizen.html", include_str!("templates/citizen.html")),
+            ("practices.html", include_str!("templates/practices.html")),
+        ] {
+            env.add_template(name, source)
+                .unwrap_or_else(|err| panic!("template {name}: {err}"));
+        }
+        env
+    })
+}
+
+/// A page, 200.
+pub fn page(name: &str, context: impl Serialize) -> Response {
+    page_with(StatusCode::OK, name, context)
+}
+
+pub fn page_with(status: StatusCode, name: &str, context: impl Serialize) -> Response {
+    match environment()
+        .get_template(name)
+        .and_then(|t| t.render(minijinja::value::Serde(context)))
+    {
+        Ok(html) => (
+            status,
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::error!(template = name, error = %err, "a page did not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Errore interno").into_response()
+        }
+    }
+}
+
+/// Why a page is not shown.
+#[derive(Debug)]
+pub enum Refusal {
+    /// No live session: a page goes to the sign-in, `expired` says whether one has ended.
+    SignIn {
+        operator: bool,
+        expired: bool,
+    },
+    /// A form without its CSRF token, or with another's.
+    Csrf,
+    /// An operator without the role.
+    Role(&'static str),
+    NotFound,
+    BadRequest(String),
+    Unavailable(String),
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(err: sqlx::Error) -> Self {
+        tracing::error!(error = %err, "a page's query failed");
+        Refusal::Unavailable("Il servizio non è al momento disponibile. Riprovi tra poco.".into())
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match self {
+            Refusal::SignIn { operator, expired } => {
+                let mut target = if operator {
+                    "/accesso".to_owned()
+                } else {
+                    "/?cittadino=1".to_owned()
+                };
+                if expired {
+                    target.push_str(if operator { "?scaduta=1" } else { "&scaduta=1" });
+                }
+                return Redirect::to(&target).into_response();
+            }
+            Refusal::Csrf => (
+                StatusCode::FORBIDDEN,
+                "Richiesta non valida",
+                "Il modulo non contiene il codice di sicurezza atteso (CSRF): ricarichi la pagina e riprovi.".to_owned(),
+            ),
+            Refusal::Role(role) => (
+                StatusCode::FORBIDDEN,
+                "Accesso non consentito",
+                format!("Questa funzione richiede il ruolo «{role}»."),
+            ),
+            Refusal::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Pagina non trovata",
+                "Ciò che cerca non esiste o non è accessibile con questo profilo.".to_owned(),
+            ),
+            Refusal::BadRequest(message) => (StatusCode::BAD_REQUEST, "Richiesta non valida", message),
+            Refusal::Unavailable(message) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Servizio non disponibile",
+                message,
+            ),
+        };
+        page_with(
+            status,
+            "refusal.html",
+            serde_json::json!({ "title": title, "message": message, "status": status.as_u16() }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sportello_shared::catalog::Catalog;
+
+    /// Renders through [`page`], as the handlers do: a template error is a 500.
+    fn renders(name: &str, context: serde_json::Value) {
+        let response = page(name, context);
+        assert_eq!(response.status(), StatusCode::OK, "{name} did not render");
+    }
+
+    #[test]
+    fn every_form_of_the_catalog_and_the_desk_render() {
+        let user = serde_json::json!({"name": "Giulia", "operator": true, "id": "OP-1", "roles": ["counter"], "csrf": "x"});
+        let catalog = Catalog::embedded().unwrap();
+        for t in catalog.types() {
+            renders(
+                "new_form.html",
+                serde_json::json!({"user": user, "kind": crate::published::practice_type(t), "values": {}, "errors": ["e"]}),
+            );
+        }
+        renders(
+            "new_pick.html",
+            serde_json::json!({"user": user, "catalog": crate::published::catalog(&catalog)}),
+        );
+        renders(
+            "desk.html",
+            serde_json::json!({"user": user, "counts": [], "pickup": [], "waiting": [], "failed": [], "parked": 0}),
+        );
+        renders(
+            "signin.html",
+            serde_json::json!({"csrf": "x", "notice": null, "error": "e"}),
+        );
+    }
+}
