@@ -7,8 +7,8 @@
 //! nothing changed: no transition, no registration, no archived object.
 
 use base64::Engine;
-use sportello_backoffice_sim::pdf_with_line;
 use sportello_backoffice::{BackOfficeReturn, ResultDocument, ReturnOutcome};
+use sportello_backoffice_sim::pdf_with_line;
 use sportello_e2e::{ROUND_TRIP, TestEnv, samples_dir};
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::domain::state::PracticeState;
@@ -175,7 +175,8 @@ async fn returns_apply_once_and_a_bad_certificate_changes_nothing() {
         PracticeState::Dispatched
     );
 
-    // Replayable: sent again, parked by an operator's listing, replayed, refused again, and
+    // Replayable: sent again, parked by an operator's listing, replayed, refused again for the
+    // same reason, and
     // still nothing changed.
     office
         .send(
@@ -188,7 +189,14 @@ async fn returns_apply_once_and_a_bad_certificate_changes_nothing() {
         .await
         .unwrap();
     let channel = operator.create_channel().await.unwrap();
-    let publisher = Publisher::open(&operator).await.unwrap();
+    // An operator replays as sportello's own operations login, signed: the replay carries the
+    // office the broker vouched for, so the return is judged on its content again.
+    let publisher = Publisher::open_signed(
+        &operator,
+        &broker::login_user(&env.settings.broker).unwrap(),
+    )
+    .await
+    .unwrap();
     let pool = env.app.store.pool();
     let deadline = tokio::time::Instant::now() + sportello_e2e::PATIENCE;
     let parked = loop {
@@ -215,7 +223,11 @@ async fn returns_apply_once_and_a_bad_certificate_changes_nothing() {
     let again = env
         .wait_for_messages(&env.error_queue_of("returns"), 1)
         .await;
-    assert!(again[0].reason.is_some(), "refused again, with its reason");
+    let reason = again[0].reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains(none_of),
+        "refused again for what it is, not for who replayed it: {reason}"
+    );
     assert_eq!(
         footprint(&env, completed).await,
         before,

@@ -126,10 +126,46 @@ pub struct Incoming {
     /// The `user_id` property: when present, the broker has checked it equals the publisher's
     /// login (RabbitMQ's validated user-ID), so it says who published; absent, nothing does.
     pub user_id: Option<String>,
+    /// Who first published it, as the broker vouched: its `user_id`, or — for a message one of
+    /// our own parties published again (a retry, a replay from the error queue) — the sender
+    /// that party carried over in [`SENDER_HEADER`]. `None` when nobody vouched.
+    pub sender: Option<String>,
+}
+
+/// Carries a message's vouched sender across our own republishes (retry tiers, error queue,
+/// replay), which the broker stamps with the republisher's login instead. Trusted only on
+/// messages whose `user_id` is one of our own parties; overwritten on every republish, so a
+/// sender cannot smuggle another's name in it.
+pub const SENDER_HEADER: &str = "x-sportello-sender";
+
+/// The logins that republish messages on a sender's behalf: the worker kinds, the API and
+/// operations (namespaced as the broker knows them). Portals, counters and back offices are
+/// senders, never republishers.
+pub fn republishers(topology: &Topology, namespace: &str) -> Vec<String> {
+    topology
+        .workers()
+        .map(|w| w.worker.as_str())
+        .chain(["api", crate::parties::OPERATIONS])
+        .map(|party| crate::parties::user_name(namespace, party))
+        .collect()
+}
+
+/// The vouched sender of a delivery with these `user_id` and headers (see [`Incoming::sender`]).
+pub fn vouched_sender(
+    user_id: Option<&str>,
+    headers: &FieldTable,
+    republishers: &[String],
+) -> Option<String> {
+    let user = user_id?;
+    if republishers.iter().any(|r| r == user) {
+        header_text(headers, SENDER_HEADER)
+    } else {
+        Some(user.to_owned())
+    }
 }
 
 impl Incoming {
-    fn from_delivery(delivery: &Delivery) -> Incoming {
+    fn from_delivery(delivery: &Delivery, republishers: &[String]) -> Incoming {
         let headers = delivery.properties.headers().clone().unwrap_or_default();
         Incoming {
             attempt: header_u64(&headers, ATTEMPT_HEADER)
@@ -142,9 +178,28 @@ impl Incoming {
                 .user_id()
                 .as_ref()
                 .map(|u| u.as_str().to_owned()),
+            sender: vouched_sender(
+                delivery.properties.user_id().as_ref().map(|u| u.as_str()),
+                &headers,
+                republishers,
+            ),
             body: delivery.data.clone(),
             headers,
         }
+    }
+
+    /// The headers for publishing this message again: the vouched sender carried over (or none).
+    fn republished_headers(&self) -> FieldTable {
+        let mut headers = FieldTable::default();
+        for (key, value) in self.headers.inner() {
+            if key.as_str() != SENDER_HEADER {
+                headers.insert(key.clone(), value.clone());
+            }
+        }
+        if let Some(sender) = &self.sender {
+            headers.insert(SENDER_HEADER.into(), text(sender));
+        }
+        headers
     }
 }
 
@@ -163,27 +218,39 @@ pub async fn run<H: Handler>(
     handler: Arc<H>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let (broker, queues, errors) = setup(broker, &topology, handler.name())?;
+    let wiring = Wiring::new(broker, &topology, handler.name())?;
     supervise(handler.name(), &shutdown, || {
-        serve(&broker, &queues, &errors, &handler, &shutdown)
+        serve(&wiring, &handler, &shutdown)
     })
     .await;
     Ok(())
 }
 
-/// What every worker needs before its first connection: its own login, its queues and the
-/// errors exchange. A missing password or an unknown worker is a configuration error: it stops
-/// the start now rather than reconnect for ever.
-fn setup(
+/// What every worker needs before its first connection: its own login, its queues, the errors
+/// exchange and who republishes on a sender's behalf.
+struct Wiring {
     broker: BrokerSettings,
-    topology: &Topology,
-    name: &str,
-) -> anyhow::Result<(BrokerSettings, WorkerQueues, String)> {
-    let broker = broker.as_party(name);
-    broker::login_uri(&broker)?;
-    let queues = topology.worker(name)?.clone();
-    let errors = topology.exchange("errors")?.name.clone();
-    Ok((broker, queues, errors))
+    /// The worker's own login: the `user_id` of everything it publishes.
+    user: String,
+    queues: WorkerQueues,
+    errors_exchange: String,
+    republishers: Vec<String>,
+}
+
+impl Wiring {
+    /// A missing password or an unknown worker is a configuration error: it stops the start
+    /// now rather than reconnect for ever.
+    fn new(broker: BrokerSettings, topology: &Topology, name: &str) -> anyhow::Result<Wiring> {
+        let broker = broker.as_party(name);
+        let user = broker::login_user(&broker)?;
+        Ok(Wiring {
+            queues: topology.worker(name)?.clone(),
+            errors_exchange: topology.exchange("errors")?.name.clone(),
+            republishers: republishers(topology, &broker.namespace),
+            broker,
+            user,
+        })
+    }
 }
 
 /// Reopens a session whenever it breaks, backing off while the broker stays away, until
@@ -222,18 +289,16 @@ struct Session {
 }
 
 impl Session {
-    async fn open(
-        settings: &BrokerSettings,
-        queues: &WorkerQueues,
-        errors_exchange: &str,
-        name: &str,
-    ) -> Result<Session, BrokerError> {
-        let connection = broker::connect(settings, name).await?;
+    async fn open(wiring: &Wiring, name: &str) -> Result<Session, BrokerError> {
+        let queues = &wiring.queues;
+        let connection = broker::connect(&wiring.broker, name).await?;
         let channel = connection.create_channel().await?;
         channel
             .basic_qos(queues.prefetch, BasicQosOptions::default())
             .await?;
-        let publisher = Publisher::open(&connection).await?;
+        // Signed: what a worker publishes carries its own login, checked by the broker, so that
+        // a consumer can tell our republishes (and trust their sender header) from a sender's.
+        let publisher = Publisher::open_signed(&connection, &wiring.user).await?;
         let tag = format!("{name}-{}", uuid::Uuid::new_v4());
         let consumer = channel
             .basic_consume(
@@ -251,8 +316,9 @@ impl Session {
             tag,
             context: Arc::new(Context {
                 queues: queues.clone(),
-                errors_exchange: errors_exchange.to_owned(),
+                errors_exchange: wiring.errors_exchange.clone(),
                 publisher,
+                republishers: wiring.republishers.clone(),
             }),
         })
     }
@@ -280,13 +346,12 @@ fn consumer_gone() -> BrokerError {
 
 /// One connection's life: returns `Ok` on shutdown, `Err` when the connection breaks.
 async fn serve<H: Handler>(
-    settings: &BrokerSettings,
-    queues: &WorkerQueues,
-    errors_exchange: &str,
+    wiring: &Wiring,
     handler: &Arc<H>,
     shutdown: &CancellationToken,
 ) -> Result<(), BrokerError> {
-    let mut session = Session::open(settings, queues, errors_exchange, handler.name()).await?;
+    let queues = &wiring.queues;
+    let mut session = Session::open(wiring, handler.name()).await?;
     let permits = Arc::new(Semaphore::new(queues.concurrency));
     let mut in_hand = JoinSet::new();
     let result = loop {
@@ -358,22 +423,21 @@ pub async fn run_batched<H: BatchHandler>(
     handler: Arc<H>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let (broker, queues, errors) = setup(broker, &topology, handler.name())?;
+    let wiring = Wiring::new(broker, &topology, handler.name())?;
     supervise(handler.name(), &shutdown, || {
-        serve_batched(&broker, &queues, &errors, &handler, &shutdown)
+        serve_batched(&wiring, &handler, &shutdown)
     })
     .await;
     Ok(())
 }
 
 async fn serve_batched<H: BatchHandler>(
-    settings: &BrokerSettings,
-    queues: &WorkerQueues,
-    errors_exchange: &str,
+    wiring: &Wiring,
     handler: &Arc<H>,
     shutdown: &CancellationToken,
 ) -> Result<(), BrokerError> {
-    let mut session = Session::open(settings, queues, errors_exchange, handler.name()).await?;
+    let queues = &wiring.queues;
+    let mut session = Session::open(wiring, handler.name()).await?;
     let max = handler.max_batch().clamp(1, usize::from(queues.prefetch));
     let result = loop {
         let first = tokio::select! {
@@ -412,7 +476,10 @@ async fn serve_batched<H: BatchHandler>(
 
 async fn process_batch<H: BatchHandler>(handler: &H, context: &Context, batch: Vec<Delivery>) {
     let started = Instant::now();
-    let incoming: Vec<Incoming> = batch.iter().map(Incoming::from_delivery).collect();
+    let incoming: Vec<Incoming> = batch
+        .iter()
+        .map(|d| Incoming::from_delivery(d, &context.republishers))
+        .collect();
     let span = tracing::info_span!("batch", worker = handler.name(), size = batch.len());
     async {
         let outcomes = AssertUnwindSafe(handler.handle_batch(&incoming))
@@ -484,10 +551,11 @@ struct Context {
     queues: WorkerQueues,
     errors_exchange: String,
     publisher: Publisher,
+    republishers: Vec<String>,
 }
 
 async fn process<H: Handler>(handler: &H, context: &Context, delivery: Delivery) {
-    let incoming = Incoming::from_delivery(&delivery);
+    let incoming = Incoming::from_delivery(&delivery, &context.republishers);
     let span = tracing::info_span!(
         "message",
         worker = handler.name(),
@@ -527,7 +595,7 @@ async fn settle(
             Some(tier) => {
                 let reason = scrub(&reason);
                 warn!(%reason, retry_in = ?tier.delay, "transient failure; will retry");
-                let mut headers = incoming.headers.clone();
+                let mut headers = incoming.republished_headers();
                 headers.insert(
                     ATTEMPT_HEADER.into(),
                     AMQPValue::LongUInt(incoming.attempt + 1),
@@ -562,7 +630,7 @@ async fn to_error_queue(
 ) -> Result<(), BrokerError> {
     let reason = scrub(reason);
     error!(%reason, queue = %context.queues.error_queue, "message moved to the error queue");
-    let mut headers = incoming.headers.clone();
+    let mut headers = incoming.republished_headers();
     headers.insert(ERROR_REASON_HEADER.into(), text(&reason));
     headers.insert(ERROR_STAGE_HEADER.into(), text(&context.queues.worker));
     headers.insert(ERROR_QUEUE_HEADER.into(), text(&context.queues.queue));
@@ -591,4 +659,41 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_sender(sender: &str) -> FieldTable {
+        let mut headers = FieldTable::default();
+        headers.insert(SENDER_HEADER.into(), text(sender));
+        headers
+    }
+
+    #[test]
+    fn the_sender_header_counts_only_on_our_own_republishes() {
+        let ours = vec!["t1.returns".to_owned(), "t1.operations".to_owned()];
+        // A back office's own return: its checked login, whatever header it made up.
+        assert_eq!(
+            vouched_sender(Some("t1.bo-anagrafe"), &with_sender("t1.bo-tributi"), &ours),
+            Some("t1.bo-anagrafe".to_owned())
+        );
+        // Retried by the returns worker, replayed by operations: the sender they carried over.
+        for republisher in ["t1.returns", "t1.operations"] {
+            assert_eq!(
+                vouched_sender(Some(republisher), &with_sender("t1.bo-anagrafe"), &ours),
+                Some("t1.bo-anagrafe".to_owned())
+            );
+        }
+        assert_eq!(
+            vouched_sender(Some("t1.returns"), &FieldTable::default(), &ours),
+            None
+        );
+        // Nobody vouched: no user_id, whatever the header says.
+        assert_eq!(
+            vouched_sender(None, &with_sender("t1.bo-anagrafe"), &ours),
+            None
+        );
+    }
 }

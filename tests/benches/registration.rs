@@ -29,6 +29,7 @@ fn message(id: uuid::Uuid) -> Incoming {
         redelivered: false,
         practice_id: Some(id.to_string()),
         user_id: None,
+        sender: None,
     }
 }
 

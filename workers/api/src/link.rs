@@ -45,7 +45,10 @@ impl BrokerLink {
                 let _ = old.connection.close(200, "reconnecting".into()).await;
             }
             let connection = broker::connect(&self.settings, self.name).await?;
-            let publisher = Publisher::open(&connection).await?;
+            // Signed with the API's login: a replay from the error queue then carries the
+            // vouched sender over (see `worker::SENDER_HEADER`).
+            let publisher =
+                Publisher::open_signed(&connection, &broker::login_user(&self.settings)?).await?;
             *current = Some(Open {
                 connection,
                 publisher,

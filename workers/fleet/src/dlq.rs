@@ -111,7 +111,10 @@ pub async fn execute(settings: Settings, action: DlqAction, operator: &str) -> a
                 }
             }
             DlqAction::Replay { id, all, stage } => {
-                let publisher = Publisher::open(&connection).await?;
+                // Signed, so that a replayed message's vouched sender is carried over.
+                let publisher =
+                    Publisher::open_signed(&connection, &broker::login_user(&settings.broker)?)
+                        .await?;
                 let ids = if all {
                     dlq::sweep(pool, &topology, &channel).await?;
                     dlq::list(pool, false, stage.as_deref())

@@ -7,6 +7,8 @@
 //! notification worker tells the citizen.
 
 use crate::check::{CheckedReturn, check_return, check_state};
+use sportello_archive::layout::{self as archive, Entry, Source};
+use sportello_archive::{Archived, record_archived};
 use sportello_backoffice::{BackOfficeReturn, ReturnOutcome};
 use sportello_register::Keeper;
 use sportello_register::outgoing::{self, OutgoingDocument, OutgoingRequest};
@@ -22,8 +24,6 @@ use sportello_shared::parties::office_of_user;
 use sportello_shared::store::{Applied, PracticeRecord, Store, StoreError, Transition};
 use sportello_shared::topology::Topology;
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
-use sportello_archive::layout::{self as archive, Entry, Source};
-use sportello_archive::{Archived, record_archived};
 use std::sync::Arc;
 use tracing::info;
 use uuid::Uuid;
@@ -53,7 +53,7 @@ impl Handler for Returns {
             Err(reason) => return Outcome::Reject(reason),
         };
         let office =
-            match office_of_user(&self.topology, &self.namespace, message.user_id.as_deref()) {
+            match office_of_user(&self.topology, &self.namespace, message.sender.as_deref()) {
                 Ok(office) => office,
                 Err(reason) => return Outcome::Reject(reason),
             };
