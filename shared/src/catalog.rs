@@ -139,6 +139,52 @@ impl DocumentSpec {
     }
 }
 
+/// What the law makes of the office's silence when the term runs out (L. 241/1990, art. 20).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Silence {
+    /// Silenzio-assenso (art. 20): the term passing with no outcome grants the request.
+    Consent,
+    /// Silenzio-rigetto: the term passing is a refusal the citizen may challenge.
+    Refusal,
+    /// Silenzio-inadempimento: the office is late, and the citizen has the remedies.
+    Nothing,
+}
+
+impl Silence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Silence::Consent => "consent",
+            Silence::Refusal => "refusal",
+            Silence::Nothing => "nothing",
+        }
+    }
+
+    /// Italian, for the citizen: what silence means for this procedure.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Silence::Consent => {
+                "silenzio-assenso: se entro il termine non riceve un provvedimento, la domanda è accolta (art. 20 L. 241/1990)"
+            }
+            Silence::Refusal => {
+                "silenzio-rigetto: se entro il termine non riceve un provvedimento, la domanda si intende respinta"
+            }
+            Silence::Nothing => {
+                "il silenzio non equivale ad accoglimento: se il termine passa senza provvedimento può attivare i rimedi indicati"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Silence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The longest term a rule may set (L. 241/1990, art. 2 c.4: 90 days, 180 in the cases named).
+pub const MAX_TERM_DAYS: u32 = 180;
+
 /// One kind of practice a citizen can file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,6 +200,14 @@ pub struct PracticeType {
     pub handling: Handling,
     pub physical_pickup: bool,
     pub requires_company: bool,
+    /// The procedure's term in calendar days from the protocol date (L. 241/1990, art. 2):
+    /// 30 unless a rule sets another, at most [`MAX_TERM_DAYS`]. Required: a type without a
+    /// term is refused at load.
+    pub term_days: u32,
+    /// What the office's silence at the end of the term means.
+    pub silence: Silence,
+    /// The office responsible for the procedure (art. 8: "l'ufficio competente"), in Italian.
+    pub office: String,
     #[serde(default)]
     pub fields: Vec<FieldSpec>,
     #[serde(default)]
@@ -383,6 +437,14 @@ fn check(types: &[PracticeType]) -> Vec<String> {
         }
         if is_blank(&class.description) {
             problem("classification.description must not be empty".into());
+        }
+        if practice_type.term_days == 0 || practice_type.term_days > MAX_TERM_DAYS {
+            problem(format!(
+                "term_days must be between 1 and {MAX_TERM_DAYS} (L. 241/1990, art. 2)"
+            ));
+        }
+        if is_blank(&practice_type.office) {
+            problem("office must name the responsible office".into());
         }
         match practice_type.back_office.strip_prefix("bo.") {
             Some(name) if is_identifier(name) => {}
@@ -667,6 +729,9 @@ mod tests {
         handling = "deferred"
         physical_pickup = false
         requires_company = false
+        term_days = 30
+        silence = "consent"
+        office = "Ufficio edilizia privata"
         fields = [{ name = "indirizzo", label = "Indirizzo", kind = "text" }]
         documents = [
           { role = "elaborati", label = "Elaborati grafici", required = true, media_types = ["application/pdf"], max_bytes = 52428800 },
@@ -739,6 +804,55 @@ mod tests {
         assert!(error_of(&bad_class).contains("type \"edilizia.cila\": classification.code"));
         let bad_office = GOOD.replace("\"bo.edilizia\"", "\"edilizia\"");
         assert!(error_of(&bad_office).contains("type \"edilizia.cila\": back_office"));
+    }
+
+    #[test]
+    fn a_type_without_a_term_is_refused() {
+        let error = error_of(&GOOD.replace("term_days = 30\n", ""));
+        assert!(error.contains("term_days"), "{error}");
+        let zero = error_of(&GOOD.replace("term_days = 30", "term_days = 0"));
+        assert!(
+            zero.contains("term_days must be between 1 and 180"),
+            "{zero}"
+        );
+        let long = error_of(&GOOD.replace("term_days = 30", "term_days = 181"));
+        assert!(
+            long.contains("term_days must be between 1 and 180"),
+            "{long}"
+        );
+        let error = error_of(&GOOD.replace("silence = \"consent\"\n", ""));
+        assert!(error.contains("silence"), "{error}");
+        let error = error_of(&GOOD.replace("silence = \"consent\"", "silence = \"maybe\""));
+        assert!(error.contains("maybe"), "{error}");
+        let error = error_of(&GOOD.replace("\"Ufficio edilizia privata\"", "\" \""));
+        assert!(error.contains("office must name"), "{error}");
+    }
+
+    #[test]
+    fn every_embedded_type_has_a_lawful_term() {
+        let catalog = embedded();
+        for practice_type in catalog.types() {
+            assert!(
+                (1..=MAX_TERM_DAYS).contains(&practice_type.term_days),
+                "{}",
+                practice_type.code
+            );
+        }
+        // Silenzio-assenso where the law says so, and not for certificates or SCIA/CILA.
+        let consent: Vec<&str> = catalog
+            .types()
+            .filter(|t| t.silence == Silence::Consent)
+            .map(|t| t.code.as_str())
+            .collect();
+        assert!(consent.contains(&"mobilita.passo_carrabile"), "{consent:?}");
+        assert!(!consent.contains(&"edilizia.scia"), "{consent:?}");
+        assert_eq!(
+            catalog
+                .get("accesso_atti.accesso_documentale")
+                .unwrap()
+                .silence,
+            Silence::Refusal
+        );
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct Settings {
     pub http: HttpSettings,
     pub municipality: MunicipalitySettings,
     pub startup: StartupSettings,
+    /// The procedure's clock: timers, and per desk the responsabile and the remedies.
+    #[serde(default)]
+    pub procedure: ProcedureSettings,
     /// Where the settings came from, for error messages; not a configuration key.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -210,6 +213,64 @@ pub struct MunicipalitySettings {
     pub counter_address: String,
     /// One timetable for every desk, one line per group of days.
     pub opening_hours: Vec<String>,
+}
+
+/// The procedure's clock (L. 241/1990) and what the receipt says per desk (art. 8).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcedureSettings {
+    /// `due_soon` fires this many days before the due date.
+    pub due_soon_days: u32,
+    /// How often the timer job looks at the clocks.
+    pub timer_interval_secs: u64,
+    /// The length of one procedure day in seconds: 86400 in production (Italian calendar
+    /// days). A demo shortens it so that terms run out in seconds: the clock's day is then the
+    /// protocol date plus the scaled days since registration.
+    pub day_secs: u64,
+    /// For desks without their own entry.
+    pub responsabile: String,
+    pub remedies: String,
+    /// `[procedure.desks.<desk code>]`: `responsabile`, `remedies`.
+    pub desks: BTreeMap<String, DeskProcedure>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DeskProcedure {
+    /// The responsabile del procedimento (art. 5-6), name and role.
+    pub responsabile: String,
+    #[serde(default)]
+    pub remedies: Option<String>,
+}
+
+impl Default for ProcedureSettings {
+    fn default() -> Self {
+        ProcedureSettings {
+            due_soon_days: 5,
+            timer_interval_secs: 60,
+            day_secs: 86_400,
+            responsabile: "Il responsabile del servizio competente".to_owned(),
+            remedies: "In caso di inerzia può rivolgersi al titolare del potere sostitutivo \
+                       (art. 2 c.9-bis L. 241/1990), il Segretario generale, e ricorrere al TAR \
+                       contro il silenzio (art. 117 c.p.a.) finché dura l'inadempimento e \
+                       comunque entro un anno dalla scadenza del termine."
+                .to_owned(),
+            desks: BTreeMap::new(),
+        }
+    }
+}
+
+impl ProcedureSettings {
+    /// The responsabile del procedimento and the remedies of `desk`.
+    pub fn desk(&self, desk: &str) -> (&str, &str) {
+        match self.desks.get(desk) {
+            Some(own) => (
+                own.responsabile.as_str(),
+                own.remedies.as_deref().unwrap_or(&self.remedies),
+            ),
+            None => (self.responsabile.as_str(), self.remedies.as_str()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -13,6 +13,7 @@ pub mod messages;
 pub mod metrics;
 pub mod objects;
 pub mod parties;
+pub mod procedure;
 pub mod store;
 pub mod telemetry;
 pub mod timing;

@@ -1,0 +1,466 @@
+//! The procedure's clock (L. 241/1990): its rules, in pure date arithmetic, and the table that
+//! holds each practice's clock (`procedure_clocks`, migration 0013), owned here alone.
+//!
+//! - The term runs from the protocol date of the incoming registration (art. 18-bis: the date of
+//!   presentation), in Italian calendar days, for the catalog's `term_days` (art. 2).
+//! - **due date = protocol date + term + suspended days.** The due date is the last day on
+//!   which the office may still conclude; the day after, the practice is late.
+//! - An integration request suspends the term once, for at most 30 days (art. 2 c.7): it resumes
+//!   when the citizen's integration is registered or when the 30 days run out; a second request
+//!   does not suspend again.
+//! - While a suspension is open the due date shown is the latest it can become (as if the
+//!   suspension lasted its longest); when the suspension ends it is the exact one. A suspended
+//!   term never runs late.
+//! - Suspended days are whole calendar days between the day of the request and the day the
+//!   suspension ends (a request answered the same day suspends nothing).
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Europe::Rome;
+use serde::Serialize;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::catalog::{PracticeType, Silence};
+use crate::store::Tx;
+
+/// Art. 2 c.7: an integration request suspends the term for at most 30 days.
+pub const INTEGRATION_MAX_DAYS: u32 = 30;
+/// Art. 10-bis: the citizen has 10 days for observations.
+pub const OBSERVATIONS_DAYS: u32 = 10;
+
+/// The legal date of an instant: Italian local time.
+pub fn legal_date(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&Rome).date_naive()
+}
+
+/// Why the term stands still.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspensionKind {
+    /// Art. 2 c.7: documents or information the office does not already hold.
+    Integration,
+}
+
+impl SuspensionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuspensionKind::Integration => "integration",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SuspensionKind> {
+        match text {
+            "integration" => Some(SuspensionKind::Integration),
+            _ => None,
+        }
+    }
+
+    /// The longest this suspension may last.
+    pub fn max_days(self) -> u32 {
+        match self {
+            SuspensionKind::Integration => INTEGRATION_MAX_DAYS,
+        }
+    }
+}
+
+/// A suspension under way since `since` (the day of the request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OpenSuspension {
+    pub kind: SuspensionKind,
+    pub since: NaiveDate,
+}
+
+impl OpenSuspension {
+    /// The day it ends by itself.
+    pub fn runs_out_on(&self) -> NaiveDate {
+        self.since + Duration::days(i64::from(self.kind.max_days()))
+    }
+}
+
+/// One practice's clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Clock {
+    pub started_on: NaiveDate,
+    pub term_days: u32,
+    /// Days of suspensions that have ended.
+    pub suspended_days: u32,
+    pub open: Option<OpenSuspension>,
+    /// The one integration suspension has been used.
+    pub integration_used: bool,
+}
+
+/// Where a clock stands on a given day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Running,
+    /// Within the configured days before the due date (the due date included).
+    DueSoon,
+    /// The due date has passed.
+    Overdue,
+    Suspended,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::DueSoon => "due_soon",
+            Status::Overdue => "overdue",
+            Status::Suspended => "suspended",
+        }
+    }
+}
+
+impl Clock {
+    pub fn start(started_on: NaiveDate, term_days: u32) -> Clock {
+        Clock {
+            started_on,
+            term_days,
+            suspended_days: 0,
+            open: None,
+            integration_used: false,
+        }
+    }
+
+    /// Protocol date + term + suspended days; with a suspension open, as if it ran its course.
+    pub fn due_on(&self) -> NaiveDate {
+        let open = self.open.map_or(0, |open| open.kind.max_days());
+        self.started_on + Duration::days(i64::from(self.term_days + self.suspended_days + open))
+    }
+
+    /// Suspends the term from `on`; false (nothing changes) when a suspension is already open
+    /// or the one integration suspension has been used.
+    pub fn suspend(&mut self, kind: SuspensionKind, on: NaiveDate) -> bool {
+        if self.open.is_some() {
+            return false;
+        }
+        match kind {
+            SuspensionKind::Integration if self.integration_used => return false,
+            SuspensionKind::Integration => self.integration_used = true,
+        }
+        self.open = Some(OpenSuspension { kind, since: on });
+        true
+    }
+
+    /// Ends the open suspension on `on`; returns the days it counted (at most its maximum).
+    pub fn resume(&mut self, on: NaiveDate) -> Option<u32> {
+        let open = self.open.take()?;
+        let elapsed = (on - open.since).num_days().max(0);
+        let days = u32::try_from(elapsed)
+            .unwrap_or(u32::MAX)
+            .min(open.kind.max_days());
+        self.suspended_days += days;
+        Some(days)
+    }
+
+    /// Ends a suspension whose longest duration has run out by `today`.
+    pub fn settle(&mut self, today: NaiveDate) -> Option<u32> {
+        match self.open {
+            Some(open) if today >= open.runs_out_on() => self.resume(open.runs_out_on()),
+            _ => None,
+        }
+    }
+
+    /// The clock's status on `today`, `soon_days` being how early "due soon" begins.
+    pub fn status(&self, today: NaiveDate, soon_days: u32) -> Status {
+        let mut clock = self.clone();
+        clock.settle(today);
+        if clock.open.is_some() {
+            return Status::Suspended;
+        }
+        let due = clock.due_on();
+        if today > due {
+            Status::Overdue
+        } else if today + Duration::days(i64::from(soon_days)) >= due {
+            Status::DueSoon
+        } else {
+            Status::Running
+        }
+    }
+}
+
+/// Whether an outcome reached in `state` ends the procedure (the clock stops).
+pub fn concludes(state: crate::domain::state::PracticeState) -> bool {
+    use crate::domain::state::PracticeState::*;
+    matches!(state, Completed | Denied | Withdrawn | Rejected | Delivered)
+}
+
+// ───────────────────────────── the table ─────────────────────────────
+
+/// A clock as the folder, the API and the events show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClockView {
+    pub practice_id: Uuid,
+    pub practice_type: String,
+    pub term_days: u32,
+    pub silence: String,
+    pub office: String,
+    pub started_on: NaiveDate,
+    pub due_on: NaiveDate,
+    pub suspended_days: u32,
+    /// `integration` while a suspension is open.
+    pub suspended: Option<String>,
+    pub suspended_since: Option<NaiveDate>,
+    pub concluded_at: Option<DateTime<Utc>>,
+}
+
+/// Starts the clock of a practice registered on `protocol_date`; a clock started before stays.
+pub async fn start(
+    tx: &mut Tx,
+    practice_id: Uuid,
+    practice_type: &PracticeType,
+    protocol_date: NaiveDate,
+) -> Result<(), sqlx::Error> {
+    let clock = Clock::start(protocol_date, practice_type.term_days);
+    sqlx::query(
+        "INSERT INTO procedure_clocks (practice_id, practice_type, term_days, silence, office, \
+         started_on, due_on) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(practice_id)
+    .bind(&practice_type.code)
+    .bind(practice_type.term_days as i32)
+    .bind(practice_type.silence.as_str())
+    .bind(&practice_type.office)
+    .bind(protocol_date)
+    .bind(clock.due_on())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn clock_of(row: &sqlx::postgres::PgRow) -> Clock {
+    let kind: Option<String> = row.get("suspension_kind");
+    let since: Option<NaiveDate> = row.get("suspended_since");
+    Clock {
+        started_on: row.get("started_on"),
+        term_days: row.get::<i32, _>("term_days") as u32,
+        suspended_days: row.get::<i32, _>("suspended_days") as u32,
+        open: kind
+            .as_deref()
+            .and_then(SuspensionKind::parse)
+            .zip(since)
+            .map(|(kind, since)| OpenSuspension { kind, since }),
+        integration_used: row.get("integration_used"),
+    }
+}
+
+macro_rules! columns {
+    () => {
+        "practice_id, practice_type, term_days, silence, office, started_on, due_on, \
+         suspended_days, suspension_kind, suspended_since, integration_used, concluded_at"
+    };
+}
+
+async fn locked(tx: &mut Tx, practice_id: Uuid) -> Result<Option<Clock>, sqlx::Error> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM procedure_clocks WHERE practice_id = $1 AND concluded_at IS NULL FOR UPDATE"
+    ))
+    .bind(practice_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.as_ref().map(clock_of))
+}
+
+/// Writes `clock` back (due date recomputed).
+pub async fn save(tx: &mut Tx, practice_id: Uuid, clock: &Clock) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE procedure_clocks SET suspended_days = $2, suspension_kind = $3, \
+         suspended_since = $4, integration_used = $5, due_on = $6, updated_at = now() \
+         WHERE practice_id = $1",
+    )
+    .bind(practice_id)
+    .bind(clock.suspended_days as i32)
+    .bind(clock.open.map(|open| open.kind.as_str()))
+    .bind(clock.open.map(|open| open.since))
+    .bind(clock.integration_used)
+    .bind(clock.due_on())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Suspends the practice's term from `on` if the rules allow; returns whether it did.
+pub async fn suspend(
+    tx: &mut Tx,
+    practice_id: Uuid,
+    kind: SuspensionKind,
+    on: NaiveDate,
+) -> Result<bool, sqlx::Error> {
+    let Some(mut clock) = locked(tx, practice_id).await? else {
+        return Ok(false);
+    };
+    let suspended = clock.suspend(kind, on);
+    if suspended {
+        save(tx, practice_id, &clock).await?;
+    }
+    Ok(suspended)
+}
+
+/// Resumes the practice's term on `on` (the citizen's answer was registered); returns the days
+/// the suspension counted, `None` when none was open.
+pub async fn resume(
+    tx: &mut Tx,
+    practice_id: Uuid,
+    on: NaiveDate,
+) -> Result<Option<u32>, sqlx::Error> {
+    let Some(mut clock) = locked(tx, practice_id).await? else {
+        return Ok(None);
+    };
+    let days = clock.resume(on);
+    if days.is_some() {
+        save(tx, practice_id, &clock).await?;
+    }
+    Ok(days)
+}
+
+/// Stops the clock: the procedure has its outcome.
+pub async fn conclude(
+    tx: &mut Tx,
+    practice_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if let Some(mut clock) = locked(tx, practice_id).await? {
+        clock.resume(legal_date(at));
+        save(tx, practice_id, &clock).await?;
+        sqlx::query("UPDATE procedure_clocks SET concluded_at = $2 WHERE practice_id = $1")
+            .bind(practice_id)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+fn view_of(row: &sqlx::postgres::PgRow) -> ClockView {
+    let clock = clock_of(row);
+    ClockView {
+        practice_id: row.get("practice_id"),
+        practice_type: row.get("practice_type"),
+        term_days: clock.term_days,
+        silence: row.get("silence"),
+        office: row.get("office"),
+        started_on: clock.started_on,
+        due_on: clock.due_on(),
+        suspended_days: clock.suspended_days,
+        suspended: clock.open.map(|open| open.kind.as_str().to_owned()),
+        suspended_since: clock.open.map(|open| open.since),
+        concluded_at: row.get("concluded_at"),
+    }
+}
+
+/// The practice's clock, once registered.
+pub async fn view(pool: &PgPool, practice_id: Uuid) -> Result<Option<ClockView>, sqlx::Error> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM procedure_clocks WHERE practice_id = $1"
+    ))
+    .bind(practice_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(view_of))
+}
+
+/// What silence means, for a clock's `silence` column.
+pub fn silence_meaning(silence: &str) -> &'static str {
+    match silence {
+        "consent" => Silence::Consent.meaning(),
+        "refusal" => Silence::Refusal.meaning(),
+        _ => Silence::Nothing.meaning(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_due_date_is_protocol_date_plus_term() {
+        let clock = Clock::start(day("2026-01-15"), 30);
+        assert_eq!(clock.due_on(), day("2026-02-14"));
+        // Calendar days across a leap February and a year's end.
+        assert_eq!(
+            Clock::start(day("2028-02-01"), 30).due_on(),
+            day("2028-03-02")
+        );
+        assert_eq!(
+            Clock::start(day("2026-12-20"), 30).due_on(),
+            day("2027-01-19")
+        );
+        assert_eq!(
+            Clock::start(day("2026-07-01"), 180).due_on(),
+            day("2026-12-28")
+        );
+    }
+
+    #[test]
+    fn the_legal_date_is_italian() {
+        // 23:30 UTC on 31 December is already New Year's Day in Rome (CET, +1).
+        let at: DateTime<Utc> = "2026-12-31T23:30:00Z".parse().unwrap();
+        assert_eq!(legal_date(at), day("2027-01-01"));
+        // In summer (CEST, +2) 22:30 UTC is past midnight too.
+        let at: DateTime<Utc> = "2026-07-10T22:30:00Z".parse().unwrap();
+        assert_eq!(legal_date(at), day("2026-07-11"));
+    }
+
+    #[test]
+    fn an_integration_suspends_once_until_answered() {
+        let mut clock = Clock::start(day("2026-03-02"), 30);
+        assert!(clock.suspend(SuspensionKind::Integration, day("2026-03-10")));
+        // While open, the due date is the latest it can become.
+        assert_eq!(clock.due_on(), day("2026-04-01") + Duration::days(30));
+        assert_eq!(clock.status(day("2026-03-20"), 5), Status::Suspended);
+        assert_eq!(
+            clock.status(day("2026-04-20"), 5),
+            Status::Running,
+            "ran out"
+        );
+        assert_eq!(clock.resume(day("2026-03-22")), Some(12));
+        assert_eq!(clock.due_on(), day("2026-04-13"));
+        // A second request does not suspend again.
+        assert!(!clock.suspend(SuspensionKind::Integration, day("2026-03-30")));
+        assert_eq!(clock.open, None);
+        assert_eq!(clock.due_on(), day("2026-04-13"));
+        assert_eq!(clock.resume(day("2026-04-01")), None);
+    }
+
+    #[test]
+    fn a_suspension_lasts_at_most_thirty_days() {
+        let mut clock = Clock::start(day("2026-03-02"), 30);
+        clock.suspend(SuspensionKind::Integration, day("2026-03-10"));
+        assert_eq!(clock.settle(day("2026-04-08")), None, "29 days: still open");
+        assert_eq!(clock.settle(day("2026-04-09")), Some(30));
+        assert_eq!(clock.due_on(), day("2026-05-01"));
+        let mut late = Clock::start(day("2026-03-02"), 30);
+        late.suspend(SuspensionKind::Integration, day("2026-03-10"));
+        assert_eq!(late.resume(day("2026-06-01")), Some(30), "capped");
+        // The same day: nothing suspended.
+        let mut quick = Clock::start(day("2026-03-02"), 30);
+        quick.suspend(SuspensionKind::Integration, day("2026-03-10"));
+        assert_eq!(quick.resume(day("2026-03-10")), Some(0));
+        assert_eq!(quick.due_on(), day("2026-04-01"));
+    }
+
+    #[test]
+    fn status_runs_then_is_due_soon_then_overdue() {
+        let clock = Clock::start(day("2026-03-02"), 30);
+        assert_eq!(clock.due_on(), day("2026-04-01"));
+        assert_eq!(clock.status(day("2026-03-26"), 5), Status::Running);
+        assert_eq!(clock.status(day("2026-03-27"), 5), Status::DueSoon);
+        assert_eq!(clock.status(day("2026-04-01"), 5), Status::DueSoon);
+        assert_eq!(clock.status(day("2026-04-02"), 5), Status::Overdue);
+        // A suspension that ran out counts its 30 days and the clock runs again.
+        let mut clock = clock;
+        clock.suspend(SuspensionKind::Integration, day("2026-03-10"));
+        assert_eq!(clock.status(day("2026-04-08"), 5), Status::Suspended);
+        assert_eq!(clock.status(day("2026-04-09"), 5), Status::Running);
+        assert_eq!(clock.status(day("2026-05-02"), 5), Status::Overdue);
+    }
+}
