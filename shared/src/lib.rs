@@ -3,6 +3,10 @@
 //! # Layout
 //! - [`domain`]: the practice's vocabulary — submission contract, state machine, legal newtypes.
 //! - [`catalog`]: the declarative catalog of practice types, desk by desk.
+//! - [`store`]: the folder — practices, their documents and history, the store side of the
+//!   state machine ([`store::reads`]: the folder as the HTTP API reads it).
+//! - [`notifications`]: the notifications table (the notification worker writes it, the
+//!   folder reads it).
 
 pub mod broker;
 pub mod broker_users;
@@ -11,6 +15,7 @@ pub mod config;
 pub mod domain;
 pub mod messages;
 pub mod metrics;
+pub mod notifications;
 pub mod objects;
 pub mod parties;
 pub mod procedure;

@@ -11,6 +11,7 @@ use chrono_tz::Europe::Rome;
 use serde::Serialize;
 use sportello_shared::store::Tx;
 use sqlx::{PgPool, Row};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// The register a fleet numbers in: the AOO's IPA code and the register code (`PG`).
@@ -301,6 +302,42 @@ pub async fn of_practice(
         .fetch_all(pool)
         .await?;
     Ok(rows.into_iter().map(registration_from_row).collect())
+}
+
+/// The protocol number of a practice's incoming registration, as the citizen's list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingNumber {
+    pub register: String,
+    pub year: i32,
+    pub number: i64,
+    pub registration_date: NaiveDate,
+}
+
+/// The first incoming registration (lowest id) of each of `practice_ids` that has one.
+pub async fn first_incoming_of(
+    pool: &PgPool,
+    practice_ids: &[Uuid],
+) -> Result<HashMap<Uuid, IncomingNumber>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT ON (practice_id) practice_id, register, year, number, registration_date \
+         FROM registrations WHERE practice_id = ANY($1) AND direction = 'incoming' \
+         ORDER BY practice_id, id",
+    )
+    .bind(practice_ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let number = IncomingNumber {
+                register: row.get("register"),
+                year: row.get("year"),
+                number: row.get("number"),
+                registration_date: row.get("registration_date"),
+            };
+            (row.get("practice_id"), number)
+        })
+        .collect())
 }
 
 /// The registration a cause already produced, if any: (id, year, number).

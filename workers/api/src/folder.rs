@@ -1,5 +1,6 @@
-//! The citizen's folder as the API shows it: read-only queries over the folder, the register
-//! and, when their tables exist, the workers that come later (archive keys, notifications).
+//! The citizen's folder as the API shows it, assembled from what each table's owner reads out:
+//! the folder (`sportello_shared::store::reads`), the register, the notifications
+//! (`sportello_shared::notifications`) and the archive index.
 //!
 //! The shapes here are the API's contract (see `openapi.json`): fields are added, never renamed.
 //! Archive keys come from the storage worker's index (`practice_archive_objects`): a document
@@ -9,6 +10,8 @@ use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sportello_register::register::{self, format_number};
+use sportello_shared::notifications;
+use sportello_shared::store::reads;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -36,15 +39,7 @@ pub struct ProtocolRef {
 }
 
 /// One transition of the practice's history; `seq` orders them and resumes a live stream.
-#[derive(Debug, Clone, Serialize)]
-pub struct Transition {
-    pub seq: i64,
-    pub from: Option<String>,
-    pub to: String,
-    pub actor: String,
-    pub at: DateTime<Utc>,
-    pub details: serde_json::Value,
-}
+pub use sportello_shared::store::reads::Transition;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RegistrationView {
@@ -148,46 +143,32 @@ pub async fn practices_of(
     pool: &PgPool,
     tax_code: &str,
 ) -> Result<Vec<PracticeSummary>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT p.id, p.practice_type, p.subject, p.state, p.channel, p.received_at, p.updated_at, \
-         r.register, r.year, r.number, r.registration_date \
-         FROM practices p \
-         LEFT JOIN LATERAL (SELECT register, year, number, registration_date FROM registrations \
-             WHERE practice_id = p.id AND direction = 'incoming' ORDER BY id LIMIT 1) r ON true \
-         WHERE p.tax_code = $1 ORDER BY p.received_at, p.id",
-    )
-    .bind(tax_code)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
+    let practices = reads::practices_of(pool, tax_code).await?;
+    let ids: Vec<Uuid> = practices.iter().map(|p| p.id).collect();
+    let mut numbers = register::first_incoming_of(pool, &ids).await?;
+    Ok(practices
         .into_iter()
-        .map(|row| {
-            let number: Option<i64> = row.get("number");
-            PracticeSummary {
-                id: row.get("id"),
-                practice_type: row.get("practice_type"),
-                subject: row.get("subject"),
-                state: row.get("state"),
-                channel: row.get("channel"),
-                received_at: row.get("received_at"),
-                updated_at: row.get("updated_at"),
-                protocol: number.map(|number| ProtocolRef {
-                    register: row.get("register"),
-                    year: row.get("year"),
-                    number: format_number(number),
-                    date: row.get("registration_date"),
-                }),
-            }
+        .map(|p| PracticeSummary {
+            protocol: numbers.remove(&p.id).map(|r| ProtocolRef {
+                register: r.register,
+                year: r.year,
+                number: format_number(r.number),
+                date: r.registration_date,
+            }),
+            id: p.id,
+            practice_type: p.practice_type,
+            subject: p.subject,
+            state: p.state,
+            channel: p.channel,
+            received_at: p.received_at,
+            updated_at: p.updated_at,
         })
         .collect())
 }
 
 /// The tax code a practice belongs to, or `None` when there is no such practice.
 pub async fn owner(pool: &PgPool, id: Uuid) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT tax_code FROM practices WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    reads::owner(pool, id).await
 }
 
 /// The transitions of a practice after `after` (a `seq`), oldest first.
@@ -196,52 +177,27 @@ pub async fn transitions_since(
     id: Uuid,
     after: i64,
 ) -> Result<Vec<Transition>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, from_state, to_state, actor, details, at FROM practice_history \
-         WHERE practice_id = $1 AND id > $2 ORDER BY id",
-    )
-    .bind(id)
-    .bind(after)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Transition {
-            seq: row.get("id"),
-            from: row.get("from_state"),
-            to: row.get("to_state"),
-            actor: row.get("actor"),
-            at: row.get("at"),
-            details: row.get("details"),
-        })
-        .collect())
+    reads::transitions_since(pool, id, after).await
 }
 
 /// Everything the folder knows of a practice, or `None` when there is no such practice.
 pub async fn practice(pool: &PgPool, id: Uuid) -> Result<Option<PracticeView>, sqlx::Error> {
-    let Some(row) = sqlx::query(
-        "SELECT id, tax_code, practice_type, subject, channel, operator_id, integrates, state, \
-         rejection_reasons, received_at, updated_at FROM practices WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?
-    else {
+    let Some(p) = reads::practice(pool, id).await? else {
         return Ok(None);
     };
     let archive = archived(pool, id).await?;
     Ok(Some(PracticeView {
-        id: row.get("id"),
-        tax_code: row.get("tax_code"),
-        practice_type: row.get("practice_type"),
-        subject: row.get("subject"),
-        channel: row.get("channel"),
-        operator_id: row.get("operator_id"),
-        integrates: row.get("integrates"),
-        state: row.get("state"),
-        rejection_reasons: row.get("rejection_reasons"),
-        received_at: row.get("received_at"),
-        updated_at: row.get("updated_at"),
+        id: p.id,
+        tax_code: p.tax_code,
+        practice_type: p.practice_type,
+        subject: p.subject,
+        channel: p.channel,
+        operator_id: p.operator_id,
+        integrates: p.integrates,
+        state: p.state,
+        rejection_reasons: p.rejection_reasons,
+        received_at: p.received_at,
+        updated_at: p.updated_at,
         timeline: transitions_since(pool, id, 0).await?,
         registrations: registrations(pool, id).await?,
         documents: documents(&archive, pool, id).await?,
@@ -320,37 +276,29 @@ async fn documents(
     pool: &PgPool,
     id: Uuid,
 ) -> Result<Vec<DocumentView>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT position, role, file_name, declared_media_type, sha256, size_bytes \
-         FROM practice_documents WHERE practice_id = $1 ORDER BY position",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
+    Ok(reads::documents_of(pool, id)
+        .await?
         .into_iter()
-        .map(|row| {
-            let sha256: String = row.get("sha256");
-            let file_name: String = row.get("file_name");
+        .map(|d| {
             // The archived copy of this document: same bytes; the name breaks the tie when the
             // citizen sent the same file twice.
             let copies: Vec<&ArchivedObject> = archive
                 .iter()
-                .filter(|a| a.kind == "document" && a.sha256 == sha256)
+                .filter(|a| a.kind == "document" && a.sha256 == d.sha256)
                 .collect();
             let archive_key = copies
                 .iter()
-                .find(|a| a.file_name == file_name)
+                .find(|a| a.file_name == d.file_name)
                 .or(copies.first())
                 .map(|a| a.key.clone());
             DocumentView {
-                position: i64::from(row.get::<i32, _>("position")),
-                role: row.get("role"),
-                media_type: row.get("declared_media_type"),
-                size_bytes: row.get("size_bytes"),
-                impronta: impronta(&sha256),
-                sha256,
-                file_name,
+                position: i64::from(d.position),
+                role: d.role,
+                media_type: d.declared_media_type,
+                size_bytes: d.size_bytes,
+                impronta: impronta(&d.sha256),
+                sha256: d.sha256,
+                file_name: d.file_name,
                 archive_key,
             }
         })
@@ -359,27 +307,21 @@ async fn documents(
 
 /// The notifications of a practice, oldest first.
 async fn notifications(pool: &PgPool, id: Uuid) -> Result<Vec<NotificationView>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, event, channel, template, recipient, status, attempts, last_error, created_at, \
-         updated_at, sent_at FROM notifications WHERE practice_id = $1 ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
+    Ok(notifications::of_practice(pool, id)
+        .await?
         .into_iter()
-        .map(|row| NotificationView {
-            id: row.get("id"),
-            event: row.get("event"),
-            channel: row.get("channel"),
-            template: row.get("template"),
-            recipient: row.get("recipient"),
-            status: row.get("status"),
-            attempts: row.get("attempts"),
-            last_error: row.get("last_error"),
-            created_at: row.get("created_at"),
-            updated_at: row.get("updated_at"),
-            sent_at: row.get("sent_at"),
+        .map(|n| NotificationView {
+            id: n.id,
+            event: n.event,
+            channel: n.channel,
+            template: n.template,
+            recipient: n.recipient,
+            status: n.status,
+            attempts: n.attempts,
+            last_error: n.last_error,
+            created_at: n.created_at,
+            updated_at: n.updated_at,
+            sent_at: n.sent_at,
         })
         .collect())
 }

@@ -7,16 +7,17 @@
 //! - [`mailer`]: the SMTP relays (ordinary mail and PEC): connect, then the transaction alone,
 //!   each bounded by our timeout; idle connections reused; failures classified temporary or
 //!   permanent.
-//! - [`record`]: the notifications table: `queued`, each attempt counted and committed before
+//! - [`record`]: the notifications table, owned by `sportello_shared::notifications` and
+//!   named here as the worker writes it: `queued`, each attempt counted and committed before
 //!   its SMTP transaction, settled right after; a redelivered event sends again only when a
-//!   crash cut an attempt off. Also read by the citizen's folder.
+//!   crash cut an attempt off.
 //! - [`handler`]: the worker — which event calls for which email, gathered from the folder
 //!   store and the register.
 
 pub mod handler;
 pub mod letter;
 pub mod mailer;
-pub mod record;
+pub use sportello_shared::notifications as record;
 pub mod templates;
 
 pub use handler::Notifier;

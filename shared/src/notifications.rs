@@ -1,5 +1,7 @@
 //! The notifications table (migrations `0003_notifications.sql`, `0009_notification_attempts.sql`):
-//! what was to be sent, to whom, and what became of it.
+//! what was to be sent, to whom, and what became of it. This module owns the table: the
+//! notification worker writes it (its `record`), the citizen's folder (`sportello folder`, the
+//! HTTP API) reads it through [`of_practices`] and [`of_practice`], and nobody else names it.
 //!
 //! Sending is not transactional, so the record brackets it. The row is inserted `queued` (a
 //! redelivered event finds it), then claimed ([`claim`]): a session-level advisory lock on a
@@ -306,6 +308,52 @@ pub async fn of_practices(
             .push(notification);
     }
     Ok(by_practice)
+}
+
+/// A notification of one practice with its row id, as the HTTP API's folder shows it.
+#[derive(Debug, Clone)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub event: String,
+    pub channel: String,
+    pub template: String,
+    pub recipient: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// The notifications of one practice with their ids, in the order they were queued (by id).
+pub async fn of_practice(
+    pool: &PgPool,
+    practice_id: Uuid,
+) -> Result<Vec<NotificationRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, event, channel, template, recipient, status, attempts, last_error, created_at, \
+         updated_at, sent_at FROM notifications WHERE practice_id = $1 ORDER BY id",
+    )
+    .bind(practice_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| NotificationRow {
+            id: row.get("id"),
+            event: row.get("event"),
+            channel: row.get("channel"),
+            template: row.get("template"),
+            recipient: row.get("recipient"),
+            status: row.get("status"),
+            attempts: row.get("attempts"),
+            last_error: row.get("last_error"),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+            sent_at: row.get("sent_at"),
+        })
+        .collect())
 }
 
 #[cfg(test)]

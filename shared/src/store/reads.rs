@@ -1,0 +1,164 @@
+//! The folder as the HTTP API reads it: the practices of a citizen, one practice's row, its
+//! documents and its history from a `seq` on. Read-only, over a bare pool, each query named
+//! here so that no crate outside the folder names its tables (`practices`,
+//! `practice_documents`, `practice_history`).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+/// One practice as the citizen's list shows it.
+#[derive(Debug, Clone)]
+pub struct PracticeRow {
+    pub id: Uuid,
+    pub practice_type: String,
+    pub subject: String,
+    pub state: String,
+    pub channel: String,
+    pub received_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The practices of `tax_code`, oldest first (received, then id).
+pub async fn practices_of(pool: &PgPool, tax_code: &str) -> Result<Vec<PracticeRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, practice_type, subject, state, channel, received_at, updated_at \
+         FROM practices WHERE tax_code = $1 ORDER BY received_at, id",
+    )
+    .bind(tax_code)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| PracticeRow {
+            id: row.get("id"),
+            practice_type: row.get("practice_type"),
+            subject: row.get("subject"),
+            state: row.get("state"),
+            channel: row.get("channel"),
+            received_at: row.get("received_at"),
+            updated_at: row.get("updated_at"),
+        })
+        .collect())
+}
+
+/// The tax code a practice belongs to, or `None` when there is no such practice.
+pub async fn owner(pool: &PgPool, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT tax_code FROM practices WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// One transition of the practice's history; `seq` orders them and resumes a live stream.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transition {
+    pub seq: i64,
+    pub from: Option<String>,
+    pub to: String,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    pub details: serde_json::Value,
+}
+
+/// The transitions of a practice after `after` (a `seq`), oldest first.
+pub async fn transitions_since(
+    pool: &PgPool,
+    id: Uuid,
+    after: i64,
+) -> Result<Vec<Transition>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, from_state, to_state, actor, details, at FROM practice_history \
+         WHERE practice_id = $1 AND id > $2 ORDER BY id",
+    )
+    .bind(id)
+    .bind(after)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Transition {
+            seq: row.get("id"),
+            from: row.get("from_state"),
+            to: row.get("to_state"),
+            actor: row.get("actor"),
+            at: row.get("at"),
+            details: row.get("details"),
+        })
+        .collect())
+}
+
+/// A practice's own row, as the folder shows it.
+#[derive(Debug, Clone)]
+pub struct PracticeDetail {
+    pub id: Uuid,
+    pub tax_code: String,
+    pub practice_type: String,
+    pub subject: String,
+    pub channel: String,
+    pub operator_id: Option<String>,
+    pub integrates: Option<Uuid>,
+    pub state: String,
+    pub rejection_reasons: Option<serde_json::Value>,
+    pub received_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The practice `id`, or `None` when there is no such practice.
+pub async fn practice(pool: &PgPool, id: Uuid) -> Result<Option<PracticeDetail>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, tax_code, practice_type, subject, channel, operator_id, integrates, state, \
+         rejection_reasons, received_at, updated_at FROM practices WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| PracticeDetail {
+        id: row.get("id"),
+        tax_code: row.get("tax_code"),
+        practice_type: row.get("practice_type"),
+        subject: row.get("subject"),
+        channel: row.get("channel"),
+        operator_id: row.get("operator_id"),
+        integrates: row.get("integrates"),
+        state: row.get("state"),
+        rejection_reasons: row.get("rejection_reasons"),
+        received_at: row.get("received_at"),
+        updated_at: row.get("updated_at"),
+    }))
+}
+
+/// A document of a practice as received, without its bytes.
+#[derive(Debug, Clone)]
+pub struct DocumentRow {
+    pub position: i32,
+    pub role: String,
+    pub file_name: String,
+    pub declared_media_type: String,
+    /// SHA-256 of the bytes as received, lowercase hex.
+    pub sha256: String,
+    pub size_bytes: i64,
+}
+
+/// The documents of a practice, in the order they were submitted.
+pub async fn documents_of(pool: &PgPool, id: Uuid) -> Result<Vec<DocumentRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT position, role, file_name, declared_media_type, sha256, size_bytes \
+         FROM practice_documents WHERE practice_id = $1 ORDER BY position",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| DocumentRow {
+            position: row.get("position"),
+            role: row.get("role"),
+            file_name: row.get("file_name"),
+            declared_media_type: row.get("declared_media_type"),
+            sha256: row.get("sha256"),
+            size_bytes: row.get("size_bytes"),
+        })
+        .collect())
+}
