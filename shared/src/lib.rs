@@ -7,6 +7,7 @@
 //!   state machine ([`store::reads`]: the folder as the HTTP API reads it).
 //! - [`notifications`]: the notifications table (the notification worker writes it, the
 //!   folder reads it).
+//! - [`parked`]: the error-queue archive (parked messages and their settlements).
 
 pub mod broker;
 pub mod broker_users;
@@ -17,6 +18,7 @@ pub mod messages;
 pub mod metrics;
 pub mod notifications;
 pub mod objects;
+pub mod parked;
 pub mod parties;
 pub mod procedure;
 pub mod store;

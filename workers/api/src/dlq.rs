@@ -8,7 +8,8 @@
 //! error queue into `parked_messages` (migration `0004_operations.sql`), whose `id` then names
 //! it for good. A message is never lost on the way: the row is committed *before* the message
 //! is acked; a crash in between leaves the message in its queue, marked redelivered, and the
-//! next sweep recognises it by its fingerprint instead of parking it twice.
+//! next sweep recognises it by its fingerprint instead of parking it twice. The tables are
+//! `sportello_shared::parked`'s; this module is the broker's side and the operators' rules.
 //!
 //! A replay publishes the message, with confirm, to the work queue it failed in and records the
 //! settlement in the same transaction (rolled back if the broker refuses); a discard records
@@ -25,11 +26,12 @@ use sha2::{Digest, Sha256};
 use sportello_shared::broker::{
     BrokerError, Outgoing, PRACTICE_ID_HEADER, header_text, header_u64,
 };
+use sportello_shared::parked::{self, NewParked};
 use sportello_shared::topology::{Topology, WorkerQueues};
 use sportello_shared::worker::{
     ATTEMPT_HEADER, ERROR_AT_HEADER, ERROR_QUEUE_HEADER, ERROR_REASON_HEADER, ERROR_STAGE_HEADER,
 };
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 /// Set on a replayed message: the parked message it came from.
@@ -65,32 +67,7 @@ impl From<lapin::Error> for DlqError {
     }
 }
 
-/// How a parked message was settled.
-#[derive(Debug, Clone, Serialize)]
-pub struct Settlement {
-    pub action: String,
-    pub operator: String,
-    pub reason: Option<String>,
-    pub at: DateTime<Utc>,
-}
-
-/// A parked message as listed: what failed, where, why.
-#[derive(Debug, Clone, Serialize)]
-pub struct Parked {
-    pub id: i64,
-    pub stage: String,
-    pub error_queue: String,
-    pub work_queue: String,
-    pub reason: String,
-    pub attempts: i32,
-    pub failed_at: Option<DateTime<Utc>>,
-    pub practice_id: Option<Uuid>,
-    pub message_id: Option<String>,
-    pub parked_at: DateTime<Utc>,
-    /// `parked` (waiting for an operator), `replayed` or `discarded`.
-    pub status: String,
-    pub settlement: Option<Settlement>,
-}
+pub use sportello_shared::parked::{Parked, Settlement};
 
 /// A parked message with its content.
 #[derive(Debug, Clone, Serialize)]
@@ -163,42 +140,35 @@ async fn park(pool: &PgPool, worker: &WorkerQueues, delivery: &Delivery) -> Resu
     let fingerprint = fingerprint(&worker.error_queue, &readable, &delivery.data);
     // Only a message handed out before can have been parked before; a first delivery is always
     // new, even if an identical message was parked earlier.
-    if delivery.redelivered {
-        let seen: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM parked_messages WHERE fingerprint = $1 LIMIT 1")
-                .bind(&fingerprint)
-                .fetch_optional(pool)
-                .await?;
-        if seen.is_some() {
-            return Ok(false);
-        }
+    if delivery.redelivered && parked::is_parked(pool, &fingerprint).await? {
+        return Ok(false);
     }
     let attempts = header_u64(&headers, ATTEMPT_HEADER)
         .and_then(|n| i32::try_from(n).ok())
         .unwrap_or(0);
-    sqlx::query(
-        "INSERT INTO parked_messages (error_queue, work_queue, stage, reason, attempts, failed_at, \
-         practice_id, message_id, body, headers, fingerprint) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    parked::insert(
+        pool,
+        &NewParked {
+            error_queue: &worker.error_queue,
+            work_queue: header_text(&headers, ERROR_QUEUE_HEADER)
+                .unwrap_or_else(|| worker.queue.clone()),
+            stage: header_text(&headers, ERROR_STAGE_HEADER)
+                .unwrap_or_else(|| worker.worker.clone()),
+            reason: failure_reason(&headers),
+            attempts,
+            failed_at: failed_at(&headers, delivery),
+            practice_id: header_text(&headers, PRACTICE_ID_HEADER)
+                .and_then(|id| id.parse::<Uuid>().ok()),
+            message_id: delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|id| id.to_string()),
+            body: &delivery.data,
+            headers: &readable,
+            fingerprint: &fingerprint,
+        },
     )
-    .bind(&worker.error_queue)
-    .bind(header_text(&headers, ERROR_QUEUE_HEADER).unwrap_or_else(|| worker.queue.clone()))
-    .bind(header_text(&headers, ERROR_STAGE_HEADER).unwrap_or_else(|| worker.worker.clone()))
-    .bind(failure_reason(&headers))
-    .bind(attempts)
-    .bind(failed_at(&headers, delivery))
-    .bind(header_text(&headers, PRACTICE_ID_HEADER).and_then(|id| id.parse::<Uuid>().ok()))
-    .bind(
-        delivery
-            .properties
-            .message_id()
-            .as_ref()
-            .map(|id| id.to_string()),
-    )
-    .bind(&delivery.data)
-    .bind(&readable)
-    .bind(&fingerprint)
-    .execute(pool)
     .await?;
     Ok(true)
 }
@@ -261,37 +231,6 @@ fn failed_at(headers: &FieldTable, delivery: &Delivery) -> Option<DateTime<Utc>>
         .and_then(|seconds| DateTime::from_timestamp(i64::try_from(seconds).ok()?, 0))
 }
 
-const SELECT_PARKED: &str = "SELECT p.id, p.stage, p.error_queue, p.work_queue, p.reason, p.attempts, \
-     p.failed_at, p.practice_id, p.message_id, p.parked_at, \
-     s.action, s.operator, s.reason AS settlement_reason, s.at AS settled_at \
-     FROM parked_messages p LEFT JOIN parked_message_settlements s ON s.parked_id = p.id ";
-
-fn parked_from_row(row: &sqlx::postgres::PgRow) -> Parked {
-    let action: Option<String> = row.get("action");
-    let settlement = action.map(|action| Settlement {
-        action,
-        operator: row.get("operator"),
-        reason: row.get("settlement_reason"),
-        at: row.get("settled_at"),
-    });
-    Parked {
-        id: row.get("id"),
-        stage: row.get("stage"),
-        error_queue: row.get("error_queue"),
-        work_queue: row.get("work_queue"),
-        reason: row.get("reason"),
-        attempts: row.get("attempts"),
-        failed_at: row.get("failed_at"),
-        practice_id: row.get("practice_id"),
-        message_id: row.get("message_id"),
-        parked_at: row.get("parked_at"),
-        status: settlement
-            .as_ref()
-            .map_or_else(|| "parked".to_owned(), |s| s.action.clone()),
-        settlement,
-    }
-}
-
 /// The parked messages, oldest first: only those waiting for an operator unless `settled_too`;
 /// only one stage's when `stage` is given.
 pub async fn list(
@@ -299,33 +238,17 @@ pub async fn list(
     settled_too: bool,
     stage: Option<&str>,
 ) -> Result<Vec<Parked>, DlqError> {
-    let sql = format!(
-        "{SELECT_PARKED} WHERE ($1 OR s.parked_id IS NULL) AND ($2::text IS NULL OR p.stage = $2) \
-         ORDER BY p.id"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(settled_too)
-        .bind(stage)
-        .fetch_all(pool)
-        .await?;
-    Ok(rows.iter().map(parked_from_row).collect())
+    Ok(parked::list(pool, settled_too, stage).await?)
 }
 
 /// One parked message with its headers and body.
 pub async fn show(pool: &PgPool, id: i64) -> Result<ParkedDetail, DlqError> {
-    let sql = format!("{SELECT_PARKED} WHERE p.id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(pool)
+    let found = parked::find(pool, id)
         .await?
         .ok_or(DlqError::NotFound(id))?;
-    let (headers, body): (serde_json::Value, Vec<u8>) =
-        sqlx::query_as("SELECT headers, body FROM parked_messages WHERE id = $1")
-            .bind(id)
-            .fetch_one(pool)
-            .await?;
+    let (headers, body) = parked::content(pool, id).await?;
     Ok(ParkedDetail {
-        parked: parked_from_row(&row),
+        parked: found,
         headers,
         body: BodyView {
             size_bytes: body.len(),
@@ -365,22 +288,18 @@ pub async fn replay(
         return Err(DlqError::MissingOperator);
     }
     let mut tx = pool.begin().await?;
-    lock_parked(&mut tx, id).await?;
-    let row = sqlx::query(
-        "SELECT work_queue, message_id, body, headers FROM parked_messages WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(DlqError::NotFound(id))?;
+    parked::lock(&mut tx, id).await?;
+    let source = parked::replay_source(&mut tx, id)
+        .await?
+        .ok_or(DlqError::NotFound(id))?;
     settle(&mut tx, id, "replayed", operator, None).await?;
-    let headers: serde_json::Value = row.get("headers");
     let message = Outgoing {
         exchange: String::new(),
-        routing_key: row.get("work_queue"),
-        body: row.get("body"),
-        headers: replay_headers(&headers, id),
-        message_id: row.get("message_id"),
+        routing_key: source.work_queue,
+        body: source.body,
+        headers: replay_headers(&source.headers, id),
+        message_id: source.message_id,
+        mandatory: true,
     };
     publisher.publish(&message).await?;
     tx.commit().await?;
@@ -401,33 +320,13 @@ pub async fn discard(
         return Err(DlqError::MissingOperator);
     }
     let mut tx = pool.begin().await?;
-    lock_parked(&mut tx, id).await?;
-    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM parked_messages WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    exists.ok_or(DlqError::NotFound(id))?;
+    parked::lock(&mut tx, id).await?;
+    if !parked::exists(&mut tx, id).await? {
+        return Err(DlqError::NotFound(id));
+    }
     settle(&mut tx, id, "discarded", operator, Some(reason.trim())).await?;
     tx.commit().await?;
     Ok(show(pool, id).await?.parked)
-}
-
-/// The advisory-lock class of parked messages (an arbitrary constant: "PM").
-const PARKED_LOCK_CLASS: i32 = 0x504d;
-
-/// Serialises the settlements of one parked message until the transaction ends. A row lock
-/// (`FOR UPDATE`) would need UPDATE on the error-queue archive, which the runtime role does
-/// not have: that archive is append-only.
-async fn lock_parked(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    id: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-        .bind(PARKED_LOCK_CLASS)
-        .bind((id % i64::from(i32::MAX)) as i32)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
 }
 
 /// Inserts the settlement, or reports the one that got there first.
@@ -438,32 +337,15 @@ async fn settle(
     operator: &str,
     reason: Option<&str>,
 ) -> Result<(), DlqError> {
-    let inserted = sqlx::query(
-        "INSERT INTO parked_message_settlements (parked_id, action, operator, reason) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (parked_id) DO NOTHING",
-    )
-    .bind(id)
-    .bind(action)
-    .bind(operator.trim())
-    .bind(reason)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        return Ok(());
+    match parked::settle(tx, id, action, operator, reason).await? {
+        None => Ok(()),
+        Some(prior) => Err(DlqError::AlreadySettled {
+            id,
+            action: prior.action,
+            operator: prior.operator,
+            at: prior.at,
+        }),
     }
-    let row = sqlx::query(
-        "SELECT action, operator, at FROM parked_message_settlements WHERE parked_id = $1",
-    )
-    .bind(id)
-    .fetch_one(&mut **tx)
-    .await?;
-    Err(DlqError::AlreadySettled {
-        id,
-        action: row.get("action"),
-        operator: row.get("operator"),
-        at: row.get("at"),
-    })
 }
 
 /// The original headers without the failure's traces, the retry count back to zero, and the

@@ -222,13 +222,7 @@ async fn queue_depths(state: &ApiState, out: &mut String) {
 }
 
 async fn parked(state: &ApiState, out: &mut String) {
-    let rows: Result<Vec<(String, i64)>, sqlx::Error> = sqlx::query_as(
-        "SELECT p.stage, count(*) FROM parked_messages p \
-         LEFT JOIN parked_message_settlements s ON s.parked_id = p.id \
-         WHERE s.parked_id IS NULL GROUP BY p.stage ORDER BY p.stage",
-    )
-    .fetch_all(state.services().store.pool())
-    .await;
+    let rows = sportello_shared::parked::waiting_by_stage(state.services().store.pool()).await;
     let _ = writeln!(
         out,
         "# HELP sportello_parked_messages Failed messages taken out of the error queues and waiting for an operator."
