@@ -340,6 +340,22 @@ pub async fn first_incoming_of(
         .collect())
 }
 
+/// The registration a cause produced for a practice (`protocol` for the incoming one), read
+/// outside a transaction.
+pub async fn of_event(
+    pool: &PgPool,
+    practice_id: Uuid,
+    event_key: &str,
+) -> Result<Option<Registration>, sqlx::Error> {
+    let sql = format!("{SELECT_REGISTRATION} WHERE r.practice_id = $1 AND r.event_key = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(practice_id)
+        .bind(event_key)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(registration_from_row))
+}
+
 /// The registration a cause already produced, if any: (id, year, number).
 pub async fn by_event(
     tx: &mut Tx,

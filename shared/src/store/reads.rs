@@ -1,8 +1,9 @@
-//! The folder as the HTTP API reads it: the practices of a citizen, one practice's row, its
-//! documents and its history from a `seq` on. Read-only, over a bare pool, each query named
-//! here so that no crate outside the folder names its tables (`practices`,
-//! `practice_documents`, `practice_history`).
+//! The folder as other crates read it: the practices of a citizen, one practice's row, its
+//! documents, its history from a `seq` on (the HTTP API) and how often it entered a state
+//! (dispatch). Read-only, over a bare pool, each query named here so that no crate outside the
+//! folder names its tables (`practices`, `practice_documents`, `practice_history`).
 
+use crate::domain::state::PracticeState;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgPool, Row};
@@ -161,4 +162,19 @@ pub async fn documents_of(pool: &PgPool, id: Uuid) -> Result<Vec<DocumentRow>, s
             size_bytes: row.get("size_bytes"),
         })
         .collect())
+}
+
+/// How many times the practice `id` entered `state` (its history's transitions to it).
+pub async fn times_entered(
+    pool: &PgPool,
+    id: Uuid,
+    state: PracticeState,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM practice_history WHERE practice_id = $1 AND to_state = $2",
+    )
+    .bind(id)
+    .bind(state.as_str())
+    .fetch_one(pool)
+    .await
 }

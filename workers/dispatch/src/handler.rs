@@ -8,17 +8,20 @@
 //! `dispatch_id`). A citizen's integration is dispatched as itself, naming the practice it
 //! answers, which goes back to the office at the same time.
 
-use sportello_backoffice::{
-    Applicant, DocumentLink, PracticeFacts, PracticeRequest, ProtocolFacts,
-    SCHEMA_VERSION, ToBackOffice,
-};
 use chrono::{Duration, Utc};
+use sportello_backoffice::{
+    Applicant, DocumentLink, PracticeFacts, PracticeRequest, ProtocolFacts, SCHEMA_VERSION,
+    ToBackOffice,
+};
+use sportello_register::register;
 use sportello_shared::broker::Outgoing;
 use sportello_shared::catalog::Catalog;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::{PracticeEvent, StageMessage};
 use sportello_shared::objects::ObjectStore;
-use sportello_shared::store::{self, Applied, PracticeRecord, Store, StoreError, Transition};
+use sportello_shared::store::{
+    self, Applied, PracticeRecord, Store, StoreError, Transition, reads,
+};
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
 use sqlx::Row;
 use std::sync::Arc;
@@ -54,12 +57,7 @@ impl Handler for Dispatch {
 
 /// How many times a practice has been dispatched so far.
 pub async fn dispatch_count(store: &Store, id: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM practice_history WHERE practice_id = $1 AND to_state = 'dispatched'",
-    )
-    .bind(id)
-    .fetch_one(store.pool())
-    .await
+    reads::times_entered(store.pool(), id, PracticeState::Dispatched).await
 }
 
 impl Dispatch {
@@ -223,15 +221,10 @@ impl Dispatch {
         n: i64,
     ) -> Result<PracticeRequest, Failure> {
         let id = practice.id;
-        let registration = sqlx::query(
-            "SELECT id, aoo, register, year, number, registration_date FROM registrations \
-             WHERE practice_id = $1 AND event_key = 'protocol'",
-        )
-        .bind(id)
-        .fetch_optional(self.store.pool())
-        .await?
-        .ok_or_else(|| Failure::Reject(format!("practice {id} has no registration")))?;
-        let registration_id: i64 = registration.get("id");
+        let registration = register::of_event(self.store.pool(), id, "protocol")
+            .await?
+            .ok_or_else(|| Failure::Reject(format!("practice {id} has no registration")))?;
+        let registration_id = registration.id;
         let objects = sqlx::query(
             "SELECT object_key, kind, file_name, media_type, sha256, size_bytes FROM practice_archive_objects \
              WHERE registration_id = $1 ORDER BY object_key",
@@ -283,11 +276,11 @@ impl Dispatch {
                 integrates: practice.integrates,
             },
             protocol: ProtocolFacts {
-                aoo: registration.get("aoo"),
-                register: registration.get("register"),
-                year: registration.get("year"),
-                number: format!("{:07}", registration.get::<i64, _>("number")),
-                date: registration.get("registration_date"),
+                aoo: registration.aoo,
+                register: registration.register,
+                year: registration.year,
+                number: format!("{:07}", registration.number),
+                date: registration.registration_date,
             },
             documents,
             dispatched_at: Utc::now(),
