@@ -310,14 +310,21 @@ pub async fn of_practices(
     Ok(by_practice)
 }
 
-/// A notification of one practice with its row id, as the HTTP API's folder shows it.
-#[derive(Debug, Clone)]
+/// A notification of one practice with its row id: an email to the citizen about one step,
+/// with its delivery, as the HTTP API's folder shows it (`NotificationView` there).
+#[derive(Debug, Clone, Serialize)]
 pub struct NotificationRow {
     pub id: i64,
+    /// The state the email is about (`registered`, `rejected`, …).
     pub event: String,
+    /// `email` or `pec`.
     pub channel: String,
     pub template: String,
+    /// The citizen's address: shown because this is the citizen's own folder (or an operator's
+    /// view of it).
     pub recipient: String,
+    /// `queued`, `sending` (an attempt under way, or cut off by a crash), `sent`,
+    /// `failed_temporary` or `failed_permanent`.
     pub status: String,
     pub attempts: i32,
     pub last_error: Option<String>,

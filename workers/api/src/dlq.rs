@@ -299,7 +299,6 @@ pub async fn replay(
         body: source.body,
         headers: replay_headers(&source.headers, id),
         message_id: source.message_id,
-        mandatory: true,
     };
     publisher.publish(&message).await?;
     tx.commit().await?;

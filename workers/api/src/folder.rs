@@ -11,6 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sportello_register::register::{self, format_number};
 use sportello_shared::notifications;
+use sportello_shared::procedure;
 use sportello_shared::store::reads;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
@@ -27,6 +28,8 @@ pub struct PracticeSummary {
     pub updated_at: DateTime<Utc>,
     /// The protocol number of the incoming registration, once registered.
     pub protocol: Option<ProtocolRef>,
+    /// The date by which the procedure must end (L. 241/1990), once registered.
+    pub due_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,29 +117,12 @@ pub struct PracticeView {
     pub documents: Vec<DocumentView>,
     pub archive: Vec<ArchivedObject>,
     pub notifications: Vec<NotificationView>,
+    /// The procedure's clock (term, due date, suspension), once registered.
+    pub procedure: Option<procedure::ClockView>,
 }
 
 /// An email to the citizen about one step, with its delivery.
-#[derive(Debug, Clone, Serialize)]
-pub struct NotificationView {
-    pub id: i64,
-    /// The state the email is about (`registered`, `rejected`, …).
-    pub event: String,
-    /// `email` or `pec`.
-    pub channel: String,
-    pub template: String,
-    /// The citizen's address: shown because this is the citizen's own folder (or an operator's
-    /// view of it).
-    pub recipient: String,
-    /// `queued`, `sending` (an attempt under way, or cut off by a crash), `sent`,
-    /// `failed_temporary` or `failed_permanent`.
-    pub status: String,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-}
+pub use sportello_shared::notifications::NotificationRow as NotificationView;
 
 /// The practices of `tax_code`, oldest first.
 pub async fn practices_of(
@@ -146,9 +132,11 @@ pub async fn practices_of(
     let practices = reads::practices_of(pool, tax_code).await?;
     let ids: Vec<Uuid> = practices.iter().map(|p| p.id).collect();
     let mut numbers = register::first_incoming_of(pool, &ids).await?;
+    let mut due = procedure::due_dates_of(pool, &ids).await?;
     Ok(practices
         .into_iter()
         .map(|p| PracticeSummary {
+            due_on: due.remove(&p.id),
             protocol: numbers.remove(&p.id).map(|r| ProtocolRef {
                 register: r.register,
                 year: r.year,
@@ -203,6 +191,7 @@ pub async fn practice(pool: &PgPool, id: Uuid) -> Result<Option<PracticeView>, s
         documents: documents(&archive, pool, id).await?,
         archive,
         notifications: notifications(pool, id).await?,
+        procedure: procedure::view(pool, id).await?,
     }))
 }
 
@@ -307,21 +296,5 @@ async fn documents(
 
 /// The notifications of a practice, oldest first.
 async fn notifications(pool: &PgPool, id: Uuid) -> Result<Vec<NotificationView>, sqlx::Error> {
-    Ok(notifications::of_practice(pool, id)
-        .await?
-        .into_iter()
-        .map(|n| NotificationView {
-            id: n.id,
-            event: n.event,
-            channel: n.channel,
-            template: n.template,
-            recipient: n.recipient,
-            status: n.status,
-            attempts: n.attempts,
-            last_error: n.last_error,
-            created_at: n.created_at,
-            updated_at: n.updated_at,
-            sent_at: n.sent_at,
-        })
-        .collect())
+    notifications::of_practice(pool, id).await
 }
