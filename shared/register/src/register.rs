@@ -11,7 +11,7 @@ use chrono_tz::Europe::Rome;
 use serde::Serialize;
 use sportello_shared::store::Tx;
 use sqlx::{PgPool, Row};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// The register a fleet numbers in: the AOO's IPA code and the register code (`PG`).
@@ -354,6 +354,61 @@ pub async fn of_event(
         .fetch_optional(pool)
         .await?;
     Ok(row.map(registration_from_row))
+}
+
+/// The practices among `practice_ids` for which a cause (`event_key`) produced a registration
+/// already, read in the registering transaction.
+pub async fn registered_by_event(
+    tx: &mut Tx,
+    practice_ids: &[Uuid],
+    event_key: &str,
+) -> Result<HashSet<Uuid>, sqlx::Error> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT practice_id FROM registrations WHERE practice_id = ANY($1) AND event_key = $2",
+    )
+    .bind(practice_ids)
+    .bind(event_key)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(ids.into_iter().collect())
+}
+
+/// A registration as a later one refers to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRegistration {
+    pub practice_id: Uuid,
+    pub id: i64,
+    pub number: i64,
+    pub registration_date: NaiveDate,
+}
+
+/// The registrations a cause (`event_key`) produced for `practice_ids` in one register of
+/// one AOO, read in the registering transaction.
+pub async fn by_event_in(
+    tx: &mut Tx,
+    register: &RegisterId,
+    practice_ids: &[Uuid],
+    event_key: &str,
+) -> Result<Vec<EventRegistration>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT practice_id, id, number, registration_date FROM registrations \
+         WHERE practice_id = ANY($1) AND event_key = $2 AND aoo = $3 AND register = $4",
+    )
+    .bind(practice_ids)
+    .bind(event_key)
+    .bind(&register.aoo)
+    .bind(&register.code)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| EventRegistration {
+            practice_id: row.get("practice_id"),
+            id: row.get("id"),
+            number: row.get("number"),
+            registration_date: row.get("registration_date"),
+        })
+        .collect())
 }
 
 /// The registration a cause already produced, if any: (id, year, number).

@@ -175,15 +175,8 @@ impl Protocol {
         .bind(&ids)
         .fetch_all(&mut *tx)
         .await?;
-        let registered_before: HashSet<Uuid> = sqlx::query_scalar(
-            "SELECT practice_id FROM registrations WHERE practice_id = ANY($1) AND event_key = $2",
-        )
-        .bind(&ids)
-        .bind(INCOMING_EVENT)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
+        let registered_before: HashSet<Uuid> =
+            register::registered_by_event(&mut tx, &ids, INCOMING_EVENT).await?;
         let mut documents = store::document_facts_of(&mut tx, &ids).await?;
         let integrated: Vec<Uuid> = rows
             .iter()
@@ -406,32 +399,25 @@ impl Protocol {
         if practices.is_empty() {
             return Ok(HashMap::new());
         }
-        let rows = sqlx::query(
-            "SELECT practice_id, id, number, registration_date FROM registrations \
-             WHERE practice_id = ANY($1) AND event_key = $2 AND aoo = $3 AND register = $4",
-        )
-        .bind(practices)
-        .bind(INCOMING_EVENT)
-        .bind(&self.keeper.aoo.code)
-        .bind(self.keeper.register.as_str())
-        .fetch_all(&mut **tx)
-        .await?;
-        Ok(rows
+        let registrations =
+            register::by_event_in(tx, &self.keeper.register_id(), practices, INCOMING_EVENT)
+                .await?;
+        Ok(registrations
             .into_iter()
-            .map(|row| {
+            .map(|registration| {
                 let id = RegistrationId {
                     administration: self.keeper.administration.clone(),
                     aoo: self.keeper.aoo.clone(),
                     register: self.keeper.register.clone(),
-                    number: row.get::<i64, _>("number") as u64,
-                    date: row.get("registration_date"),
+                    number: registration.number as u64,
+                    date: registration.registration_date,
                     time: None,
                 };
                 let first = FirstRegistration {
-                    row_id: row.get("id"),
+                    row_id: registration.id,
                     id,
                 };
-                (row.get("practice_id"), first)
+                (registration.practice_id, first)
             })
             .collect())
     }
