@@ -7,7 +7,7 @@ use sportello_backoffice::{SCHEMA_VERSION, ToBackOffice, Withdrawal};
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::PracticeEvent;
-use sportello_shared::store::{Applied, StoreError, Transition};
+use sportello_shared::store::{Applied, StoreError, Transition, reads};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -39,12 +39,8 @@ pub async fn withdraw(app: &App, id: Uuid, by: WithdrawnBy) -> anyhow::Result<Do
         .practice(id)
         .await?
         .with_context(|| format!("practice {id} does not exist"))?;
-    let reached_back_office: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM practice_history WHERE practice_id = $1 AND to_state = 'dispatched')",
-    )
-    .bind(id)
-    .fetch_one(app.store.pool())
-    .await?;
+    let reached_back_office =
+        reads::times_entered(app.store.pool(), id, PracticeState::Dispatched).await? > 0;
     let applied = move_to(
         app,
         id,
