@@ -148,30 +148,13 @@ fn company_required_but_missing() {
             "data_avvio": "2025-09-01",
         }),
     );
-    let mut facts = Vec::new();
-    attach(
+    let facts = attach_all(
         &mut sub,
-        &mut facts,
-        "modulo_scia",
-        "scia.pdf",
-        media::PDF,
-        MIB,
-    );
-    attach(
-        &mut sub,
-        &mut facts,
-        "planimetria",
-        "p.pdf",
-        media::PDF,
-        MIB,
-    );
-    attach(
-        &mut sub,
-        &mut facts,
-        "documento_identita",
-        "ci.pdf",
-        media::PDF,
-        MIB,
+        &[
+            ("modulo_scia", "scia.pdf", media::PDF, MIB),
+            ("planimetria", "p.pdf", media::PDF, MIB),
+            ("documento_identita", "ci.pdf", media::PDF, MIB),
+        ],
     );
     let verdict = check(&sub, &facts, &catalog());
     let reason = only_reason(&verdict);

@@ -123,22 +123,12 @@ fn data_fields_in_their_accepted_spellings() {
             "motivazione": "Versamento doppio della seconda rata",
         }),
     );
-    let mut facts = Vec::new();
-    attach(
+    let facts = attach_all(
         &mut sub,
-        &mut facts,
-        "documento_identita",
-        "ci.pdf",
-        media::PDF,
-        MIB,
-    );
-    attach(
-        &mut sub,
-        &mut facts,
-        "ricevute_versamento",
-        "f24.pdf",
-        media::PDF,
-        MIB,
+        &[
+            ("documento_identita", "ci.pdf", media::PDF, MIB),
+            ("ricevute_versamento", "f24.pdf", media::PDF, MIB),
+        ],
     );
     assert_eq!(check(&sub, &facts, &catalog()), Verdict::Valid);
     sub.data.insert("anno_imposta".into(), Value::from(2023));
@@ -181,38 +171,14 @@ fn a_valid_shop_opening_by_a_company() {
     sub.channel = Channel::Counter {
         operator_id: "OP-7".to_owned(),
     };
-    let mut facts = Vec::new();
-    attach(
+    let facts = attach_all(
         &mut sub,
-        &mut facts,
-        "modulo_scia",
-        "scia.pdf",
-        media::PDF,
-        2 * MIB,
-    );
-    attach(
-        &mut sub,
-        &mut facts,
-        "planimetria",
-        "locali.pdf.p7m",
-        media::PKCS7,
-        8 * MIB,
-    );
-    attach(
-        &mut sub,
-        &mut facts,
-        "documento_identita",
-        "ci.jpg",
-        media::JPEG,
-        MIB,
-    );
-    attach(
-        &mut sub,
-        &mut facts,
-        "modello_xml",
-        "SUAP.xml",
-        media::XML,
-        20_000,
+        &[
+            ("modulo_scia", "scia.pdf", media::PDF, 2 * MIB),
+            ("planimetria", "locali.pdf.p7m", media::PKCS7, 8 * MIB),
+            ("documento_identita", "ci.jpg", media::JPEG, MIB),
+            ("modello_xml", "SUAP.xml", media::XML, 20_000),
+        ],
     );
     assert_eq!(check(&sub, &facts, &catalog()), Verdict::Valid);
 }
@@ -241,30 +207,13 @@ fn a_valid_school_canteen_enrolment_and_rent_contribution() {
             "iban": "it60 x054 2811 1010 0000 0123 456",
         }),
     );
-    let mut facts = Vec::new();
-    attach(
+    let facts = attach_all(
         &mut sub,
-        &mut facts,
-        "documento_identita",
-        "ci.png",
-        media::PNG,
-        MIB,
-    );
-    attach(
-        &mut sub,
-        &mut facts,
-        "attestazione_isee",
-        "isee.pdf",
-        media::PDF,
-        MIB,
-    );
-    attach(
-        &mut sub,
-        &mut facts,
-        "contratto_locazione",
-        "contratto.pdf",
-        media::PDF,
-        3 * MIB,
+        &[
+            ("documento_identita", "ci.png", media::PNG, MIB),
+            ("attestazione_isee", "isee.pdf", media::PDF, MIB),
+            ("contratto_locazione", "contratto.pdf", media::PDF, 3 * MIB),
+        ],
     );
     assert_eq!(check(&sub, &facts, &catalog()), Verdict::Valid);
 }

@@ -192,14 +192,9 @@ fn declared_type_differs_from_content() {
         "elettorale.duplicato_tessera",
         serde_json::json!({ "motivo": "smarrimento" }),
     );
-    let mut facts = Vec::new();
-    attach(
+    let mut facts = attach_all(
         &mut sub,
-        &mut facts,
-        "documento_identita",
-        "ci.pdf",
-        media::JPEG,
-        MIB,
+        &[("documento_identita", "ci.pdf", media::JPEG, MIB)],
     );
     facts[0].declared_media_type = "application/pdf".into();
     let verdict = check(&sub, &facts, &catalog());
@@ -214,14 +209,9 @@ fn declared_type_differs_from_content() {
 #[test]
 fn archives_and_images_beyond_the_limits_are_explained() {
     let mut sub = submission("protocollo.istanza_generica", serde_json::json!({}));
-    let mut facts = Vec::new();
-    attach(
+    let mut facts = attach_all(
         &mut sub,
-        &mut facts,
-        "allegati",
-        "allegati.zip",
-        media::ZIP,
-        254 * 1024,
+        &[("allegati", "allegati.zip", media::ZIP, 254 * 1024)],
     );
     facts[0].content_problem = Some(Problem::ArchiveTooLarge("declares 256 MiB".into()));
     let verdict = check(&sub, &facts, &catalog());
@@ -244,15 +234,7 @@ fn archives_and_images_beyond_the_limits_are_explained() {
     assert!(only_reason(&verdict).message.contains("password"));
 
     let mut sub = submission("protocollo.istanza_generica", serde_json::json!({}));
-    let mut facts = Vec::new();
-    attach(
-        &mut sub,
-        &mut facts,
-        "istanza",
-        "scansione.png",
-        media::PNG,
-        MIB,
-    );
+    let mut facts = attach_all(&mut sub, &[("istanza", "scansione.png", media::PNG, MIB)]);
     facts[0].content_problem = Some(Problem::ImageTooLarge {
         width: 40_000,
         height: 10,

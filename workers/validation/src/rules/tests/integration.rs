@@ -7,22 +7,12 @@ fn cila_integration() -> (Submission, Vec<DocumentFacts>, IntegrationTarget) {
     let mut sub = submission("edilizia.cila", serde_json::json!({}));
     sub.subject = "Integrazione della CILA: relazione asseverata".to_owned();
     sub.integrates = Some(uuid::Uuid::from_u128(7));
-    let mut facts = Vec::new();
-    attach(
+    let facts = attach_all(
         &mut sub,
-        &mut facts,
-        "relazione_tecnica",
-        "relazione.pdf",
-        media::PDF,
-        MIB,
-    );
-    attach(
-        &mut sub,
-        &mut facts,
-        INTEGRATION_ROLE,
-        "ricevuta.pdf",
-        media::PDF,
-        40_000,
+        &[
+            ("relazione_tecnica", "relazione.pdf", media::PDF, MIB),
+            (INTEGRATION_ROLE, "ricevuta.pdf", media::PDF, 40_000),
+        ],
     );
     let target = IntegrationTarget {
         state: PracticeState::IntegrationRequested,

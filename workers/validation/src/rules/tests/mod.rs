@@ -76,6 +76,19 @@ fn attach(
     });
 }
 
+/// Well-formed documents (role, file name, media type, size), added to the submission; their
+/// facts.
+fn attach_all(
+    sub: &mut Submission,
+    documents: &[(&str, &str, &'static str, u64)],
+) -> Vec<DocumentFacts> {
+    let mut facts = Vec::new();
+    for &(role, file_name, media_type, size) in documents {
+        attach(sub, &mut facts, role, file_name, media_type, size);
+    }
+    facts
+}
+
 fn codes(verdict: &Verdict) -> Vec<&str> {
     let codes: Vec<&str> = verdict.reasons().iter().map(|r| r.code.as_str()).collect();
     for code in &codes {
@@ -103,30 +116,13 @@ fn cila() -> (Submission, Vec<DocumentFacts>) {
             "pec_tecnico": "laura.bianchi@pec.ordine.it",
         }),
     );
-    let mut facts = Vec::new();
-    attach(
+    let facts = attach_all(
         &mut sub,
-        &mut facts,
-        "modulo_cila",
-        "cila.pdf.p7m",
-        media::PKCS7,
-        300_000,
-    );
-    attach(
-        &mut sub,
-        &mut facts,
-        "elaborati",
-        "pianta.pdf",
-        media::PDF,
-        30 * MIB,
-    );
-    attach(
-        &mut sub,
-        &mut facts,
-        "relazione_tecnica",
-        "relazione.pdf",
-        media::PDF,
-        MIB,
+        &[
+            ("modulo_cila", "cila.pdf.p7m", media::PKCS7, 300_000),
+            ("elaborati", "pianta.pdf", media::PDF, 30 * MIB),
+            ("relazione_tecnica", "relazione.pdf", media::PDF, MIB),
+        ],
     );
     (sub, facts)
 }
