@@ -8,7 +8,33 @@ use crate::config::ObjectStoreSettings;
 use s3::{Bucket, Region, creds::Credentials, error::S3Error};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// S3 requests this process has sent, by kind: what the fleet benchmark counts per practice.
+/// Relaxed counters, one add per request; nothing reads them on a hot path.
+pub mod requests {
+    use super::*;
+
+    pub(super) static PUT: AtomicU64 = AtomicU64::new(0);
+    pub(super) static GET: AtomicU64 = AtomicU64::new(0);
+    pub(super) static HEAD: AtomicU64 = AtomicU64::new(0);
+    pub(super) static OTHER: AtomicU64 = AtomicU64::new(0);
+
+    /// Requests sent so far: (PUT incl. multipart parts, GET incl. ranges, HEAD, other).
+    pub fn counts() -> (u64, u64, u64, u64) {
+        (
+            PUT.load(Ordering::Relaxed),
+            GET.load(Ordering::Relaxed),
+            HEAD.load(Ordering::Relaxed),
+            OTHER.load(Ordering::Relaxed),
+        )
+    }
+
+    pub(super) fn count(kind: &AtomicU64) {
+        kind.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
@@ -21,11 +47,22 @@ pub enum ObjectError {
     Forbidden(String),
     #[error("object store: {0}")]
     Unavailable(String),
+    /// The store refused the bytes it received because their SHA-256 is not the one sent with
+    /// them (`x-amz-checksum-sha256`): nothing was stored under the key.
+    #[error(
+        "object store refused `{0}`: the bytes it received do not have the SHA-256 sent with them"
+    )]
+    BadDigest(String),
 }
 
 impl ObjectError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, ObjectError::Unavailable(_))
+        // A refused digest from bytes that matched before they were sent: damaged on the way,
+        // and sending them again can succeed.
+        matches!(
+            self,
+            ObjectError::Unavailable(_) | ObjectError::BadDigest(_)
+        )
     }
 }
 
@@ -33,6 +70,11 @@ fn classify(key: &str, err: S3Error) -> ObjectError {
     match err {
         S3Error::HttpFailWithBody(404, _) => ObjectError::NotFound(key.to_owned()),
         S3Error::HttpFailWithBody(403, _) => ObjectError::Forbidden(key.to_owned()),
+        S3Error::HttpFailWithBody(400, body)
+            if body.contains("InvalidDigest") || body.contains("BadDigest") =>
+        {
+            ObjectError::BadDigest(key.to_owned())
+        }
         other => ObjectError::Unavailable(other.to_string()),
     }
 }
@@ -133,6 +175,7 @@ impl ObjectStore {
         bytes: &[u8],
         content_type: &str,
     ) -> Result<(), ObjectError> {
+        requests::count(&requests::PUT);
         self.bucket_for(key)
             .put_object_with_content_type(key, bytes, content_type)
             .await
@@ -140,7 +183,35 @@ impl ObjectStore {
             .map_err(|e| classify(key, e))
     }
 
+    /// Like [`ObjectStore::put`], sending `sha256` (lowercase hex) as `x-amz-checksum-sha256`:
+    /// the store computes the digest of what it received and refuses the object
+    /// ([`ObjectError::BadDigest`]) unless it is that one. Garage 2.5 does (checked by
+    /// shared/archive/tests/object_checksums.rs); the object is then stored with its checksum.
+    pub async fn put_checked(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        content_type: &str,
+        sha256: &str,
+    ) -> Result<(), ObjectError> {
+        use base64::Engine;
+        let digest = hex::decode(sha256)
+            .map_err(|_| ObjectError::Config(format!("`{sha256}` is not a hex SHA-256")))?;
+        let checksum = base64::engine::general_purpose::STANDARD.encode(digest);
+        requests::count(&requests::PUT);
+        self.bucket_for(key)
+            .put_object_builder(key, bytes)
+            .with_content_type(content_type)
+            .with_header("x-amz-checksum-sha256", checksum)
+            .map_err(|e| ObjectError::Config(e.to_string()))?
+            .execute()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(key, e))
+    }
+
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, ObjectError> {
+        requests::count(&requests::GET);
         self.bucket_for(key)
             .get_object(key)
             .await
@@ -150,8 +221,13 @@ impl ObjectStore {
 
     /// The first `len` bytes (fewer if the object is shorter): enough to sniff the media type.
     pub async fn head_bytes(&self, key: &str, len: usize) -> Result<Vec<u8>, ObjectError> {
+        requests::count(&requests::GET);
         let end = len.saturating_sub(1) as u64;
-        match self.bucket_for(key).get_object_range(key, 0, Some(end)).await {
+        match self
+            .bucket_for(key)
+            .get_object_range(key, 0, Some(end))
+            .await
+        {
             Ok(response) => Ok(response.to_vec()),
             // An empty object has no byte 0: 416 means "exists, nothing to read".
             Err(S3Error::HttpFailWithBody(416, _)) => Ok(Vec::new()),
@@ -171,7 +247,12 @@ impl ObjectStore {
             return Ok(Vec::new());
         }
         let end = offset.saturating_add(len as u64 - 1);
-        match self.bucket_for(key).get_object_range(key, offset, Some(end)).await {
+        requests::count(&requests::GET);
+        match self
+            .bucket_for(key)
+            .get_object_range(key, offset, Some(end))
+            .await
+        {
             Ok(response) => Ok(response.to_vec()),
             // Past the end: nothing to read there.
             Err(S3Error::HttpFailWithBody(416, _)) => Ok(Vec::new()),
@@ -182,6 +263,7 @@ impl ObjectStore {
     /// SHA-256 (lowercase hex) and size of an object, read as a stream so memory stays flat.
     pub async fn digest(&self, key: &str) -> Result<(String, u64), ObjectError> {
         use futures::StreamExt;
+        requests::count(&requests::GET);
         let mut response = self
             .bucket_for(key)
             .get_object_stream(key)
@@ -198,6 +280,7 @@ impl ObjectStore {
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), ObjectError> {
+        requests::count(&requests::OTHER);
         self.bucket_for(key)
             .delete_object(key)
             .await
@@ -207,6 +290,7 @@ impl ObjectStore {
 
     /// Whether `key` exists. A 404 is an answer (`false`), anything else but success is not.
     pub async fn exists(&self, key: &str) -> Result<bool, ObjectError> {
+        requests::count(&requests::HEAD);
         match self.bucket_for(key).head_object(key).await {
             Ok((_, 404)) => Ok(false),
             Ok(_) => Ok(true),
@@ -226,12 +310,46 @@ impl ObjectStore {
         content_type: &str,
     ) -> Result<u64, ObjectError> {
         use futures::StreamExt;
+        requests::count(&requests::GET);
         let mut source = self
             .bucket_for(from)
             .get_object_stream(from)
             .await
             .map_err(|e| classify(from, e))?;
-        let mut upload = PartUpload::new(self, to, content_type);
+        let mut upload = PartUpload::new(self, to, content_type, None);
+        let copied = async {
+            while let Some(chunk) = source.bytes().next().await {
+                upload.write(&chunk.map_err(|e| classify(from, e))?).await?;
+            }
+            upload.finish().await
+        }
+        .await;
+        if copied.is_err() {
+            upload.abort().await;
+        }
+        copied
+    }
+
+    /// Like [`ObjectStore::copy_streaming`], never leaving at `to` an object whose SHA-256 is
+    /// not `sha256` (lowercase hex): a small object goes as one [`ObjectStore::put_checked`],
+    /// which the store verifies; a multipart one is hashed as its parts go (each part's own
+    /// SHA-256 is signed with it and verified by the store) and completed only if the whole
+    /// matches, else aborted ([`ObjectError::BadDigest`]).
+    pub async fn copy_streaming_checked(
+        &self,
+        from: &str,
+        to: &str,
+        content_type: &str,
+        sha256: &str,
+    ) -> Result<u64, ObjectError> {
+        use futures::StreamExt;
+        requests::count(&requests::GET);
+        let mut source = self
+            .bucket_for(from)
+            .get_object_stream(from)
+            .await
+            .map_err(|e| classify(from, e))?;
+        let mut upload = PartUpload::new(self, to, content_type, Some(sha256));
         let copied = async {
             while let Some(chunk) = source.bytes().next().await {
                 upload.write(&chunk.map_err(|e| classify(from, e))?).await?;
@@ -247,6 +365,7 @@ impl ObjectStore {
 
     /// Every key under `prefix` (for checks and operations, not for hot paths).
     pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, ObjectError> {
+        requests::count(&requests::OTHER);
         let pages = self
             .bucket_for(prefix)
             .list(prefix.to_owned(), None)
@@ -294,10 +413,18 @@ struct PartUpload<'a> {
     upload_id: Option<String>,
     parts: Vec<s3::serde_types::Part>,
     size: u64,
+    /// The SHA-256 the whole object must have, and the hash of what was sent so far.
+    expected: Option<&'a str>,
+    hasher: Sha256,
 }
 
 impl<'a> PartUpload<'a> {
-    fn new(store: &'a ObjectStore, key: &'a str, content_type: &'a str) -> PartUpload<'a> {
+    fn new(
+        store: &'a ObjectStore,
+        key: &'a str,
+        content_type: &'a str,
+        expected: Option<&'a str>,
+    ) -> PartUpload<'a> {
         PartUpload {
             store,
             key,
@@ -306,11 +433,16 @@ impl<'a> PartUpload<'a> {
             upload_id: None,
             parts: Vec::new(),
             size: 0,
+            expected,
+            hasher: Sha256::new(),
         }
     }
 
     async fn write(&mut self, mut bytes: &[u8]) -> Result<(), ObjectError> {
         self.size += bytes.len() as u64;
+        if self.expected.is_some() {
+            self.hasher.update(bytes);
+        }
         while !bytes.is_empty() {
             let take = (PART_SIZE - self.buffer.len()).min(bytes.len());
             self.buffer.extend_from_slice(&bytes[..take]);
@@ -336,6 +468,7 @@ impl<'a> PartUpload<'a> {
             }
         };
         let part = std::mem::take(&mut self.buffer);
+        requests::count(&requests::PUT);
         let number = self.parts.len() as u32 + 1;
         let sent = bucket
             .put_multipart_chunk(part, self.key, number, &upload_id, self.content_type)
@@ -347,13 +480,29 @@ impl<'a> PartUpload<'a> {
 
     async fn finish(&mut self) -> Result<u64, ObjectError> {
         let Some(upload_id) = self.upload_id.clone() else {
-            self.store
-                .put(self.key, &self.buffer, self.content_type)
-                .await?;
+            match self.expected {
+                Some(sha256) => {
+                    self.store
+                        .put_checked(self.key, &self.buffer, self.content_type, sha256)
+                        .await?
+                }
+                None => {
+                    self.store
+                        .put(self.key, &self.buffer, self.content_type)
+                        .await?
+                }
+            }
             return Ok(self.size);
         };
         if !self.buffer.is_empty() {
             self.send_part().await?;
+        }
+        if let Some(sha256) = self.expected {
+            let found = hex::encode(std::mem::take(&mut self.hasher).finalize());
+            if found != sha256 {
+                // Not completed: the caller aborts the upload, nothing appears at the key.
+                return Err(ObjectError::BadDigest(self.key.to_owned()));
+            }
         }
         self.store
             .bucket_for(self.key)
@@ -367,7 +516,11 @@ impl<'a> PartUpload<'a> {
     /// Best effort: an upload left open only costs space until the store's cleanup.
     async fn abort(&mut self) {
         if let Some(upload_id) = self.upload_id.take() {
-            let _ = self.store.bucket_for(self.key).abort_upload(self.key, &upload_id).await;
+            let _ = self
+                .store
+                .bucket_for(self.key)
+                .abort_upload(self.key, &upload_id)
+                .await;
         }
     }
 }

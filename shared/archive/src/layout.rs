@@ -4,8 +4,9 @@
 //! <number, 7 digits>/<nn>-<file name>`), so an archivist can find a document from the
 //! register alone. Nothing is ever overwritten: an object already at the key with the same
 //! SHA-256 is the same document (a redelivery), a different one is an alarm for a human.
-//! Every write ends by streaming the stored object back and comparing its digest with the
-//! impronta, so what the archive holds is what the segnatura certifies.
+//! Every write sends the impronta with the bytes and the store refuses other bytes, so what
+//! the archive holds is what the segnatura certifies; [`verify_archived`] reads an object back
+//! for an independent check, off the hot path.
 
 use sportello_shared::objects::{ObjectError, ObjectStore, sha256_hex};
 use sportello_shared::worker::Failure;
@@ -111,7 +112,13 @@ pub fn sanitise(name: &str) -> String {
     safe
 }
 
-/// Puts `entry` in the archive unless it is there already, then proves the stored bytes.
+/// Puts `entry` in the archive unless it is there already, the store proving the bytes it
+/// keeps: they go with their impronta as `x-amz-checksum-sha256`, and the store refuses an
+/// object whose SHA-256 is not that one (a staged copy larger than a part is hashed as it is
+/// copied and never completed unless it matches). Nothing is read back on this path.
+///
+/// The key is checked first (one HEAD): Garage 2.5 answers 200 to `If-None-Match: *` on an
+/// existing key (measured), so only asking keeps an archived object from being overwritten. An object found there is streamed and compared (a redelivery, or an alarm).
 /// Returns the size of the stored object.
 pub async fn put_verified(objects: &ObjectStore, entry: &Entry<'_>) -> Result<u64, ArchiveError> {
     if objects.exists(&entry.key).await? {
@@ -128,7 +135,7 @@ pub async fn put_verified(objects: &ObjectStore, entry: &Entry<'_>) -> Result<u6
     match entry.source {
         Source::Bytes(bytes) => {
             // Checked before writing: bytes that do not match their impronta never reach the
-            // archive, where they could not be replaced.
+            // archive, where they could not be replaced. The store then checks what arrived.
             let found = sha256_hex(bytes);
             if found != entry.sha256 {
                 return Err(ArchiveError::Corrupted {
@@ -137,19 +144,41 @@ pub async fn put_verified(objects: &ObjectStore, entry: &Entry<'_>) -> Result<u6
                     found,
                 });
             }
-            objects.put(&entry.key, bytes, entry.media_type).await?;
+            objects
+                .put_checked(&entry.key, bytes, entry.media_type, &entry.sha256)
+                .await?;
+            Ok(bytes.len() as u64)
         }
         Source::Staged(staged) => {
-            objects
-                .copy_streaming(staged, &entry.key, entry.media_type)
-                .await?;
+            match objects
+                .copy_streaming_checked(staged, &entry.key, entry.media_type, &entry.sha256)
+                .await
+            {
+                Ok(size) => Ok(size),
+                // The staged bytes are not the registered ones: retrying cannot help.
+                Err(ObjectError::BadDigest(_)) => Err(ArchiveError::Corrupted {
+                    key: entry.key.clone(),
+                    expected: entry.sha256.clone(),
+                    found: format!("another digest (the staged copy {staged})"),
+                }),
+                Err(err) => Err(err.into()),
+            }
         }
     }
-    let (found, size) = objects.digest(&entry.key).await?;
-    if found != entry.sha256 {
+}
+
+/// The independent check, off the hot path: streams the archived object back and compares its
+/// SHA-256 with the impronta (for audits and the tests, never on a practice's way).
+pub async fn verify_archived(
+    objects: &ObjectStore,
+    key: &str,
+    sha256: &str,
+) -> Result<u64, ArchiveError> {
+    let (found, size) = objects.digest(key).await?;
+    if found != sha256 {
         return Err(ArchiveError::Corrupted {
-            key: entry.key.clone(),
-            expected: entry.sha256.clone(),
+            key: key.to_owned(),
+            expected: sha256.to_owned(),
             found,
         });
     }

@@ -2,7 +2,6 @@
 //! the register here, so that no other crate runs SQL on `registrations`.
 
 use base64::Engine;
-use sportello_shared::store::Tx;
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -18,9 +17,11 @@ pub struct RegistrationFacts {
     pub segnatura: String,
 }
 
-/// Reads the registration a cause produced for a practice (`protocol` for the incoming one).
+/// Reads the registration a cause produced for a practice (`protocol` for the incoming one),
+/// on any connection: a pooled one (one statement, no transaction to open and throw away) or
+/// a transaction's (`&mut *tx`).
 pub async fn registration_facts(
-    tx: &mut Tx,
+    connection: &mut sqlx::PgConnection,
     practice_id: Uuid,
     event_key: &str,
 ) -> Result<Option<RegistrationFacts>, sqlx::Error> {
@@ -30,7 +31,7 @@ pub async fn registration_facts(
     )
     .bind(practice_id)
     .bind(event_key)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(connection)
     .await?;
     Ok(row.map(|row| RegistrationFacts {
         id: row.get("id"),

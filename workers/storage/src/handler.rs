@@ -2,10 +2,11 @@
 //!
 //! For one practice it archives the istanza (the primary document, from the registration), every
 //! document (inline from the folder, or copied from the staging area) and the signed segnatura,
-//! each read back and checked against its impronta; then it records the keys, removes the staged
+//! together, each sent with its impronta for the store to verify; then it records the keys, removes the staged
 //! copies and moves the practice on. Every step is safe to repeat: a redelivery finds its
 //! objects already archived with the right digest and its transition already recorded.
 
+use futures::future::try_join_all;
 use sportello_archive::layout::{self as archive, Entry, Source};
 use sportello_archive::{Archived, record_archived};
 use sportello_register::facts::{impronta_hex, registration_facts};
@@ -23,6 +24,8 @@ use uuid::Uuid;
 /// The event key of the move to `stored`.
 pub const STORAGE_EVENT: &str = "storage";
 const ACTOR: &str = "worker:storage";
+/// Objects of one practice in flight at once.
+const ARCHIVE_CONCURRENCY: usize = 4;
 
 pub struct Storage {
     pub store: Store,
@@ -30,7 +33,6 @@ pub struct Storage {
     pub practice_exchange: String,
     pub events_exchange: String,
 }
-
 
 impl Handler for Storage {
     fn name(&self) -> &'static str {
@@ -90,15 +92,15 @@ impl Storage {
                 return Ok(Vec::new());
             }
         }
-        let mut tx = self.store.begin().await?;
-        let registration = registration_facts(&mut tx, id, INCOMING_EVENT)
+        let mut connection = self.store.pool().acquire().await?;
+        let registration = registration_facts(&mut connection, id, INCOMING_EVENT)
             .await?
             .ok_or_else(|| {
                 Failure::Reject(format!(
                     "practice {id} is registered but has no registration"
                 ))
             })?;
-        drop(tx);
+        drop(connection);
         let documents = self.store.documents(id).await?;
         let listed = registration
             .documents
@@ -180,28 +182,26 @@ impl Storage {
                 sha256: sha256_hex(registration.segnatura.as_bytes()),
             },
         ));
-        let mut archived = Vec::with_capacity(entries.len());
-        for (kind, file_name, media_type, entry) in &entries {
-            let size = archive::put_verified(&self.objects, entry).await?;
-            archived.push(Archived {
-                kind,
-                file_name: file_name.clone(),
-                media_type: media_type.clone(),
-                object_key: entry.key.clone(),
-                sha256: entry.sha256.clone(),
-                size,
+        // A practice's objects go to the store together (each to its own key, each proved by
+        // the store against its impronta), at most ARCHIVE_CONCURRENCY at a time: a large
+        // staged copy holds one part in memory.
+        let mut archived: Vec<Archived> = Vec::with_capacity(entries.len());
+        for group in entries.chunks(ARCHIVE_CONCURRENCY) {
+            let puts = group.iter().map(|(kind, file_name, media_type, entry)| {
+                self.archive_one(kind, file_name, media_type, entry)
             });
+            archived.extend(try_join_all(puts).await?);
         }
         // Every archived copy is proven: the staged ones have done their job. A redelivery
         // after this point finds the archive complete and never needs them again.
+        let mut staged = Vec::new();
         for document in &documents {
             if let Some(key) = &document.staged_key {
-                let key = self.verified_staging_key(id, document, key)?;
-                match self.objects.delete(key).await {
-                    Ok(()) | Err(ObjectError::NotFound(_)) => {}
-                    Err(err) => return Err(err.into()),
-                }
+                staged.push(self.verified_staging_key(id, document, key)?);
             }
+        }
+        for group in staged.chunks(ARCHIVE_CONCURRENCY) {
+            try_join_all(group.iter().map(|key| self.remove_staged(key))).await?;
         }
         let mut tx = self.store.begin().await?;
         record_archived(&mut tx, id, registration.id, &archived).await?;
@@ -231,6 +231,32 @@ impl Storage {
         tx.commit().await?;
         info!(practice_id = %id, objects = archived.len(), "practice stored");
         Ok(self.passed_on(id))
+    }
+
+    /// One object into the archive, proved by the store against its impronta.
+    async fn archive_one(
+        &self,
+        kind: &'static str,
+        file_name: &str,
+        media_type: &str,
+        entry: &Entry<'_>,
+    ) -> Result<Archived, Failure> {
+        let size = archive::put_verified(&self.objects, entry).await?;
+        Ok(Archived {
+            kind,
+            file_name: file_name.to_owned(),
+            media_type: media_type.to_owned(),
+            object_key: entry.key.clone(),
+            sha256: entry.sha256.clone(),
+            size,
+        })
+    }
+
+    async fn remove_staged(&self, key: &str) -> Result<(), Failure> {
+        match self.objects.delete(key).await {
+            Ok(()) | Err(ObjectError::NotFound(_)) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
     }
 
     fn passed_on(&self, id: Uuid) -> Vec<Outgoing> {
