@@ -207,7 +207,7 @@ impl Relay {
         }
         match tokio::time::timeout(self.timeout, self.open()).await {
             Err(_) => Err(self.too_slow("connect")),
-            Ok(Err(error)) => Err(classify(&error)),
+            Ok(Err(error)) => Err(error),
             Ok(Ok(connection)) => Ok(self.session(connection)),
         }
     }
@@ -217,24 +217,53 @@ impl Relay {
         self.connect().await?.send(message).await
     }
 
-    async fn open(&self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
-        let wrapper = match &self.security {
-            Security::Wrapper(parameters) => Some(parameters.clone()),
-            _ => None,
+    async fn open(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let classified = |error: lettre::transport::smtp::Error| classify(&error);
+        let mut connection = match &self.security {
+            // Our own socket, with Nagle's algorithm off: lettre writes a message's end in a
+            // small segment of its own, which otherwise waits for the relay's delayed ACK
+            // (~40 ms a message, whatever the relay's pace).
+            Security::Plain => {
+                let stream = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+                    .await
+                    .map_err(|e| {
+                        SendError::Temporary(format!(
+                            "the {} relay at {}:{}: {e}",
+                            self.name, self.host, self.port
+                        ))
+                    })?;
+                let _ = stream.set_nodelay(true);
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+                    .await
+                    .map_err(classified)?
+            }
+            security => {
+                let wrapper = match security {
+                    Security::Wrapper(parameters) => Some(parameters.clone()),
+                    _ => None,
+                };
+                AsyncSmtpConnection::connect_tokio1(
+                    (self.host.as_str(), self.port),
+                    Some(self.timeout),
+                    &self.hello,
+                    wrapper,
+                    None,
+                )
+                .await
+                .map_err(classified)?
+            }
         };
-        let mut connection = AsyncSmtpConnection::connect_tokio1(
-            (self.host.as_str(), self.port),
-            Some(self.timeout),
-            &self.hello,
-            wrapper,
-            None,
-        )
-        .await?;
         if let Security::StartTls(parameters) = &self.security {
-            connection.starttls(parameters.clone(), &self.hello).await?;
+            connection
+                .starttls(parameters.clone(), &self.hello)
+                .await
+                .map_err(classified)?;
         }
         if let Some(credentials) = &self.credentials {
-            connection.auth(DEFAULT_MECHANISMS, credentials).await?;
+            connection
+                .auth(DEFAULT_MECHANISMS, credentials)
+                .await
+                .map_err(classified)?;
         }
         Ok(connection)
     }
