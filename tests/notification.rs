@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use sportello_e2e::{PATIENCE, RunningFleet, TestEnv, json_files, samples_dir};
 use sportello_fleet::folder;
 use sportello_register::register::format_number;
-use sportello_shared::broker::{self, Outgoing, Publisher};
+use sportello_shared::broker::{self, Publisher};
 use sportello_shared::config::{PecRelaySettings, Settings, SmtpTls};
 use sportello_shared::domain::email::EmailAddress;
 use sportello_shared::domain::state::PracticeState;
@@ -255,13 +255,9 @@ async fn publish_events(env: &TestEnv, events: &[PracticeEvent]) {
         .unwrap();
     let publisher = Publisher::open(&connection).await.unwrap();
     for event in events {
+        // As the workers publish events: a state no queue binds goes nowhere.
         publisher
-            .publish(&Outgoing::json(
-                &env.exchange("events"),
-                &event.routing_key(),
-                event,
-                Some(event.practice_id),
-            ))
+            .publish(&event.outgoing(&env.exchange("events")))
             .await
             .unwrap();
     }
@@ -298,7 +294,8 @@ async fn a_redelivered_event_never_sends_a_second_email() {
     let fleet = env.start_fleet(&["notification"]);
     mail::wait_until_settled(env.app.store.pool(), &ids, PATIENCE).await;
 
-    // The same events again, after the emails went out; and a state the citizen never hears of.
+    // The same events again, after the emails went out; and a state the citizen never hears of
+    // (no longer even routed to the notification queue).
     publish_events(
         &env,
         &[
@@ -341,4 +338,34 @@ async fn a_redelivered_event_never_sends_a_second_email() {
     }
     let _ = std::fs::remove_dir_all(scratch_dir(&env));
     env.teardown().await;
+}
+
+/// The notification queue is bound to exactly the events that can send an email: a state that
+/// concerns the citizen but is not bound would never be mailed; one bound but not concerning
+/// the citizen would cost a delivery for nothing.
+#[test]
+fn the_notification_queue_hears_exactly_the_states_that_send_mail() {
+    let topology = sportello_shared::topology::Topology::load(
+        sportello_e2e::repository_root()
+            .join("queues.toml")
+            .to_str()
+            .unwrap(),
+    )
+    .expect("queues.toml loads");
+    let bound: BTreeSet<String> = topology
+        .worker("notification")
+        .unwrap()
+        .bindings
+        .iter()
+        .map(|(exchange, key)| {
+            assert_eq!(exchange.name, "sportello.events", "{key}");
+            key.clone()
+        })
+        .collect();
+    let mailed: BTreeSet<String> = PracticeState::ALL
+        .iter()
+        .filter(|s| sportello_notification::handler::concerns_citizen(**s))
+        .map(|s| format!("practice.{}", s.as_str()))
+        .collect();
+    assert_eq!(bound, mailed);
 }

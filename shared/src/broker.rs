@@ -88,6 +88,10 @@ pub struct Outgoing {
     pub body: Vec<u8>,
     pub headers: FieldTable,
     pub message_id: Option<String>,
+    /// The broker must route it to a queue (else the publish fails as `Unroutable`): true for
+    /// work, false for a broadcast nobody may be listening to (the `events` exchange, whose
+    /// queues bind only the events they need).
+    pub mandatory: bool,
 }
 
 impl Outgoing {
@@ -109,6 +113,7 @@ impl Outgoing {
             body: serde_json::to_vec(body).expect("message types always serialise"),
             headers,
             message_id: practice_id.map(|id| id.to_string()),
+            mandatory: true,
         }
     }
 
@@ -199,7 +204,7 @@ impl Publisher {
             properties = properties.with_user_id(ShortString::from(user.as_str()));
         }
         let options = BasicPublishOptions {
-            mandatory: true,
+            mandatory: message.mandatory,
             ..BasicPublishOptions::default()
         };
         let confirmation = self

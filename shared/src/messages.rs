@@ -76,13 +76,18 @@ impl PracticeEvent {
     }
 
     /// The event, ready for the `events` exchange (named `events_exchange` on the broker).
+    /// Not mandatory: a state no queue binds (no email, no live feed open) goes nowhere, and
+    /// that is no failure.
     pub fn outgoing(&self, events_exchange: &str) -> Outgoing {
-        Outgoing::json(
-            events_exchange,
-            &self.routing_key(),
-            self,
-            Some(self.practice_id),
-        )
+        Outgoing {
+            mandatory: false,
+            ..Outgoing::json(
+                events_exchange,
+                &self.routing_key(),
+                self,
+                Some(self.practice_id),
+            )
+        }
     }
 }
 

@@ -494,12 +494,15 @@ async fn process_batch<H: BatchHandler>(handler: &H, context: &Context, batch: V
             });
         debug_assert_eq!(outcomes.len(), batch.len());
         let mut outcomes = outcomes.into_iter();
-        for (message, delivery) in incoming.iter().zip(&batch) {
+        // Every message's publishes go out together and their confirms are awaited together;
+        // each message is still acked only after its own outputs are confirmed.
+        let settling = incoming.iter().zip(&batch).map(|(message, delivery)| {
             let outcome = outcomes
                 .next()
                 .unwrap_or_else(|| Outcome::Retry("the batch handler gave no outcome".into()));
-            finish(context, message, delivery, outcome, started).await;
-        }
+            finish(context, message, delivery, outcome, started)
+        });
+        futures::future::join_all(settling).await;
     }
     .instrument(span)
     .await
@@ -586,10 +589,10 @@ async fn settle(
 ) -> Result<(), BrokerError> {
     match outcome {
         Outcome::Done(outputs) => {
-            for output in &outputs {
-                context.publisher.publish(output).await?;
-            }
-            Ok(())
+            // Pipelined on the one channel (sent in order), the confirms awaited together.
+            futures::future::try_join_all(outputs.iter().map(|o| context.publisher.publish(o)))
+                .await
+                .map(|_| ())
         }
         Outcome::Retry(reason) => match context.queues.retry_tiers.get(incoming.attempt as usize) {
             Some(tier) => {
@@ -610,6 +613,7 @@ async fn settle(
                         .message_id()
                         .as_ref()
                         .map(|s| s.to_string()),
+                    mandatory: true,
                 };
                 context.publisher.publish(&retry).await
             }
@@ -649,6 +653,7 @@ async fn to_error_queue(
             .message_id()
             .as_ref()
             .map(|s| s.to_string()),
+        mandatory: true,
     };
     context.publisher.publish(&failed).await
 }

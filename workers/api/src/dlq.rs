@@ -299,6 +299,7 @@ pub async fn replay(
         body: source.body,
         headers: replay_headers(&source.headers, id),
         message_id: source.message_id,
+        mandatory: true,
     };
     publisher.publish(&message).await?;
     tx.commit().await?;
