@@ -18,6 +18,7 @@
 
 pub mod accounts;
 pub mod bridge;
+pub mod errors;
 pub mod pages;
 pub mod session;
 mod view;
@@ -46,10 +47,21 @@ pub fn router() -> Router<ApiState> {
             "/cruscotto/nuova/{type}",
             get(pages::new_practice_form).post(pages::file_practice),
         )
+        .route("/cruscotto/code-errore", get(errors::list))
+        .route("/cruscotto/code-errore/{id}", get(errors::show))
+        .route(
+            "/cruscotto/code-errore/{id}/ripubblica",
+            post(errors::replay),
+        )
+        .route("/cruscotto/code-errore/{id}/scarta", post(errors::discard))
         .route("/area-personale", get(pages::citizen_home))
         .route(
             "/area-personale/pratiche/{id}",
             get(pages::citizen_practice),
+        )
+        .route(
+            "/area-personale/pratiche/{id}/integrazione",
+            post(pages::citizen_integration),
         )
         .route("/static/app/{file}", get(own_asset))
         .route("/static/pkg/{*path}", get(package_asset))

@@ -23,7 +23,7 @@ use sportello_shared::domain::tax_code;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
-type Fields = HashMap<String, String>;
+pub(super) type Fields = HashMap<String, String>;
 
 /// The session's user, or the way to the sign-in page.
 async fn signed_in(
@@ -46,7 +46,7 @@ async fn signed_in(
 }
 
 /// An operator with `role`.
-async fn operator(
+pub(super) async fn operator(
     state: &ApiState,
     headers: &HeaderMap,
     role: OperatorRole,
@@ -59,7 +59,7 @@ async fn operator(
 }
 
 /// The form's CSRF token must be the session's.
-fn csrf(user: &WebUser, fields: &Fields) -> Result<(), Refusal> {
+pub(super) fn csrf(user: &WebUser, fields: &Fields) -> Result<(), Refusal> {
     match fields.get("csrf") {
         Some(token) if session::same(token, &user.csrf) => Ok(()),
         _ => Err(Refusal::Csrf),
@@ -67,7 +67,7 @@ fn csrf(user: &WebUser, fields: &Fields) -> Result<(), Refusal> {
 }
 
 /// What every page's frame shows of its user.
-fn who(user: &WebUser) -> serde_json::Value {
+pub(super) fn who(user: &WebUser) -> serde_json::Value {
     serde_json::json!({
         "name": user.name,
         "operator": user.is_operator(),
@@ -476,11 +476,20 @@ fn summaries(state: &ApiState, list: Vec<folder::PracticeSummary>) -> Vec<Summar
         .collect()
 }
 
+/// What a practice page says beside the practice: a form's outcome.
+#[derive(Default)]
+struct Said<'a> {
+    status: Option<StatusCode>,
+    notice: Option<&'a str>,
+    errors: &'a [String],
+}
+
 async fn practice_page(
     state: &ApiState,
     user: &WebUser,
     id: &str,
     base: &str,
+    said: Said<'_>,
 ) -> Result<Response, Refusal> {
     let id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
     let Some(view) = folder::practice(state.services().store.pool(), id).await? else {
@@ -507,7 +516,20 @@ async fn practice_page(
     .into_iter()
     .map(|s| (s, state_label(s)))
     .collect();
-    Ok(page(
+    // What the office asked for last, shown beside the integration form.
+    let asked = view
+        .timeline
+        .iter()
+        .rev()
+        .find(|t| t.to == "integration_requested")
+        .map(|t| t.details.clone());
+    let kind = state
+        .services()
+        .catalog
+        .get(&view.practice_type)
+        .map(published::practice_type);
+    Ok(page_with(
+        said.status.unwrap_or(StatusCode::OK),
         "practice.html",
         serde_json::json!({
             "user": who(user),
@@ -516,6 +538,10 @@ async fn practice_page(
             "label": state_label(&view.state),
             "labels_json": serde_json::to_string(&labels).expect("labels serialise"),
             "labels": labels,
+            "asked": asked,
+            "kind": kind,
+            "notice": said.notice,
+            "errors": said.errors,
             "practice": view,
         }),
     ))
@@ -527,7 +553,7 @@ pub async fn operator_practice(
     Path(id): Path<String>,
 ) -> Result<Response, Refusal> {
     let user = operator(&state, &headers, OperatorRole::Counter).await?;
-    practice_page(&state, &user, &id, "/cruscotto").await
+    practice_page(&state, &user, &id, "/cruscotto", Said::default()).await
 }
 
 pub async fn new_practice(
@@ -577,7 +603,7 @@ pub async fn file_practice(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(code): Path<String>,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Result<Response, Refusal> {
     let user = operator(&state, &headers, OperatorRole::Counter).await?;
     let t = state
@@ -586,35 +612,7 @@ pub async fn file_practice(
         .get(&code)
         .ok_or(Refusal::NotFound)?
         .clone();
-    let mut fields = Fields::new();
-    let mut documents = Vec::new();
-    while let Some(part) = multipart.next_field().await.map_err(|e| {
-        Refusal::BadRequest(format!("Il modulo non è stato ricevuto per intero: {e}"))
-    })? {
-        let name = part.name().unwrap_or("").to_owned();
-        if let Some(role) = name.strip_prefix("doc_") {
-            let file_name = part.file_name().unwrap_or("").to_owned();
-            let media_type = part
-                .content_type()
-                .unwrap_or("application/octet-stream")
-                .to_owned();
-            let bytes: Bytes = part.bytes().await.map_err(|e| {
-                Refusal::BadRequest(format!("Un documento non è stato ricevuto per intero: {e}"))
-            })?;
-            if !bytes.is_empty() {
-                documents.push(serde_json::json!({
-                    "role": role,
-                    "file_name": file_name,
-                    "media_type": media_type,
-                    "sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-                    "content_base64": base64::engine::general_purpose::STANDARD.encode(&bytes),
-                }));
-            }
-        } else {
-            let value = part.text().await.unwrap_or_default();
-            fields.insert(name, value);
-        }
-    }
+    let (fields, documents) = read_form(multipart).await?;
     csrf(&user, &fields)?;
     let operator_id = user.operator_id().unwrap_or_default().to_owned();
     let text = |key: &str| {
@@ -662,10 +660,74 @@ pub async fn file_practice(
         "data": data,
         "documents": documents,
     });
+    match publish_submission(&state, &user, &submission).await {
+        Ok(()) => {
+            let id = sportello_shared::domain::submission::practice_id_for(&key);
+            taken_in(&state, id).await;
+            Ok(Redirect::to(&format!("/cruscotto/pratiche/{id}")).into_response())
+        }
+        Err(message) => form_page(
+            &state,
+            &user,
+            &code,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &fields,
+            &[message],
+        ),
+    }
+}
+
+/// A multipart form's text fields, and its files (`doc_<role>`) as the contract's inline
+/// documents; empty file inputs are left out.
+async fn read_form(mut multipart: Multipart) -> Result<(Fields, Vec<serde_json::Value>), Refusal> {
+    let mut fields = Fields::new();
+    let mut documents = Vec::new();
+    while let Some(part) = multipart.next_field().await.map_err(|e| {
+        Refusal::BadRequest(format!("Il modulo non è stato ricevuto per intero: {e}"))
+    })? {
+        let name = part.name().unwrap_or("").to_owned();
+        if let Some(role) = name.strip_prefix("doc_") {
+            let role = role.to_owned();
+            let file_name = part.file_name().unwrap_or("").to_owned();
+            let media_type = part
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_owned();
+            let bytes: Bytes = part.bytes().await.map_err(|e| {
+                Refusal::BadRequest(format!("Un documento non è stato ricevuto per intero: {e}"))
+            })?;
+            if !bytes.is_empty() {
+                documents.push(serde_json::json!({
+                    "role": role,
+                    "file_name": file_name,
+                    "media_type": media_type,
+                    "sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+                    "content_base64": base64::engine::general_purpose::STANDARD.encode(&bytes),
+                }));
+            }
+        } else {
+            let value = part.text().await.unwrap_or_default();
+            fields.insert(name, value);
+        }
+    }
+    Ok((fields, documents))
+}
+
+/// Publishes `submission` through `POST /submissions`'s own path, as `user`; the refusal's
+/// message otherwise.
+async fn publish_submission(
+    state: &ApiState,
+    user: &WebUser,
+    submission: &serde_json::Value,
+) -> Result<(), String> {
+    let subject = match &user.caller {
+        Caller::Operator { id, .. } => id.clone(),
+        Caller::Citizen { tax_code } => tax_code.clone(),
+    };
     let session = Session {
         caller: user.caller.clone(),
         issuer: crate::web::bridge::ISSUER.to_owned(),
-        subject: operator_id.clone(),
+        subject,
         accepted_until: u64::MAX,
     };
     let mut json_headers = HeaderMap::new();
@@ -673,29 +735,26 @@ pub async fn file_practice(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    let body = Bytes::from(serde_json::to_vec(&submission).expect("JSON"));
+    let body = Bytes::from(serde_json::to_vec(submission).expect("JSON"));
     match crate::routes::submissions::submit(State(state.clone()), session, json_headers, Ok(body))
         .await
     {
-        Ok(response) if response.status() == StatusCode::ACCEPTED => {
-            let id = sportello_shared::domain::submission::practice_id_for(&key);
-            Ok(Redirect::to(&format!("/cruscotto/pratiche/{id}")).into_response())
+        Ok(response) if response.status() == StatusCode::ACCEPTED => Ok(()),
+        Ok(response) => Err(format!("Risposta inattesa: {}", response.status())),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// Waits, a few seconds at most, for intake to take the practice in, so that the page the
+/// form leads to shows it (the broker has it already; intake is usually a matter of
+/// milliseconds). Past that the page answers as for any practice not yet known.
+async fn taken_in(state: &ApiState, id: Uuid) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = state.services().store.practice(id).await {
+            return;
         }
-        Ok(response) => Err(Refusal::Unavailable(format!(
-            "Risposta inattesa: {}",
-            response.status()
-        ))),
-        Err(err) => {
-            let message = err.to_string();
-            form_page(
-                &state,
-                &user,
-                &code,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &fields,
-                &[message],
-            )
-        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 
@@ -721,7 +780,101 @@ pub async fn citizen_practice(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(q): Query<Fields>,
 ) -> Result<Response, Refusal> {
     let user = signed_in(&state, &headers, false).await?;
-    practice_page(&state, &user, &id, "/area-personale").await
+    let notice = q
+        .contains_key("integrazione")
+        .then_some("Integrazione inviata: l'ufficio la riceverà dopo la protocollazione.");
+    practice_page(
+        &state,
+        &user,
+        &id,
+        "/area-personale",
+        Said {
+            notice,
+            ..Said::default()
+        },
+    )
+    .await
+}
+
+/// The citizen answers the office's integration request: what they upload becomes a
+/// submission with `integrates`, on the portal's channel, through `POST /submissions`'s path;
+/// validation, protocol, storage and dispatch take it from there.
+pub async fn citizen_integration(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, Refusal> {
+    let user = signed_in(&state, &headers, false).await?;
+    let (fields, documents) = read_form(multipart).await?;
+    csrf(&user, &fields)?;
+    let practice_id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
+    let record = state
+        .services()
+        .store
+        .practice(practice_id)
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "a page's query failed");
+            Refusal::Unavailable(
+                "Il servizio non è al momento disponibile. Riprovi tra poco.".into(),
+            )
+        })?
+        .filter(|r| user.caller.may_read(&r.tax_code))
+        .ok_or(Refusal::NotFound)?;
+    let refuse = |message: String| {
+        let errors = [message];
+        let state = state.clone();
+        let user = user.clone();
+        let id = id.clone();
+        async move {
+            practice_page(
+                &state,
+                &user,
+                &id,
+                "/area-personale",
+                Said {
+                    status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+                    errors: &errors,
+                    ..Said::default()
+                },
+            )
+            .await
+        }
+    };
+    if record.state != sportello_shared::domain::state::PracticeState::IntegrationRequested {
+        return refuse("La pratica non è in attesa di integrazioni.".to_owned()).await;
+    }
+    if documents.is_empty() {
+        return refuse("Alleghi almeno un documento.".to_owned()).await;
+    }
+    let subject = fields
+        .get("oggetto")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("Integrazione: {}", record.subject));
+    let key = match fields.get("chiave").filter(|k| !k.is_empty()) {
+        Some(k) => k.clone(),
+        None => format!("area-personale:{practice_id}:{}", Uuid::new_v4()),
+    };
+    let submission = serde_json::json!({
+        "schema_version": 1,
+        "idempotency_key": key,
+        "channel": {"kind": "portal"},
+        "practice_type": record.practice_type,
+        "applicant": record.submission["applicant"],
+        "subject": subject,
+        "integrates": practice_id,
+        "documents": documents,
+    });
+    match publish_submission(&state, &user, &submission).await {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "/area-personale/pratiche/{practice_id}?integrazione=inviata"
+        ))
+        .into_response()),
+        Err(message) => refuse(message).await,
+    }
 }

@@ -25,6 +25,8 @@ fn environment() -> &'static Environment<'static> {
             ("new_form.html", include_str!("templates/new_form.html")),
             ("citizen.html", include_str!("templates/citizen.html")),
             ("practices.html", include_str!("templates/practices.html")),
+            ("errors.html", include_str!("templates/errors.html")),
+            ("error.html", include_str!("templates/error.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|err| panic!("template {name}: {err}"));
@@ -159,6 +161,50 @@ mod tests {
         renders(
             "signin.html",
             serde_json::json!({"csrf": "x", "notice": null, "error": "e"}),
+        );
+        renders(
+            "errors.html",
+            serde_json::json!({"user": user, "all": false, "messages": [{"id": 1, "stage": "intake", "reason": "r", "attempts": 1, "practice_id": null, "status": "parked", "parked_at": "01/12/2026 12:00:00"}]}),
+        );
+        renders(
+            "error.html",
+            serde_json::json!({"user": user, "m": {"id": 1, "stage": "intake", "reason": "r", "attempts": 1, "practice_id": null, "error_queue": "q.errors", "work_queue": "q", "status": "parked", "parked_at": "x", "failed_at": null}, "settlement": null, "headers": "{}", "body": "{}", "notice": null, "error": null}),
+        );
+    }
+
+    /// The citizen's page of a practice the office wants completed: what is missing and the
+    /// form to send it, shown; on another state the form is there but hidden, for the live
+    /// timeline to reveal.
+    #[test]
+    fn the_integration_form_follows_the_state() {
+        let catalog = Catalog::embedded().unwrap();
+        let kind = crate::published::practice_type(catalog.get("edilizia.cila").unwrap());
+        let render = |state: &str| {
+            let context = serde_json::json!({
+                "user": {"name": "FRRPLA71C02A944P", "operator": false, "csrf": "x"},
+                "title": "CILA", "label": "", "labels_json": "{}", "labels": {},
+                "asked": {"missing": ["Ricevuta dei diritti"], "message": "Servono i documenti.", "deadline": "2026-12-31"},
+                "kind": kind, "notice": null, "errors": [],
+                "practice": {"id": "0b6a8f7e-0000-4000-8000-000000000000", "state": state, "subject": "CILA",
+                             "tax_code": "FRRPLA71C02A944P", "registrations": [], "timeline": [], "documents": [], "notifications": []},
+            });
+            environment()
+                .get_template("practice.html")
+                .unwrap()
+                .render(minijinja::value::Serde(context))
+                .unwrap()
+        };
+        let asked = render("integration_requested");
+        assert!(asked.contains("id=\"integrazione\""), "{asked}");
+        assert!(asked.contains("<li>Ricevuta dei diritti</li>"), "{asked}");
+        assert!(
+            !asked.contains("data-show-in=\"integration_requested\" hidden"),
+            "{asked}"
+        );
+        let later = render("dispatched");
+        assert!(
+            later.contains("data-show-in=\"integration_requested\" hidden"),
+            "{later}"
         );
     }
 }

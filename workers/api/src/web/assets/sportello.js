@@ -4,6 +4,24 @@
 (function () {
   "use strict";
 
+  // Parts of the page that make sense in one state only (the integration form, the
+  // hand-over at the counter) follow the live state.
+  function showFor(state, details) {
+    document.querySelectorAll("[data-show-in]").forEach(function (part) {
+      var states = part.getAttribute("data-show-in").split(" ");
+      part.hidden = states.indexOf(state) < 0;
+    });
+    var missing = document.getElementById("mancanti");
+    if (state === "integration_requested" && missing && details.missing) {
+      missing.textContent = "";
+      details.missing.forEach(function (m) {
+        var item = document.createElement("li");
+        item.textContent = m;
+        missing.appendChild(item);
+      });
+    }
+  }
+
   function followTimeline(list) {
     var labels = JSON.parse(list.getAttribute("data-labels") || "{}");
     var state = document.getElementById("stato");
@@ -23,6 +41,7 @@
         state.textContent = labels[t.to] || t.to;
         state.setAttribute("data-state", t.to);
       }
+      showFor(t.to, t.details || {});
       if (announce) {
         announce.textContent = "Nuovo stato: " + (labels[t.to] || t.to);
       }
