@@ -14,6 +14,13 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 bash "$LOCAL_DIR/stack-up.sh"
 cd "$REPO_ROOT"
+if [[ ! -x /usr/bin/chromium ]]; then
+    # The browser tests (tests/browser.rs) drive Debian's Chromium; Playwright's own browser
+    # download is not used.
+    log "installing chromium and chromium-driver (browser tests)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver ||
+        { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; }
+fi
 log "installing the pages' front-end packages (web/package-lock.json)"
 (cd web && npm ci --no-audit --no-fund)
 log "building the workspace"

@@ -1,0 +1,214 @@
+//! The pages in a real browser: Debian's headless Chromium, driven by playwright-core from the
+//! scripts of `tests/browser/`, against the real fleet, the back-office simulator and the HTTP
+//! service on a loopback port (each on this test's own database, broker namespace and staging
+//! prefix).
+//!
+//! - `operator.mjs`: an operator signs in, files a practice at the counter with a document,
+//!   watches it reach `dispatched` without reloading, the simulator completes it, the operator
+//!   finds it ready for pickup and in the citizen's folder;
+//! - `citizen.mjs`: a citizen comes in through the portal's hand-over link, sees their own
+//!   practices only (another's answers 404), follows one live until the office asks for an
+//!   integration;
+//! - `refusals.mjs`: a wrong password, a form without its CSRF token and an expired session
+//!   each get their refusal.
+//!
+//! Every page the scripts meet is photographed (into `target/browser-screenshots/`) and checked
+//! with axe-core: a serious or critical violation fails the test. Needs `/usr/bin/chromium`
+//! (deploy/local/test.sh installs it) and `web/node_modules` (`npm ci` in web/).
+
+#[allow(dead_code)]
+#[path = "http/support.rs"]
+mod support;
+
+use sportello_api::auth::OperatorRole;
+use sportello_api::web::accounts;
+use sportello_e2e::{PATIENCE, ROUND_TRIP, TestEnv, repository_root};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use support::TestApi;
+
+const PASSWORD: &str = "una password da sportello";
+const OPERATOR: &str = "OP-BG-031";
+
+fn screenshots() -> PathBuf {
+    repository_root().join("target/browser-screenshots")
+}
+
+/// Runs `node tests/browser/<scenario>.mjs <base> <screenshots> <args…>`, within the
+/// patience; its JSON report, which must say `ok`. A line `{"waiting": what}` from the script
+/// is answered (a line on its stdin) once `until(what)` has returned.
+async fn scenario<F, Fut>(name: &str, base: &str, args: &[&str], until: F) -> serde_json::Value
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: deploy/local/test.sh installs it (apt-get install chromium chromium-driver)"
+    );
+    let root = repository_root();
+    assert!(
+        root.join("web/node_modules/playwright-core").is_dir(),
+        "web/node_modules is missing: (cd web && npm ci)"
+    );
+    let script = root.join(format!("tests/browser/{name}.mjs"));
+    let mut child = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(base)
+        .arg(screenshots())
+        .args(args)
+        .current_dir(&root)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stderr = child.stderr.take().unwrap();
+    // The scenario's own waits are bounded by the same patience; this is the net beneath them.
+    let deadline = tokio::time::Instant::now() + PATIENCE * 3;
+    let mut last = String::new();
+    loop {
+        let line = tokio::time::timeout_at(deadline, stdout.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("{name}.mjs did not finish"))
+            .expect("node's stdout");
+        let Some(line) = line else { break };
+        match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(asked) if asked["waiting"].is_string() => {
+                until(asked["waiting"].as_str().unwrap().to_owned()).await;
+                stdin.write_all(b"\n").await.expect("node's stdin");
+            }
+            _ => last = line,
+        }
+    }
+    let status = tokio::time::timeout_at(deadline, child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("{name}.mjs did not exit"))
+        .expect("node exits");
+    let mut errors = String::new();
+    let _ = stderr.read_to_string(&mut errors).await;
+    let report: serde_json::Value = serde_json::from_str(&last)
+        .unwrap_or_else(|e| panic!("{name}.mjs printed no JSON ({e}):\n{last}\n{errors}"));
+    assert!(
+        status.success() && report["ok"] == true,
+        "{name}.mjs failed ({status}):\nfailures: {:#}\naxe (serious, critical): {:#}\n{errors}",
+        report["failures"],
+        report["violations"]
+    );
+    assert!(
+        report["pages"].as_array().is_some_and(|p| !p.is_empty()),
+        "{report}"
+    );
+    report
+}
+
+/// For scenarios that never wait.
+async fn nothing(what: String) {
+    panic!("nothing to wait for, asked for {what}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_and_citizen_in_a_browser() {
+    let env = TestEnv::new().await;
+    let fleet = env.start_fleet(&ROUND_TRIP);
+    let simulator = env.start_simulator();
+    let api = TestApi::start(&env).await;
+    // A second service on the same fleet whose sessions expire after three seconds idle, for
+    // the expired session.
+    let brief = TestApi::start_with(&env, |http| http.web.idle_secs = 3).await;
+    let pool = env.app.store.pool();
+    let roles: BTreeSet<OperatorRole> = [OperatorRole::Counter].into();
+    accounts::add(pool, OPERATOR, "Giulia Bianchi", &roles, PASSWORD)
+        .await
+        .unwrap();
+
+    // The operator files a practice for Elena Carminati, with her identity card.
+    let card = repository_root().join("samples/documents/carta-identita-carminati.jpg");
+    let counter_cf = "CRMLNE58T43A794A";
+    let desk = scenario(
+        "operator",
+        &api.base,
+        &[OPERATOR, PASSWORD, card.to_str().unwrap(), counter_cf],
+        nothing,
+    )
+    .await;
+    let filed: uuid::Uuid = desk["facts"]["practice_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{desk}"));
+    assert_eq!(desk["facts"]["dispatched_live"], true, "{desk}");
+    let record = env
+        .practice(filed)
+        .await
+        .expect("the filed practice exists");
+    assert_eq!(record.tax_code, counter_cf);
+    let seen: Vec<String> = serde_json::from_value(desk["facts"]["states_seen"].clone()).unwrap();
+    assert!(
+        seen.iter().any(|s| s == "dispatched")
+            && seen.last().map(String::as_str) == Some("completed"),
+        "{seen:?}"
+    );
+
+    // A citizen with a CILA the office will want completed; the hand-over link the portal
+    // would give them.
+    let cila = support::sample("edilizia.cila-01.json");
+    let citizen_cf = cila["applicant"]["tax_code"].as_str().unwrap().to_owned();
+    let accepted = api
+        .post_json("/submissions", Some(&api.citizen(&citizen_cf)), &cila)
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text());
+    let own = accepted.json()["practice_id"].as_str().unwrap().to_owned();
+    let handover = format!("/accesso/cittadino?token={}", api.citizen(&citizen_cf));
+    let receipt = repository_root().join("samples/documents/ricevuta-diritti-ferrari.pdf");
+    let area = scenario(
+        "citizen",
+        &api.base,
+        &[
+            &handover,
+            &own,
+            &filed.to_string(),
+            receipt.to_str().unwrap(),
+        ],
+        nothing,
+    )
+    .await;
+    assert_eq!(area["facts"]["listed"], serde_json::json!([own]), "{area}");
+    assert_eq!(area["facts"]["integration_live"], true, "{area}");
+    assert_eq!(area["facts"]["integrated"], true, "{area}");
+    let integration: Option<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM practices WHERE integrates = $1 AND channel = 'portal'")
+            .bind(own.parse::<uuid::Uuid>().unwrap())
+            .fetch_optional(pool)
+            .await
+            .unwrap();
+    assert!(integration.is_some(), "no integration was filed for {own}");
+
+    // The refusals. The session left idle is watched in the database: any request would
+    // restart its idle clock.
+    let idle = |_: String| async {
+        support::eventually("the operator's session is idle long enough", || async {
+            let idle: Option<bool> = sqlx::query_scalar(
+                "SELECT bool_and(last_seen_at < now() - interval '4 seconds') FROM web_sessions \
+                 WHERE operator_id = $1 AND ended_at IS NULL",
+            )
+            .bind(OPERATOR)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            idle.unwrap_or(false).then_some(())
+        })
+        .await
+    };
+    let refused = scenario("refusals", &brief.base, &[OPERATOR, PASSWORD], idle).await;
+    assert_eq!(refused["pages"].as_array().unwrap().len(), 3, "{refused}");
+
+    brief.stop().await;
+    api.stop().await;
+    simulator.stop().await;
+    fleet.stop().await;
+    env.teardown().await;
+}
