@@ -9,6 +9,8 @@ CREATE TABLE procedure_clocks (
     silence          text NOT NULL CHECK (silence IN ('consent', 'refusal', 'nothing')),
     office           text NOT NULL,
     started_on       date NOT NULL,
+    -- The instant of the registration, for a shortened day (procedure.day_secs).
+    started_at       timestamptz NOT NULL,
     -- protocol date + term + suspended days (with an open suspension: as if it ran its course).
     due_on           date NOT NULL,
     suspended_days   integer NOT NULL DEFAULT 0 CHECK (suspended_days >= 0),

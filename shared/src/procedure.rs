@@ -33,6 +33,22 @@ pub fn legal_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&Rome).date_naive()
 }
 
+/// The procedure's day at `now` for a clock started on `started_on` at `started_at`: the
+/// Italian calendar date, or — when a demo shortens the day to `day_secs` seconds — the
+/// protocol date plus the shortened days elapsed since the registration.
+pub fn day_of(
+    started_on: NaiveDate,
+    started_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    day_secs: u64,
+) -> NaiveDate {
+    if day_secs == 0 || day_secs == 86_400 {
+        return legal_date(now);
+    }
+    let elapsed = (now - started_at).num_seconds().max(0) as u64;
+    started_on + Duration::days((elapsed / day_secs) as i64)
+}
+
 /// Why the term stands still.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -211,11 +227,13 @@ pub async fn start(
     practice_id: Uuid,
     practice_type: &PracticeType,
     protocol_date: NaiveDate,
+    registered_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let clock = Clock::start(protocol_date, practice_type.term_days);
     sqlx::query(
         "INSERT INTO procedure_clocks (practice_id, practice_type, term_days, silence, office, \
-         started_on, due_on) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+         started_on, due_on, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT DO NOTHING",
     )
     .bind(practice_id)
     .bind(&practice_type.code)
@@ -224,6 +242,7 @@ pub async fn start(
     .bind(&practice_type.office)
     .bind(protocol_date)
     .bind(clock.due_on())
+    .bind(registered_at)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -248,11 +267,16 @@ fn clock_of(row: &sqlx::postgres::PgRow) -> Clock {
 macro_rules! columns {
     () => {
         "practice_id, practice_type, term_days, silence, office, started_on, due_on, \
-         suspended_days, suspension_kind, suspended_since, integration_used, concluded_at"
+         suspended_days, suspension_kind, suspended_since, integration_used, concluded_at, \
+         started_at"
     };
 }
 
-async fn locked(tx: &mut Tx, practice_id: Uuid) -> Result<Option<Clock>, sqlx::Error> {
+/// A clock locked for a change, with the instant it started.
+async fn locked(
+    tx: &mut Tx,
+    practice_id: Uuid,
+) -> Result<Option<(Clock, DateTime<Utc>)>, sqlx::Error> {
     let row = sqlx::query(concat!(
         "SELECT ",
         columns!(),
@@ -261,7 +285,9 @@ async fn locked(tx: &mut Tx, practice_id: Uuid) -> Result<Option<Clock>, sqlx::E
     .bind(practice_id)
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(row.as_ref().map(clock_of))
+    Ok(row
+        .as_ref()
+        .map(|row| (clock_of(row), row.get("started_at"))))
 }
 
 /// Writes `clock` back (due date recomputed).
@@ -287,11 +313,15 @@ pub async fn suspend(
     tx: &mut Tx,
     practice_id: Uuid,
     kind: SuspensionKind,
-    on: NaiveDate,
+    now: DateTime<Utc>,
+    day_secs: u64,
 ) -> Result<bool, sqlx::Error> {
-    let Some(mut clock) = locked(tx, practice_id).await? else {
+    let Some((mut clock, started_at)) = locked(tx, practice_id).await? else {
         return Ok(false);
     };
+    let on = day_of(clock.started_on, started_at, now, day_secs);
+    // A suspension that ran out before is over before another is asked for.
+    clock.settle(on);
     let suspended = clock.suspend(kind, on);
     if suspended {
         save(tx, practice_id, &clock).await?;
@@ -299,16 +329,18 @@ pub async fn suspend(
     Ok(suspended)
 }
 
-/// Resumes the practice's term on `on` (the citizen's answer was registered); returns the days
-/// the suspension counted, `None` when none was open.
+/// Resumes the practice's term at `now` (the citizen's answer was registered); returns the
+/// days the suspension counted, `None` when none was open.
 pub async fn resume(
     tx: &mut Tx,
     practice_id: Uuid,
-    on: NaiveDate,
+    now: DateTime<Utc>,
+    day_secs: u64,
 ) -> Result<Option<u32>, sqlx::Error> {
-    let Some(mut clock) = locked(tx, practice_id).await? else {
+    let Some((mut clock, started_at)) = locked(tx, practice_id).await? else {
         return Ok(None);
     };
+    let on = day_of(clock.started_on, started_at, now, day_secs);
     let days = clock.resume(on);
     if days.is_some() {
         save(tx, practice_id, &clock).await?;
@@ -321,9 +353,10 @@ pub async fn conclude(
     tx: &mut Tx,
     practice_id: Uuid,
     at: DateTime<Utc>,
+    day_secs: u64,
 ) -> Result<(), sqlx::Error> {
-    if let Some(mut clock) = locked(tx, practice_id).await? {
-        clock.resume(legal_date(at));
+    if let Some((mut clock, started_at)) = locked(tx, practice_id).await? {
+        clock.resume(day_of(clock.started_on, started_at, at, day_secs));
         save(tx, practice_id, &clock).await?;
         sqlx::query("UPDATE procedure_clocks SET concluded_at = $2 WHERE practice_id = $1")
             .bind(practice_id)
@@ -364,6 +397,227 @@ pub async fn view(pool: &PgPool, practice_id: Uuid) -> Result<Option<ClockView>,
     Ok(row.as_ref().map(view_of))
 }
 
+/// The due dates of `practices` that have a clock.
+pub async fn due_dates_of(
+    pool: &PgPool,
+    practices: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, NaiveDate>, sqlx::Error> {
+    let rows =
+        sqlx::query("SELECT practice_id, due_on FROM procedure_clocks WHERE practice_id = ANY($1)")
+            .bind(practices)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .iter()
+        .map(|row| (row.get("practice_id"), row.get("due_on")))
+        .collect())
+}
+
+/// A practice whose term is close or past, for the operators' list.
+#[derive(Debug, Clone, Serialize)]
+pub struct DueEntry {
+    #[serde(flatten)]
+    pub clock: ClockView,
+    /// `due_soon` or `overdue`.
+    pub status: Status,
+    /// Days past the due date (negative: days left).
+    pub days_late: i64,
+    pub state: String,
+    pub subject: String,
+}
+
+/// The open clocks in `wanted` status (`DueSoon` or `Overdue`) at `now`, most late first.
+pub async fn due_list(
+    pool: &PgPool,
+    wanted: Status,
+    now: DateTime<Utc>,
+    day_secs: u64,
+    soon_days: u32,
+) -> Result<Vec<DueEntry>, sqlx::Error> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        ", (SELECT state FROM practices p WHERE p.id = c.practice_id) AS state, \
+         (SELECT subject FROM practices p WHERE p.id = c.practice_id) AS subject \
+         FROM procedure_clocks c WHERE concluded_at IS NULL ORDER BY due_on, practice_id"
+    ))
+    .fetch_all(pool)
+    .await?;
+    let mut list = Vec::new();
+    for row in &rows {
+        let mut clock = clock_of(row);
+        let today = day_of(clock.started_on, row.get("started_at"), now, day_secs);
+        clock.settle(today);
+        let status = clock.status(today, soon_days);
+        if status != wanted {
+            continue;
+        }
+        let mut view = view_of(row);
+        view.due_on = clock.due_on();
+        view.suspended_days = clock.suspended_days;
+        list.push(DueEntry {
+            days_late: (today - clock.due_on()).num_days(),
+            clock: view,
+            status,
+            state: row.get("state"),
+            subject: row.get("subject"),
+        });
+    }
+    list.sort_by(|a, b| b.days_late.cmp(&a.days_late));
+    Ok(list)
+}
+
+// ───────────────────────────── the timers ─────────────────────────────
+
+/// One timer event, fired once per practice and kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fired {
+    pub practice_id: Uuid,
+    pub practice_type: String,
+    /// `due_soon`, `overdue` or `suspension_ended`.
+    pub kind: String,
+    pub silence: String,
+    pub due_on: NaiveDate,
+    pub fired_on: NaiveDate,
+}
+
+/// What one pass of the timer job did.
+#[derive(Debug, Default, Clone)]
+pub struct Pass {
+    pub looked_at: usize,
+    pub fired: Vec<Fired>,
+}
+
+/// Looks at up to `limit` open clocks that may need a timer at `now`, each locked with SKIP
+/// LOCKED (another timer job, or a worker moving the practice, has the others): a suspension
+/// that ran out ends, and `due_soon` / `overdue` fire. Each event is a row whose primary key is
+/// (practice, kind): it fires once, whatever the number of timer jobs and their crashes.
+pub async fn fire_timers(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    day_secs: u64,
+    soon_days: u32,
+    fired_by: &str,
+    limit: i64,
+) -> Result<Pass, sqlx::Error> {
+    // With real days, only the clocks that can be due are read; a shortened day reads all.
+    let horizon = (day_secs == 0 || day_secs == 86_400).then(|| legal_date(now));
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM procedure_clocks c WHERE concluded_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM procedure_timer_events e \
+             WHERE e.practice_id = c.practice_id AND e.kind = 'overdue') \
+         AND ($1::date IS NULL OR due_on <= $1::date + $2::int \
+              OR suspended_since + 30 <= $1::date) \
+         ORDER BY due_on, practice_id LIMIT $3 FOR UPDATE SKIP LOCKED"
+    ))
+    .bind(horizon)
+    .bind(soon_days as i32)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut pass = Pass {
+        looked_at: rows.len(),
+        fired: Vec::new(),
+    };
+    for row in &rows {
+        let practice_id: Uuid = row.get("practice_id");
+        let mut clock = clock_of(row);
+        let today = day_of(clock.started_on, row.get("started_at"), now, day_secs);
+        let mut kinds = Vec::new();
+        if clock.settle(today).is_some() {
+            save(&mut tx, practice_id, &clock).await?;
+            kinds.push("suspension_ended");
+        }
+        match clock.status(today, soon_days) {
+            Status::DueSoon => kinds.push("due_soon"),
+            Status::Overdue => kinds.push("overdue"),
+            Status::Running | Status::Suspended => {}
+        }
+        for kind in kinds {
+            let inserted = sqlx::query(
+                "INSERT INTO procedure_timer_events \
+                 (practice_id, kind, practice_type, due_on, fired_on, fired_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(practice_id)
+            .bind(kind)
+            .bind(row.get::<String, _>("practice_type"))
+            .bind(clock.due_on())
+            .bind(today)
+            .bind(fired_by)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                pass.fired.push(Fired {
+                    practice_id,
+                    practice_type: row.get("practice_type"),
+                    kind: kind.to_owned(),
+                    silence: row.get("silence"),
+                    due_on: clock.due_on(),
+                    fired_on: today,
+                });
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(pass)
+}
+
+/// A fired event whose reminder has not gone out yet, locked until `mark_published` commits
+/// (SKIP LOCKED: two timer jobs never publish the same one at once).
+pub async fn unpublished(tx: &mut Tx, limit: i64) -> Result<Vec<Fired>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT e.practice_id, e.kind, e.practice_type, e.due_on, e.fired_on, c.silence \
+         FROM procedure_timer_events e JOIN procedure_clocks c USING (practice_id) \
+         WHERE e.published_at IS NULL AND e.kind IN ('due_soon', 'overdue') \
+         ORDER BY e.fired_at LIMIT $1 FOR UPDATE OF e SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Fired {
+            practice_id: row.get("practice_id"),
+            practice_type: row.get("practice_type"),
+            kind: row.get("kind"),
+            silence: row.get("silence"),
+            due_on: row.get("due_on"),
+            fired_on: row.get("fired_on"),
+        })
+        .collect())
+}
+
+pub async fn mark_published(tx: &mut Tx, fired: &Fired) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE procedure_timer_events SET published_at = now() \
+         WHERE practice_id = $1 AND kind = $2",
+    )
+    .bind(fired.practice_id)
+    .bind(&fired.kind)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The timer events fired so far, by type and kind, for `/metrics`.
+pub async fn fired_counts(pool: &PgPool) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT practice_type, kind, count(*) AS n FROM procedure_timer_events \
+         GROUP BY practice_type, kind ORDER BY practice_type, kind",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| (row.get("practice_type"), row.get("kind"), row.get("n")))
+        .collect())
+}
+
 /// What silence means, for a clock's `silence` column.
 pub fn silence_meaning(silence: &str) -> &'static str {
     match silence {
@@ -397,6 +651,19 @@ mod tests {
         assert_eq!(
             Clock::start(day("2026-07-01"), 180).due_on(),
             day("2026-12-28")
+        );
+    }
+
+    #[test]
+    fn a_shortened_day_counts_from_the_registration() {
+        let at: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();
+        let later = at + Duration::seconds(95);
+        assert_eq!(day_of(day("2026-03-02"), at, later, 10), day("2026-03-11"));
+        assert_eq!(day_of(day("2026-03-02"), at, at, 10), day("2026-03-02"));
+        // The real day is the Italian calendar's, whatever the start.
+        assert_eq!(
+            day_of(day("2026-03-02"), at, later, 86_400),
+            day("2026-03-02")
         );
     }
 

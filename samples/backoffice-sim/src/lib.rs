@@ -213,6 +213,10 @@ async fn serve(
                     info!(practice_id = %withdrawal.practice_id, by = %withdrawal.by, "practice withdrawn: work stopped");
                     Ok(())
                 }
+                Ok(ToBackOffice::Reminder(reminder)) => {
+                    info!(practice_id = %reminder.practice_id, kind = %reminder.kind, due_on = %reminder.due_on, "term reminder noted");
+                    Ok(())
+                }
                 Err(reason) => {
                     warn!(%office, %reason, "unreadable message dropped");
                     Ok(())

@@ -33,6 +33,7 @@ pub const RETURN_ROUTING_KEY: &str = "outcome";
 pub enum ToBackOffice {
     Practice(Box<PracticeRequest>),
     Withdrawal(Withdrawal),
+    Reminder(Reminder),
 }
 
 impl ToBackOffice {
@@ -134,6 +135,24 @@ pub struct Withdrawal {
     /// `citizen` or `operator`.
     pub by: String,
     pub at: DateTime<Utc>,
+}
+
+/// "This practice's term (L. 241/1990) is close, or has passed." Sent once per practice and
+/// `kind` by the timer job; a redelivery carries the same `reminder_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reminder {
+    pub schema_version: u32,
+    /// `<practice id>:<kind>`.
+    pub reminder_id: String,
+    pub practice_id: Uuid,
+    pub back_office: String,
+    /// `due_soon` or `overdue`.
+    pub kind: String,
+    /// The date by which the procedure must end.
+    pub due_on: NaiveDate,
+    /// The day the timer fired.
+    pub fired_on: NaiveDate,
 }
 
 /// What a back office answers, on exchange `returns`, routing key `outcome`.

@@ -11,6 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sportello_register::register::{self, format_number};
 use sportello_shared::notifications;
+use sportello_shared::procedure;
 use sportello_shared::store::reads;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
@@ -27,6 +28,8 @@ pub struct PracticeSummary {
     pub updated_at: DateTime<Utc>,
     /// The protocol number of the incoming registration, once registered.
     pub protocol: Option<ProtocolRef>,
+    /// The date by which the procedure must end (L. 241/1990), once registered.
+    pub due_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,6 +117,8 @@ pub struct PracticeView {
     pub documents: Vec<DocumentView>,
     pub archive: Vec<ArchivedObject>,
     pub notifications: Vec<NotificationView>,
+    /// The procedure's clock (term, due date, suspension), once registered.
+    pub procedure: Option<procedure::ClockView>,
 }
 
 /// An email to the citizen about one step, with its delivery.
@@ -127,9 +132,11 @@ pub async fn practices_of(
     let practices = reads::practices_of(pool, tax_code).await?;
     let ids: Vec<Uuid> = practices.iter().map(|p| p.id).collect();
     let mut numbers = register::first_incoming_of(pool, &ids).await?;
+    let mut due = procedure::due_dates_of(pool, &ids).await?;
     Ok(practices
         .into_iter()
         .map(|p| PracticeSummary {
+            due_on: due.remove(&p.id),
             protocol: numbers.remove(&p.id).map(|r| ProtocolRef {
                 register: r.register,
                 year: r.year,
@@ -184,6 +191,7 @@ pub async fn practice(pool: &PgPool, id: Uuid) -> Result<Option<PracticeView>, s
         documents: documents(&archive, pool, id).await?,
         archive,
         notifications: notifications(pool, id).await?,
+        procedure: procedure::view(pool, id).await?,
     }))
 }
 

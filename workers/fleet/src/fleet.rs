@@ -8,9 +8,9 @@ use anyhow::{Context, bail};
 use sportello_dispatch::Dispatch;
 use sportello_intake::Intake;
 use sportello_notification::Notifier;
-use sportello_register::daily;
 use sportello_protocol::handler::Protocol;
 use sportello_register::Keeper;
+use sportello_register::daily;
 use sportello_register::register::{SystemClock, legal_date};
 use sportello_register::segnatura::{IpaCode, RegisterCode};
 use sportello_register::signature::AooSigner;
@@ -85,7 +85,15 @@ pub async fn run(
             "validation" => spawn(&mut running, &app, validation(&app)?, &shutdown),
             "notification" => spawn(&mut running, &app, notification(&app)?, &shutdown),
             "storage" => spawn(&mut running, &app, storage(&app)?, &shutdown),
-            "dispatch" => spawn(&mut running, &app, dispatch(&app)?, &shutdown),
+            "dispatch" => {
+                spawn(&mut running, &app, dispatch(&app)?, &shutdown);
+                // The procedure's timers tell the back offices, as dispatch does.
+                running.spawn(crate::timers::job(
+                    app.clone(),
+                    Arc::new(SystemClock),
+                    shutdown.clone(),
+                ));
+            }
             "returns" => spawn(&mut running, &app, returns(&app)?, &shutdown),
             "protocol" => {
                 running.spawn(worker::run_batched(
@@ -150,6 +158,7 @@ pub fn protocol(app: &App) -> anyhow::Result<Protocol> {
         keeper: keeper(&app.settings.protocol)?,
         signer: Arc::new(signer(&app.settings.protocol)?),
         clock: Arc::new(SystemClock),
+        day_secs: app.settings.procedure.day_secs,
         batch_size: app.settings.protocol.batch_size,
         practice_exchange: app.exchange("practice")?,
         events_exchange: app.exchange("events")?,
@@ -185,6 +194,7 @@ pub fn returns(app: &App) -> anyhow::Result<Returns> {
         keeper: keeper(&app.settings.protocol)?,
         signer: Arc::new(signer(&app.settings.protocol)?),
         clock: Arc::new(SystemClock),
+        day_secs: app.settings.procedure.day_secs,
         events_exchange: app.exchange("events")?,
         topology: app.topology.clone(),
         namespace: app.settings.broker.namespace.clone(),
@@ -238,8 +248,7 @@ async fn daily_register_job(app: Arc<App>, shutdown: CancellationToken) -> anyho
     loop {
         let today = legal_date(chrono::Utc::now());
         if let Some(yesterday) = today.pred_opt() {
-            match daily::produce(app.store.pool(), &objects, &register, yesterday, today).await
-            {
+            match daily::produce(app.store.pool(), &objects, &register, yesterday, today).await {
                 Ok(done) if done.created => {
                     info!(day = %done.day, entries = done.entries, key = %done.object_key, "daily register produced")
                 }

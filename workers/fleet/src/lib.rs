@@ -11,6 +11,7 @@
 //! - [`http`]: `sportello serve` (the HTTP API over the same parts) and `sportello token`.
 //! - [`practice`]: `sportello practice`, an operator's withdrawals and deliveries.
 //! - [`dlq`]: `sportello dlq`, the error queues for operations.
+//! - [`timers`]: the procedure's timer job (terms due soon and overdue), with dispatch.
 
 pub mod app;
 pub mod cli;
@@ -22,3 +23,4 @@ pub mod operator;
 pub mod practice;
 pub mod startup;
 pub mod submit;
+pub mod timers;

@@ -114,19 +114,30 @@ async fn move_to(
     event_key: &str,
     details: serde_json::Value,
 ) -> anyhow::Result<Done> {
-    let applied = app
-        .store
-        .transition(&Transition {
+    let mut tx = app.store.begin().await?;
+    let applied = sportello_shared::store::transition(
+        &mut tx,
+        &Transition {
             practice_id: id,
             to,
             actor,
             event_key,
             details,
             rejection_reasons: None,
-        })
-        .await;
+        },
+    )
+    .await;
     match applied {
-        Ok(Applied::Moved { .. }) => Ok(Done::Moved(to)),
+        Ok(Applied::Moved { .. }) => {
+            // A withdrawal ends the procedure: its clock stops in the same commit.
+            if sportello_shared::procedure::concludes(to) {
+                let day_secs = app.settings.procedure.day_secs;
+                sportello_shared::procedure::conclude(&mut tx, id, chrono::Utc::now(), day_secs)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(Done::Moved(to))
+        }
         Ok(Applied::AlreadyApplied) => Ok(Done::AlreadyDone(to)),
         Err(StoreError::Refused { from, .. }) => {
             bail!("practice {id} is `{from}`: it cannot become `{to}`")

@@ -27,6 +27,7 @@ use sportello_shared::domain::privacy::scrub;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::Submission;
 use sportello_shared::messages::{StageMessage, hand_over, route};
+use sportello_shared::procedure;
 use sportello_shared::store::{self, Store, StoreError};
 use sportello_shared::worker::{BatchHandler, Incoming, Outcome};
 use sqlx::Row;
@@ -44,6 +45,8 @@ pub struct Protocol {
     pub keeper: Keeper,
     pub signer: Arc<AooSigner>,
     pub clock: Arc<dyn Clock>,
+    /// The procedure's day (`procedure.day_secs`).
+    pub day_secs: u64,
     pub batch_size: usize,
     pub practice_exchange: String,
     pub events_exchange: String,
@@ -62,6 +65,10 @@ struct Pending {
     documents: serde_json::Value,
     /// For a citizen's integration: the incoming registration of the practice it answers.
     first: Option<FirstRegistration>,
+    /// The practice's type in the catalog: its term starts with the registration.
+    practice_type: String,
+    /// For a citizen's integration: the practice it answers, whose term resumes.
+    integrates: Option<Uuid>,
 }
 
 /// The registration a new one refers to: its row id and its identifier in the segnatura.
@@ -290,6 +297,22 @@ impl Protocol {
                 results.insert(practice.id, Disposition::Registered);
             }
             register::insert_many(&mut tx, &register, &batch).await?;
+            // The procedure's clock, in the same commit: the protocol date starts the term of a
+            // new practice (art. 18-bis) and ends the suspension an integration answers.
+            let protocol_date = legal_date(now);
+            for practice in pending.iter() {
+                match practice.integrates {
+                    Some(parent) => {
+                        procedure::resume(&mut tx, parent, now, self.day_secs).await?;
+                    }
+                    None => {
+                        if let Some(kind) = self.catalog.get(&practice.practice_type) {
+                            procedure::start(&mut tx, practice.id, kind, protocol_date, now)
+                                .await?;
+                        }
+                    }
+                }
+            }
             tx.commit().await?;
             info!(registered = batch.len(), "registrations committed");
         } else {
@@ -386,6 +409,8 @@ impl Protocol {
             attachments,
             documents: serde_json::Value::Array(listed),
             first,
+            practice_type,
+            integrates: row.get("integrates"),
         };
         Ok(pending)
     }

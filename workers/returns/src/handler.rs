@@ -21,7 +21,8 @@ use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::PracticeEvent;
 use sportello_shared::objects::{ObjectStore, sha256_hex};
 use sportello_shared::parties::office_of_user;
-use sportello_shared::store::{Applied, PracticeRecord, Store, StoreError, Transition};
+use sportello_shared::procedure::{self, SuspensionKind};
+use sportello_shared::store::{self, Applied, PracticeRecord, Store, StoreError, Transition};
 use sportello_shared::topology::Topology;
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub struct Returns {
     pub keeper: Keeper,
     pub signer: Arc<AooSigner>,
     pub clock: Arc<dyn Clock>,
+    /// The procedure's day (`procedure.day_secs`).
+    pub day_secs: u64,
     pub events_exchange: String,
     /// Which login is which back office (`queues.toml`), and the namespace of the logins: a
     /// return's office is its broker-checked `user_id`, never what its body claims.
@@ -137,19 +140,36 @@ impl Returns {
                 })
             }
         };
-        let applied = self
-            .store
-            .transition(&Transition {
+        let mut tx = self.store.begin().await?;
+        let applied = store::transition(
+            &mut tx,
+            &Transition {
                 practice_id: id,
                 to,
                 actor: &actor,
                 event_key: &event_key,
                 details,
                 rejection_reasons: None,
-            })
-            .await;
+            },
+        )
+        .await;
         match applied {
-            Ok(Applied::Moved { .. } | Applied::AlreadyApplied) => {}
+            Ok(Applied::Moved { .. }) => {
+                // The procedure's clock moves in the same commit as the state.
+                let now = self.clock.now();
+                if to == PracticeState::IntegrationRequested {
+                    let day = self.day_secs;
+                    procedure::suspend(&mut tx, id, SuspensionKind::Integration, now, day)
+                        .await
+                        .map_err(StoreError::from)?;
+                } else if procedure::concludes(to) {
+                    procedure::conclude(&mut tx, id, now, self.day_secs)
+                        .await
+                        .map_err(StoreError::from)?;
+                }
+                tx.commit().await.map_err(StoreError::from)?;
+            }
+            Ok(Applied::AlreadyApplied) => {}
             Err(StoreError::Refused { from, .. }) => {
                 return Err(Failure::Reject(format!(
                     "the practice is `{from}`: a `{to}` return is not allowed"

@@ -28,6 +28,7 @@ use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions}
 use lapin::types::FieldTable;
 use sportello_shared::broker::{self, BrokerError};
 use sportello_shared::messages::PracticeEvent;
+use sportello_shared::procedure;
 use sportello_shared::timing::Backoff;
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -117,14 +118,25 @@ impl Follow {
             if tokio::time::Instant::now() >= self.ends {
                 continue;
             }
-            match folder::transitions_since(self.state.services().store.pool(), self.id, self.after)
-                .await
-            {
+            let pool = self.state.services().store.pool();
+            match folder::transitions_since(pool, self.id, self.after).await {
                 Ok(transitions) => {
+                    // Each event carries the procedure's due date as it stands (none before
+                    // the registration starts the term).
+                    let due_on = match transitions.is_empty() {
+                        true => None,
+                        false => procedure::view(pool, self.id)
+                            .await
+                            .ok()
+                            .flatten()
+                            .map(|clock| clock.due_on),
+                    };
                     for transition in transitions {
                         self.after = transition.seq;
-                        let data =
-                            serde_json::to_string(&transition).expect("transitions serialise");
+                        let mut data =
+                            serde_json::to_value(&transition).expect("transitions serialise");
+                        data["due_on"] = serde_json::json!(due_on);
+                        let data = data.to_string();
                         self.pending.push_back(
                             Event::default()
                                 .event("transition")

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod dlq;
+pub mod due;
 pub mod events;
 pub mod folder;
 pub mod health;
@@ -36,6 +37,7 @@ pub fn all() -> Vec<Route> {
             "/citizens/{cf}/practices",
             get(folder::citizen_practices),
         ),
+        route("get", "/practices", get(due::practices)),
         route("get", "/practices/{id}", get(folder::practice)),
         route(
             "get",

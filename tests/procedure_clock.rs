@@ -1,0 +1,399 @@
+//! The procedure's clock (L. 241/1990) on the real stack, with an injected clock: a CILA's term
+//! starts at its protocol date, an integration request suspends it until the citizen's
+//! integration is registered, a second request does not suspend again; the timer jobs fire
+//! `due_soon` and `overdue` once each, two jobs at once, and the back office gets one reminder
+//! of each. A timer job SIGKILLed and restarted fires every event once.
+
+use base64::Engine;
+use chrono::{Duration as Days, Utc};
+use sportello_backoffice::{BackOfficeReturn, ReturnOutcome, ToBackOffice};
+use sportello_backoffice_sim::pdf_with_line;
+use sportello_e2e::{PATIENCE, ROUND_TRIP, TestClock, TestEnv, sportello_binary, valid_samples};
+use sportello_register::register::Clock;
+use sportello_shared::broker::{self, Outgoing, Publisher};
+use sportello_shared::domain::state::PracticeState;
+use sportello_shared::domain::submission::practice_id_for;
+use sportello_shared::messages::{StageMessage, route};
+use sportello_shared::objects::sha256_hex;
+use sportello_shared::procedure::{self, Status};
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+fn cila_sample() -> std::path::PathBuf {
+    valid_samples()
+        .into_iter()
+        .find(|f| {
+            f.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("edilizia.cila")
+        })
+        .expect("a CILA sample")
+}
+
+fn inline_pdf(role: &str, file_name: &str, line: &str) -> serde_json::Value {
+    let bytes = pdf_with_line(line);
+    serde_json::json!({
+        "role": role,
+        "file_name": file_name,
+        "media_type": "application/pdf",
+        "sha256": sha256_hex(&bytes),
+        "content_base64": base64::engine::general_purpose::STANDARD.encode(&bytes),
+    })
+}
+
+async fn publish_submission(env: &TestEnv, submission: &serde_json::Value) -> Uuid {
+    let connection = broker::connect(&env.settings.broker.as_party("portal"), "test-clock")
+        .await
+        .unwrap();
+    let publisher = Publisher::open(&connection).await.unwrap();
+    let id = practice_id_for(submission["idempotency_key"].as_str().unwrap());
+    let message = Outgoing::json(
+        &env.exchange("intake"),
+        route::SUBMISSION,
+        submission,
+        Some(id),
+    );
+    publisher.publish(&message).await.unwrap();
+    let _ = connection.close(200, "done".into()).await;
+    id
+}
+
+async fn ask_integration(env: &TestEnv, office: &str, id: Uuid, return_id: &str) {
+    let body = BackOfficeReturn {
+        schema_version: 1,
+        return_id: return_id.into(),
+        practice_id: id,
+        back_office: office.into(),
+        outcome: ReturnOutcome::IntegrationRequested {
+            missing: vec!["relazione_tecnica".into()],
+            deadline: (Utc::now() + Days::days(30)).date_naive(),
+            message: "Manca la relazione tecnica asseverata.".into(),
+        },
+    };
+    let message = Outgoing::json(&env.exchange("returns"), "outcome", &body, Some(id));
+    env.publish_as_office(office, &message).await.unwrap();
+}
+
+/// Waits until `check` holds, polling; fails at the deadline with `what`.
+async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn events_of(env: &TestEnv, id: Uuid) -> BTreeMap<String, i64> {
+    sqlx::query_as::<_, (String, i64)>(
+        "SELECT kind, count(*) FROM procedure_timer_events WHERE practice_id = $1 GROUP BY kind",
+    )
+    .bind(id)
+    .fetch_all(env.app.store.pool())
+    .await
+    .unwrap()
+    .into_iter()
+    .collect()
+}
+
+/// The reminders in the office's queue, by reminder id.
+fn reminders(messages: &[sportello_e2e::DrainedMessage]) -> Vec<(String, String)> {
+    messages
+        .iter()
+        .filter_map(|m| match ToBackOffice::parse(&m.body) {
+            Ok(ToBackOffice::Reminder(r)) => Some((r.reminder_id, r.kind)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_integration_suspends_the_term_once_and_two_timer_jobs_fire_each_event_once() {
+    let env = TestEnv::with_settings(|s| s.procedure.timer_interval_secs = 1).await;
+    let t0 = Utc::now();
+    let clock = TestClock::at(t0);
+    let fleets = env.start_fleet_with_clock(&ROUND_TRIP, clock.clone());
+    let day0 = procedure::legal_date(t0);
+
+    let file = cila_sample();
+    let application: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let id = env.submit_files(&[file]).await[0];
+    env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
+        .await;
+    let pool = env.app.store.pool();
+    let view = procedure::view(pool, id).await.unwrap().expect("a clock");
+    assert_eq!(
+        view.started_on, day0,
+        "the term starts at the protocol date"
+    );
+    assert_eq!(view.term_days, 30);
+    assert_eq!(view.due_on, day0 + Days::days(30));
+    assert_eq!(view.silence, "nothing");
+    let office = env
+        .app
+        .catalog
+        .get("edilizia.cila")
+        .unwrap()
+        .back_office
+        .clone();
+    let queue = env
+        .app
+        .topology
+        .back_office_queue(&office)
+        .unwrap()
+        .to_owned();
+
+    // The office asks for an integration: the term stands still (due date as if 30 days).
+    ask_integration(&env, &office, id, "clock-int-1").await;
+    env.wait_until_all_in(&[id], &[PracticeState::IntegrationRequested])
+        .await;
+    let view = procedure::view(pool, id).await.unwrap().unwrap();
+    assert_eq!(view.suspended.as_deref(), Some("integration"));
+    assert_eq!(view.suspended_since, Some(day0));
+    assert_eq!(view.due_on, day0 + Days::days(60));
+
+    // Ten days later the citizen's integration is registered: the term resumes.
+    clock.set(t0 + Days::days(10));
+    let integration = serde_json::json!({
+        "schema_version": application["schema_version"],
+        "idempotency_key": format!("clock-integration-{}", Uuid::new_v4()),
+        "channel": { "kind": "portal" },
+        "practice_type": application["practice_type"],
+        "applicant": application["applicant"],
+        "subject": "Integrazione alla CILA: relazione asseverata",
+        "documents": [inline_pdf("relazione_tecnica", "relazione.pdf", "Relazione tecnica asseverata")],
+        "integrates": id,
+    });
+    let answer = publish_submission(&env, &integration).await;
+    env.wait_until_all_in(
+        &[answer],
+        &[PracticeState::Dispatched, PracticeState::Stored],
+    )
+    .await;
+    env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
+        .await;
+    let view = procedure::view(pool, id).await.unwrap().unwrap();
+    assert_eq!(view.suspended, None);
+    assert_eq!(view.suspended_days, 10);
+    assert_eq!(
+        view.due_on,
+        day0 + Days::days(40),
+        "protocol date + 30 + 10"
+    );
+
+    // A second request does not suspend again.
+    ask_integration(&env, &office, id, "clock-int-2").await;
+    wait_for("the second request applied", || async {
+        env.practice(id).await.unwrap().state == PracticeState::IntegrationRequested
+    })
+    .await;
+    let view = procedure::view(pool, id).await.unwrap().unwrap();
+    assert_eq!(view.suspended, None, "one suspension only");
+    assert_eq!(view.due_on, day0 + Days::days(40));
+
+    // The API's folder and practice show the due date.
+    let practices =
+        sportello_api::folder::practices_of(pool, &env.practice(id).await.unwrap().tax_code)
+            .await
+            .unwrap();
+    let summary = practices.iter().find(|p| p.id == id).unwrap();
+    assert_eq!(summary.due_on, Some(day0 + Days::days(40)));
+
+    // Two timer jobs at once, on the injected clock.
+    let stop = CancellationToken::new();
+    let jobs: Vec<_> = (0..2)
+        .map(|_| {
+            tokio::spawn(sportello_fleet::timers::job(
+                env.app.clone(),
+                clock.clone() as Arc<dyn Clock>,
+                stop.clone(),
+            ))
+        })
+        .collect();
+    // Nothing is due on day 30: the suspension moved the term.
+    clock.set(t0 + Days::days(30));
+    sportello_fleet::timers::pass(&env.app, &*clock, "test", &mut None)
+        .await
+        .unwrap();
+    assert!(
+        events_of(&env, id).await.is_empty(),
+        "nothing due on day 30"
+    );
+    assert!(
+        procedure::due_list(pool, Status::Overdue, clock.now(), 86_400, 5)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.clock.practice_id != id)
+    );
+
+    clock.set(t0 + Days::days(37));
+    wait_for("due_soon fired", || async {
+        events_of(&env, id).await.contains_key("due_soon")
+    })
+    .await;
+    let soon = procedure::due_list(pool, Status::DueSoon, clock.now(), 86_400, 5)
+        .await
+        .unwrap();
+    assert!(soon.iter().any(|e| e.clock.practice_id == id));
+
+    clock.set(t0 + Days::days(41));
+    wait_for("overdue fired", || async {
+        events_of(&env, id).await.contains_key("overdue")
+    })
+    .await;
+    let late = procedure::due_list(pool, Status::Overdue, clock.now(), 86_400, 5)
+        .await
+        .unwrap();
+    let entry = late
+        .iter()
+        .find(|e| e.clock.practice_id == id)
+        .expect("listed late");
+    assert_eq!(entry.days_late, 1);
+
+    // The back office got one reminder of each, whatever the two jobs did.
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while got.len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "reminders: {got:?}");
+        got.extend(reminders(&env.drain(&queue).await));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Another pass, after both jobs': nothing fires or goes out again.
+    let again = sportello_fleet::timers::pass(&env.app, &*clock, "test", &mut None)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    stop.cancel();
+    for job in jobs {
+        job.await.unwrap().unwrap();
+    }
+    got.extend(reminders(&env.drain(&queue).await));
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (format!("{id}:due_soon"), "due_soon".to_owned()),
+            (format!("{id}:overdue"), "overdue".to_owned()),
+        ]
+    );
+    assert_eq!(
+        events_of(&env, id).await,
+        BTreeMap::from([("due_soon".to_owned(), 1), ("overdue".to_owned(), 1)])
+    );
+
+    for fleet in fleets {
+        fleet.stop().await;
+    }
+    env.teardown().await;
+}
+
+fn timer_process(env: &TestEnv) -> Child {
+    Command::new(sportello_binary())
+        .args(["run", "dispatch"])
+        .envs(env.child_env())
+        .env("SPORTELLO__PROCEDURE__TIMER_INTERVAL_SECS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sportello run dispatch")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_job_killed_and_restarted_fires_every_event_once() {
+    let env = TestEnv::new().await;
+    // Practices registered 40 days ago: overdue for the real clock of the child process.
+    let clock = TestClock::at(Utc::now() - Days::days(40));
+    let ids = env.seed_validated(60).await;
+    let fleets = env.start_fleet_with_clock(&["protocol"], clock);
+    let connection = broker::connect(&env.settings.broker, "test-clock-seed")
+        .await
+        .unwrap();
+    let publisher = Publisher::open(&connection).await.unwrap();
+    for id in &ids {
+        let message = Outgoing::json(
+            &env.exchange("practice"),
+            route::REGISTER,
+            &StageMessage::new(*id),
+            Some(*id),
+        );
+        publisher.publish(&message).await.unwrap();
+    }
+    let _ = connection.close(200, "done".into()).await;
+    env.wait_until_all_in(&ids, &[PracticeState::Registered])
+        .await;
+    for fleet in fleets {
+        fleet.stop().await;
+    }
+    let pool = env.app.store.pool();
+    let fired = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM procedure_timer_events WHERE practice_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+
+    // Killed as soon as it has done anything at all, then again on restart.
+    let mut child = timer_process(&env);
+    wait_for("the first timer job fired", || async { fired().await > 0 }).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut child = timer_process(&env);
+    let unpublished = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM procedure_timer_events WHERE published_at IS NULL",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    wait_for("every practice overdue and told", || async {
+        fired().await == ids.len() as i64 && unpublished().await == 0
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let per_practice: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        "SELECT practice_id, kind, count(*) FROM procedure_timer_events \
+         WHERE practice_id = ANY($1) GROUP BY practice_id, kind",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(per_practice.len(), ids.len());
+    assert!(
+        per_practice
+            .iter()
+            .all(|(_, kind, n)| kind == "overdue" && *n == 1)
+    );
+
+    // Every practice's office got its overdue reminder, each with its one id.
+    let kind = env.practice(ids[0]).await.unwrap().practice_type;
+    let office = env.app.catalog.get(&kind).unwrap().back_office.clone();
+    let queue = env
+        .app
+        .topology
+        .back_office_queue(&office)
+        .unwrap()
+        .to_owned();
+    let got = reminders(&env.wait_for_messages(&queue, ids.len()).await);
+    let distinct: std::collections::BTreeSet<&String> = got.iter().map(|(id, _)| id).collect();
+    assert_eq!(distinct.len(), ids.len());
+    assert!(got.iter().all(|(_, kind)| kind == "overdue"));
+    env.teardown().await;
+}
