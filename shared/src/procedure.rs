@@ -463,7 +463,7 @@ pub async fn due_list(
             subject: row.get("subject"),
         });
     }
-    list.sort_by(|a, b| b.days_late.cmp(&a.days_late));
+    list.sort_by_key(|entry| std::cmp::Reverse(entry.days_late));
     Ok(list)
 }
 
