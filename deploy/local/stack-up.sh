@@ -135,9 +135,23 @@ need_cmd xmllint libxml2-utils
 
 # ------------------------------------------------------------ RabbitMQ ---
 
+# rabbitmq_open_files: the open-files limit of the running broker, empty when unknown.
+rabbitmq_open_files() {
+    local pid
+    pid=$(pgrep -f 'beam.smp.*rabbit' | head -n 1) || return 0
+    awk '/^Max open files/ { print $4 }' "/proc/$pid/limits" 2>/dev/null || true
+}
+
 up_rabbitmq() {
     if port_open 5672; then
         reuse rabbitmq "RabbitMQ on 127.0.0.1:5672"
+        local limit
+        limit=$(rabbitmq_open_files)
+        # Seen here: a broker started with 1024 file handles stopped answering AMQP (its
+        # sockets piling up in CLOSE-WAIT) once a few hundred quorum queues existed.
+        if [[ $limit =~ ^[0-9]+$ ]] && ((limit < 8192)); then
+            warn "the running RabbitMQ may open only $limit files; quorum queues need more: restart it with a higher limit (add 'ulimit -n 65536' to /etc/rabbitmq/rabbitmq-env.conf, then rabbitmqctl stop; rabbitmq-server -detached)"
+        fi
         return
     fi
     # RabbitMQ budgets its file handles from the open-files limit, and every quorum queue takes
