@@ -110,7 +110,7 @@ fn reminders(messages: &[sportello_e2e::DrainedMessage]) -> Vec<(String, String)
     messages
         .iter()
         .filter_map(|m| match ToBackOffice::parse(&m.body) {
-            Ok(ToBackOffice::Reminder(r)) => Some((r.reminder_id, r.kind)),
+            Ok(ToBackOffice::Reminder(r)) => Some((r.reminder_id, r.event)),
             _ => None,
         })
         .collect()

@@ -214,7 +214,7 @@ async fn serve(
                     Ok(())
                 }
                 Ok(ToBackOffice::Reminder(reminder)) => {
-                    info!(practice_id = %reminder.practice_id, kind = %reminder.kind, due_on = %reminder.due_on, "term reminder noted");
+                    info!(practice_id = %reminder.practice_id, event = %reminder.event, due_on = %reminder.due_on, "term reminder noted");
                     Ok(())
                 }
                 Err(reason) => {

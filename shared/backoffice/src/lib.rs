@@ -138,7 +138,7 @@ pub struct Withdrawal {
 }
 
 /// "This practice's term (L. 241/1990) is close, or has passed." Sent once per practice and
-/// `kind` by the timer job; a redelivery carries the same `reminder_id`.
+/// event by the timer job; a redelivery carries the same `reminder_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reminder {
@@ -147,8 +147,8 @@ pub struct Reminder {
     pub reminder_id: String,
     pub practice_id: Uuid,
     pub back_office: String,
-    /// `due_soon` or `overdue`.
-    pub kind: String,
+    /// `due_soon` or `overdue` (not `kind`: that names the message).
+    pub event: String,
     /// The date by which the procedure must end.
     pub due_on: NaiveDate,
     /// The day the timer fired.
@@ -238,5 +238,20 @@ mod tests {
         let refused = BackOfficeReturn::parse(&serde_json::to_vec(&future).unwrap()).unwrap_err();
         assert!(refused.contains("schema_version 2"), "{refused}");
         assert!(BackOfficeReturn::parse(b"{}").is_err());
+    }
+
+    #[test]
+    fn a_reminder_round_trips() {
+        let reminder = ToBackOffice::Reminder(Reminder {
+            schema_version: SCHEMA_VERSION,
+            reminder_id: "p:overdue".into(),
+            practice_id: Uuid::nil(),
+            back_office: "bo.edilizia".into(),
+            event: "overdue".into(),
+            due_on: "2026-04-01".parse().unwrap(),
+            fired_on: "2026-04-02".parse().unwrap(),
+        });
+        let body = serde_json::to_vec(&reminder).unwrap();
+        assert_eq!(ToBackOffice::parse(&body).unwrap(), reminder);
     }
 }

@@ -122,7 +122,7 @@ pub fn reminder(exchange: &str, back_office: &str, event: &Fired) -> Outgoing {
         reminder_id: format!("{}:{}", event.practice_id, event.kind),
         practice_id: event.practice_id,
         back_office: back_office.to_owned(),
-        kind: event.kind.clone(),
+        event: event.kind.clone(),
         due_on: event.due_on,
         fired_on: event.fired_on,
     });
