@@ -468,6 +468,25 @@ async fn every_documented_endpoint_answers_as_the_spec_says() {
         assert!([404, 409, 422].contains(&status), "{path}: {status}");
     }
 
+    // The counter's late list: what the term has passed or is close to, and a wrong filter.
+    for due in ["overdue", "soon"] {
+        let (status, listed) = check!(
+            "get",
+            "/practices",
+            http.get(api.url(&format!("/practices?due={due}")))
+                .bearer_auth(&counter_only)
+        );
+        assert_eq!(status, 200);
+        assert_eq!(listed.unwrap()["due"], due);
+    }
+    let (status, _) = check!(
+        "get",
+        "/practices",
+        http.get(api.url("/practices?due=tomorrow"))
+            .bearer_auth(&counter_only)
+    );
+    assert_eq!(status, 400);
+
     // Operations.
     check!("get", "/health", http.get(api.url("/health")));
     let (status, anonymous) = check!("get", "/ready", http.get(api.url("/ready")));
