@@ -6,8 +6,8 @@
 //! returns end in the error queue with their reason.
 
 use base64::Engine;
-use sportello_backoffice_sim::{Action, Behaviour};
 use sportello_backoffice::{BackOfficeReturn, ResultDocument, ReturnOutcome};
+use sportello_backoffice_sim::{Action, Behaviour};
 use sportello_e2e::{ROUND_TRIP, TestEnv, repository_root, valid_samples};
 use sportello_fleet::submit;
 use sportello_shared::broker::Outgoing;

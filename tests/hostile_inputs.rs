@@ -118,16 +118,14 @@ async fn a_staged_key_aimed_at_another_citizens_archive_reads_and_deletes_nothin
         );
     }
     assert!(
-        refused
-            .iter()
-            .any(|m| m.reason.as_deref().unwrap().contains("nothing was uploaded")),
+        refused.iter().any(|m| m
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("nothing was uploaded")),
         "the upload nobody made is told apart"
     );
-    assert_eq!(
-        practice_count(&env).await,
-        1,
-        "no attack became a practice"
-    );
+    assert_eq!(practice_count(&env).await, 1, "no attack became a practice");
     // The victim's archive is whole: every object there, with the bytes its impronta names.
     assert_eq!(archived_objects(&env, victim).await, archived);
     for (object_key, sha256) in &archived {
@@ -175,7 +173,11 @@ async fn an_upload_is_a_document_of_one_practice_only() {
         .await;
     let reason = refused[0].reason.as_deref().unwrap();
     assert!(reason.contains("another practice"), "{reason}");
-    assert!(env.practice(practice_id_for("upload-thief")).await.is_none());
+    assert!(
+        env.practice(practice_id_for("upload-thief"))
+            .await
+            .is_none()
+    );
 
     fleet.stop().await;
     env.teardown().await;

@@ -8,8 +8,8 @@
 //! reaches the back office's own queue.
 
 use base64::Engine;
-use sportello_backoffice_sim::pdf_with_line;
 use sportello_backoffice::ToBackOffice;
+use sportello_backoffice_sim::pdf_with_line;
 use sportello_e2e::{ROUND_TRIP, TestEnv, repository_root, valid_samples};
 use sportello_fleet::practice::{self, WithdrawnBy};
 use sportello_register::register;

@@ -27,10 +27,15 @@ async fn the_portals_key_writes_uploads_only_and_never_the_archive() {
     let env = TestEnv::new().await;
     let portal = key_of(&env, "portal");
     let operations = &env.app.objects;
-    let archive_key = format!("archivio/{}/PG/2026/0000001/01-documento.pdf", env.namespace);
+    let archive_key = format!(
+        "archivio/{}/PG/2026/0000001/01-documento.pdf",
+        env.namespace
+    );
 
     refused(
-        portal.put(&archive_key, b"%PDF-1.4 forged", "application/pdf").await,
+        portal
+            .put(&archive_key, b"%PDF-1.4 forged", "application/pdf")
+            .await,
         "the portal writing the archive",
     );
     assert!(!operations.exists(&archive_key).await.unwrap());
@@ -40,7 +45,10 @@ async fn the_portals_key_writes_uploads_only_and_never_the_archive() {
         .put(&upload, b"%PDF-1.4 an upload", "application/pdf")
         .await
         .expect("the portal uploads to staging");
-    refused(portal.get(&upload).await, "the portal reading an upload back");
+    refused(
+        portal.get(&upload).await,
+        "the portal reading an upload back",
+    );
     assert_eq!(
         operations.get(&upload).await.unwrap(),
         b"%PDF-1.4 an upload"
@@ -52,7 +60,9 @@ async fn the_portals_key_writes_uploads_only_and_never_the_archive() {
         "{}/../{archive_key}",
         env.settings.object_store.staging_root()
     );
-    let _ = portal.put(&climbing, b"%PDF-1.4 forged", "application/pdf").await;
+    let _ = portal
+        .put(&climbing, b"%PDF-1.4 forged", "application/pdf")
+        .await;
     assert!(
         !operations.exists(&archive_key).await.unwrap(),
         "nothing reached the archive"
@@ -69,8 +79,14 @@ async fn readers_cannot_write_or_delete_and_only_archivists_write_the_archive() 
         .await
         .unwrap();
     let validation = key_of(&env, "validation");
-    assert_eq!(validation.head_bytes(&upload, 8).await.unwrap(), b"%PDF-1.4");
-    refused(validation.delete(&upload).await, "validation deleting an upload");
+    assert_eq!(
+        validation.head_bytes(&upload, 8).await.unwrap(),
+        b"%PDF-1.4"
+    );
+    refused(
+        validation.delete(&upload).await,
+        "validation deleting an upload",
+    );
     refused(
         validation.put(&upload, b"other", "application/pdf").await,
         "validation overwriting an upload",
@@ -94,6 +110,9 @@ async fn readers_cannot_write_or_delete_and_only_archivists_write_the_archive() 
         key_of(&env, "dispatch").get(&archive_key).await.unwrap(),
         b"<x/>"
     );
-    storage.delete(&upload).await.expect("storage removes what it archived");
+    storage
+        .delete(&upload)
+        .await
+        .expect("storage removes what it archived");
     env.teardown().await;
 }

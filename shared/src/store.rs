@@ -6,7 +6,6 @@
 //! Workers that have work of their own to commit (the register, say) call [`transition`] inside
 //! their transaction, so the work and the state change commit together or not at all.
 
-
 pub mod reads;
 
 use crate::config::DatabaseSettings;

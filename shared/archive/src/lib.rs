@@ -48,4 +48,3 @@ pub async fn record_archived(
     .await?;
     Ok(())
 }
-

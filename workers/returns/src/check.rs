@@ -9,9 +9,7 @@
 //! English, and goes to the returns error queue with nothing changed.
 
 use base64::Engine;
-use sportello_backoffice::{
-    BackOfficeReturn, MAX_RESULT_BYTES, ResultDocument, ReturnOutcome,
-};
+use sportello_backoffice::{BackOfficeReturn, MAX_RESULT_BYTES, ResultDocument, ReturnOutcome};
 use sportello_register::outgoing::OutgoingDocument;
 use sportello_shared::catalog::{Catalog, PracticeType};
 use sportello_shared::domain::content;
