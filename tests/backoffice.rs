@@ -290,7 +290,7 @@ async fn every_valid_sample_completes_the_back_office_round_trip() {
             .is_err()
     );
     assert!(
-        practice::withdraw(&env.app, no_pickup, WithdrawnBy::Citizen)
+        practice::withdraw(&env.app, no_pickup, &WithdrawnBy::Citizen)
             .await
             .is_err()
     );
@@ -300,7 +300,7 @@ async fn every_valid_sample_completes_the_back_office_round_trip() {
         .unwrap()
         .0;
     for _ in 0..2 {
-        practice::withdraw(&env.app, waiting, WithdrawnBy::Citizen)
+        practice::withdraw(&env.app, waiting, &WithdrawnBy::Citizen)
             .await
             .unwrap();
     }

@@ -5,10 +5,15 @@
 //!
 //! - `operator.mjs`: an operator signs in, files a practice at the counter with a document,
 //!   watches it reach `dispatched` without reloading, the simulator completes it, the operator
-//!   finds it ready for pickup and in the citizen's folder;
+//!   finds it ready for pickup and in the citizen's folder, opens the archived document and
+//!   hands the product over;
 //! - `citizen.mjs`: a citizen comes in through the portal's hand-over link, sees their own
 //!   practices only (another's answers 404), follows one live until the office asks for an
 //!   integration;
+//! - `withdrawal.mjs`: a citizen withdraws a practice that has no outcome yet (a form without
+//!   its CSRF token is refused first);
+//! - `protocol.mjs`: a protocol officer opens a registration, downloads its segnatura, is
+//!   refused an annulment without its measure, then annuls it;
 //! - `refusals.mjs`: a wrong password, a form without its CSRF token and an expired session
 //!   each get their refusal.
 //!
@@ -29,6 +34,7 @@ use support::TestApi;
 
 const PASSWORD: &str = "una password da sportello";
 const OPERATOR: &str = "OP-BG-031";
+const OFFICER: &str = "OP-BG-040";
 
 fn screenshots() -> PathBuf {
     repository_root().join("target/browser-screenshots")
@@ -152,6 +158,21 @@ async fn operator_and_citizen_in_a_browser() {
             && seen.last().map(String::as_str) == Some("completed"),
         "{seen:?}"
     );
+    assert_eq!(desk["facts"]["local_times"], true, "{desk}");
+    assert_eq!(desk["facts"]["document_matches"], true, "{desk}");
+    assert_eq!(desk["facts"]["delivered"], true, "{desk}");
+    let handed_over: (String, String) = sqlx::query_as(
+        "SELECT p.state, h.actor FROM practices p JOIN practice_history h ON h.practice_id = p.id \
+         WHERE p.id = $1 AND h.to_state = 'delivered'",
+    )
+    .bind(filed)
+    .fetch_one(pool)
+    .await
+    .expect("the hand-over is in the history");
+    assert_eq!(
+        handed_over,
+        ("delivered".to_owned(), format!("operator:{OPERATOR}"))
+    );
 
     // A citizen with a CILA the office will want completed; the hand-over link the portal
     // would give them.
@@ -186,6 +207,89 @@ async fn operator_and_citizen_in_a_browser() {
             .await
             .unwrap();
     assert!(integration.is_some(), "no integration was filed for {own}");
+
+    // A second CILA of the same citizen, withdrawn by them while the office waits for them.
+    let mut second = cila.clone();
+    second["idempotency_key"] =
+        serde_json::json!(format!("browser-ritiro-{}", uuid::Uuid::new_v4()));
+    let accepted = api
+        .post_json("/submissions", Some(&api.citizen(&citizen_cf)), &second)
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text());
+    let to_withdraw: uuid::Uuid = accepted.json()["practice_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Another link: the first one has been used (a token differs by its expiry).
+    let handover = format!(
+        "/accesso/cittadino?token={}",
+        api.citizen_for(&citizen_cf, std::time::Duration::from_secs(3599))
+    );
+    let withdrawal = scenario(
+        "withdrawal",
+        &api.base,
+        &[&handover, &to_withdraw.to_string()],
+        nothing,
+    )
+    .await;
+    assert_eq!(withdrawal["facts"]["forged_status"], 403, "{withdrawal}");
+    assert_eq!(withdrawal["facts"]["withdrawn"], true, "{withdrawal}");
+    let withdrawn: (String, String) = sqlx::query_as(
+        "SELECT p.state, h.actor FROM practices p JOIN practice_history h ON h.practice_id = p.id \
+         WHERE p.id = $1 AND h.to_state = 'withdrawn'",
+    )
+    .bind(to_withdraw)
+    .fetch_one(pool)
+    .await
+    .expect("the withdrawal is in the history");
+    assert_eq!(withdrawn, ("withdrawn".to_owned(), "citizen".to_owned()));
+
+    // The protocol officer annuls the counter practice's registration.
+    let officer: BTreeSet<OperatorRole> =
+        [OperatorRole::Counter, OperatorRole::ProtocolOfficer].into();
+    accounts::add(pool, OFFICER, "Marco Locatelli", &officer, PASSWORD)
+        .await
+        .unwrap();
+    let protocol = scenario(
+        "protocol",
+        &api.base,
+        &[OFFICER, PASSWORD, &filed.to_string()],
+        nothing,
+    )
+    .await;
+    assert_eq!(protocol["facts"]["annulled"], true, "{protocol}");
+    let (year, number, segnatura): (i32, i64, String) = sqlx::query_as(
+        "SELECT year, number, segnatura FROM registrations WHERE practice_id = $1 \
+         AND direction = 'incoming'",
+    )
+    .bind(filed)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        protocol["facts"]["registration_path"],
+        format!("/cruscotto/protocollo/{year}/{number}"),
+        "{protocol}"
+    );
+    assert_eq!(protocol["facts"]["segnatura"], segnatura.as_str());
+    let annulment: (String, String) = sqlx::query_as(
+        "SELECT operator, measure FROM registration_annulments a JOIN registrations r \
+         ON r.id = a.registration_id WHERE r.year = $1 AND r.number = $2 AND r.practice_id = $3",
+    )
+    .bind(year)
+    .bind(number)
+    .bind(filed)
+    .fetch_one(pool)
+    .await
+    .expect("the annulment is recorded");
+    assert_eq!(
+        annulment,
+        (
+            format!("operator:{OFFICER}"),
+            "Decreto del responsabile n. 12/2026".to_owned()
+        )
+    );
 
     // The refusals. The session left idle is watched in the database: any request would
     // restart its idle clock.

@@ -259,7 +259,7 @@ async fn the_back_office_hears_of_a_withdrawal() {
         Ok(ToBackOffice::Practice(request)) if request.practice.id == id
     ));
 
-    practice::withdraw(&env.app, id, WithdrawnBy::Citizen)
+    practice::withdraw(&env.app, id, &WithdrawnBy::Citizen)
         .await
         .unwrap();
     let told = env.wait_for_messages(&queue, 1).await;
@@ -301,7 +301,7 @@ async fn an_integration_for_a_practice_withdrawn_meanwhile_is_kept_and_reported(
     let answer_id = publish_submissions(&env, &[&answer]).await[0];
     env.wait_until_all_in(&[answer_id], &[PracticeState::Stored])
         .await;
-    practice::withdraw(&env.app, practice, WithdrawnBy::Citizen)
+    practice::withdraw(&env.app, practice, &WithdrawnBy::Citizen)
         .await
         .unwrap();
     let dispatch = env.start_fleet(&["dispatch"]);

@@ -6,8 +6,10 @@
 //!   writes the exchanges its outputs go to, `errors`, and the default exchange (its retry tiers);
 //! - `portal` and `counter` only write the `intake` exchange;
 //! - each back office (its `login` in `queues.toml`) reads its own queue and writes `returns`;
-//! - `api` (the HTTP service) writes `intake` and, for replays, the default exchange; reads the
-//!   error queues and `events`, through a server-named queue of its own (`amq.gen-…`);
+//! - `api` (the HTTP service) writes `intake`, `events` and `backoffice` (the cruscotto's and
+//!   the citizen's withdrawals and hand-overs announce themselves and tell the back office),
+//!   and, for replays, the default exchange; reads the error queues and `events`, through a
+//!   server-named queue of its own (`amq.gen-…`);
 //! - `operations` (`topology apply`, `dlq`, `practice`, the fleet's start-up declare) may do
 //!   everything, but only on the topology's own names.
 //!
@@ -131,7 +133,12 @@ pub fn permissions(topology: &Topology, party: &str) -> Option<Permissions> {
                 configure: SERVER_NAMED.to_owned(),
                 write: format!(
                     "{}|{SERVER_NAMED}",
-                    exactly(&[exchange("intake")?, DEFAULT_EXCHANGE.to_owned()])
+                    exactly(&[
+                        exchange("intake")?,
+                        exchange("events")?,
+                        exchange("backoffice")?,
+                        DEFAULT_EXCHANGE.to_owned()
+                    ])
                 ),
                 read: format!("{}|{SERVER_NAMED}", exactly(&read)),
             })

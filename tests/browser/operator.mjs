@@ -1,8 +1,10 @@
 // The operator at the counter: signs in, files a practice for a citizen with a document,
 // watches it reach `dispatched` on the practice page without reloading it, sees the back
-// office complete it, and finds it among the products to hand over.
+// office complete it, finds it among the products to hand over, opens the archived document
+// (its bytes are those of its impronta) and hands the product over.
 //
 // node tests/browser/operator.mjs <base-url> <screenshot-dir> <operator-id> <password> <document> <tax-code>
+import { createHash } from "node:crypto";
 import { run, waitForState, PATIENCE_MS } from "./lib.mjs";
 
 const TYPE = "elettorale.duplicato_tessera";
@@ -56,5 +58,31 @@ run("cruscotto", async (s, [id, password, document, cf]) => {
   await Promise.all([page.waitForURL(`**/cruscotto/cittadini/${cf}`), page.click("button:has-text('Cerca')")]);
   s.expect((await page.locator(`tr[data-practice='${practiceId}']`).count()) === 1, "the folder lacks the practice");
   await s.check(page, "cartella-del-cittadino");
-});
 
+  // The practice again: times in Italian local time, the archived document as archived.
+  await page.goto(s.url(`/cruscotto/pratiche/${practiceId}`));
+  const times = await page.$$eval("#timeline li", (items) => items.map((li) => li.textContent));
+  s.facts.local_times = times.every((t) => /\d\d\/\d\d\/\d{4} \d\d:\d\d:\d\d/.test(t) && !/T\d\d:\d\d/.test(t));
+  s.expect(s.facts.local_times, `timeline times not in local time: ${JSON.stringify(times)}`);
+  const row = page.locator("#documenti ~ div table tbody tr").first();
+  const link = row.locator("a:has-text('Apri')");
+  s.expect((await link.count()) === 1, "the archived document has no link");
+  const impronta = (await row.locator("td:nth-child(3) code").textContent()).trim();
+  const opened = await page.request.get(s.url(await link.getAttribute("href")));
+  s.expect(opened.status() === 200, `opening the archived document: HTTP ${opened.status()}`);
+  const bytes = await opened.body();
+  s.facts.document_matches = createHash("sha256").update(bytes).digest("base64") === impronta;
+  s.expect(s.facts.document_matches, "the archived document's bytes are not those of its impronta");
+  s.expect(/attachment/.test(opened.headers()["content-disposition"] || ""), "the archived document is not a download");
+
+  // The citizen comes to collect it: the operator records the hand-over.
+  await s.check(page, "pratica-da-consegnare");
+  await Promise.all([
+    page.waitForURL(`**/cruscotto/pratiche/${practiceId}?fatto=consegna`),
+    page.click("form#consegna button[type=submit]"),
+  ]);
+  await page.waitForSelector("#esito");
+  s.facts.delivered = (await page.getAttribute("#stato", "data-state")) === "delivered";
+  s.expect(s.facts.delivered, "the practice is not `delivered` after the hand-over");
+  await s.check(page, "pratica-consegnata");
+});

@@ -162,7 +162,10 @@ pub enum PracticeAction {
     Withdraw {
         id: uuid::Uuid,
         #[arg(long, value_enum)]
-        by: practice::WithdrawnBy,
+        by: practice::Requester,
+        /// The operator who records it (with `--by operator`).
+        #[arg(long, required_if_eq("by", "operator"))]
+        operator: Option<String>,
     },
     /// Records that a completed practice's physical product was handed over.
     Deliver {
@@ -379,8 +382,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Practice { action } => {
             let app = App::build(settings).await?;
             let (id, done) = match action {
-                PracticeAction::Withdraw { id, by } => {
-                    (id, practice::withdraw(&app, id, by).await?)
+                PracticeAction::Withdraw { id, by, operator } => {
+                    let by = by.withdrawn_by(operator.as_deref());
+                    (id, practice::withdraw(&app, id, &by).await?)
                 }
                 PracticeAction::Deliver { id, operator } => {
                     (id, practice::deliver(&app, id, &operator).await?)

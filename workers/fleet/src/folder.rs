@@ -52,6 +52,29 @@ pub fn to_text(tax_code: &str, folder: &[FolderEntry], notifications: &Notificat
             None => p.channel.clone(),
         };
         let _ = writeln!(out, "  canale:   {channel}");
+        if let Some(clock) = &entry.procedure {
+            let mut term = format!(
+                "entro il {} ({} giorni dal {}",
+                clock.due_on.format("%d/%m/%Y"),
+                clock.term_days,
+                clock.started_on.format("%d/%m/%Y")
+            );
+            if clock.suspended_days > 0 {
+                let _ = write!(term, ", più {} di sospensione", clock.suspended_days);
+            }
+            term.push(')');
+            if let Some(since) = clock.suspended_since {
+                let _ = write!(term, ", sospeso dal {}", since.format("%d/%m/%Y"));
+            }
+            if let Some(at) = clock.concluded_at {
+                let _ = write!(
+                    term,
+                    ", concluso il {}",
+                    at.with_timezone(&Rome).format("%d/%m/%Y")
+                );
+            }
+            let _ = writeln!(out, "  termine:  {term}");
+        }
         if let Some(practice) = p.integrates {
             let _ = writeln!(out, "  integra:  la pratica {practice}");
         }

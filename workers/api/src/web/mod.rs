@@ -10,7 +10,11 @@
 //!
 //! - [`accounts`]: operators' accounts (argon2id passwords, roles, lock-out);
 //! - [`session`]: the session cookie and the CSRF tokens;
-//! - [`pages`]: sign-in, hand-over, sign-out and the pages themselves;
+//! - [`pages`]: what every page shares, and sign-in, hand-over, sign-out;
+//! - [`desk`]: the cruscotto's desk, search, folders and the counter's new practice;
+//! - [`practice`]: a practice's page and what the operator or its citizen do from it;
+//! - [`errors`]: the error queues' pages;
+//! - [`protocol`]: the protocol officer's registration page and its annulment;
 //! - [`bridge`]: lets a page's `EventSource` open `/practices/{id}/events` with its cookie.
 //!
 //! These routes are not in [`crate::routes`]: they are pages, not the JSON API the OpenAPI
@@ -18,8 +22,11 @@
 
 pub mod accounts;
 pub mod bridge;
+pub mod desk;
 pub mod errors;
 pub mod pages;
+pub mod practice;
+pub mod protocol;
 pub mod session;
 mod view;
 
@@ -38,14 +45,35 @@ pub fn router() -> Router<ApiState> {
         .route("/accesso", get(pages::signin_form).post(pages::signin))
         .route("/accesso/cittadino", get(pages::handover))
         .route("/esci", post(pages::signout))
-        .route("/cruscotto", get(pages::desk))
-        .route("/cruscotto/cerca", get(pages::search))
-        .route("/cruscotto/cittadini/{cf}", get(pages::folder))
-        .route("/cruscotto/pratiche/{id}", get(pages::operator_practice))
-        .route("/cruscotto/nuova", get(pages::new_practice))
+        .route("/cruscotto", get(desk::desk))
+        .route("/cruscotto/cerca", get(desk::search))
+        .route("/cruscotto/cittadini/{cf}", get(desk::folder))
+        .route("/cruscotto/pratiche/{id}", get(practice::operator_practice))
+        .route(
+            "/cruscotto/pratiche/{id}/ritiro",
+            post(practice::operator_withdraw),
+        )
+        .route("/cruscotto/pratiche/{id}/consegna", post(practice::deliver))
+        .route(
+            "/cruscotto/pratiche/{id}/archivio",
+            get(practice::operator_archived),
+        )
+        .route(
+            "/cruscotto/protocollo/{year}/{number}",
+            get(protocol::registration),
+        )
+        .route(
+            "/cruscotto/protocollo/{year}/{number}/segnatura",
+            get(protocol::segnatura),
+        )
+        .route(
+            "/cruscotto/protocollo/{year}/{number}/annullamento",
+            post(protocol::annul),
+        )
+        .route("/cruscotto/nuova", get(desk::new_practice))
         .route(
             "/cruscotto/nuova/{type}",
-            get(pages::new_practice_form).post(pages::file_practice),
+            get(desk::new_practice_form).post(desk::file_practice),
         )
         .route("/cruscotto/code-errore", get(errors::list))
         .route("/cruscotto/code-errore/{id}", get(errors::show))
@@ -54,14 +82,22 @@ pub fn router() -> Router<ApiState> {
             post(errors::replay),
         )
         .route("/cruscotto/code-errore/{id}/scarta", post(errors::discard))
-        .route("/area-personale", get(pages::citizen_home))
+        .route("/area-personale", get(practice::citizen_home))
         .route(
             "/area-personale/pratiche/{id}",
-            get(pages::citizen_practice),
+            get(practice::citizen_practice),
         )
         .route(
             "/area-personale/pratiche/{id}/integrazione",
-            post(pages::citizen_integration),
+            post(practice::citizen_integration),
+        )
+        .route(
+            "/area-personale/pratiche/{id}/ritiro",
+            post(practice::citizen_withdraw),
+        )
+        .route(
+            "/area-personale/pratiche/{id}/archivio",
+            get(practice::citizen_archived),
         )
         .route("/static/app/{file}", get(own_asset))
         .route("/static/pkg/{*path}", get(package_asset))

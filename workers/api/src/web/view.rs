@@ -27,12 +27,38 @@ fn environment() -> &'static Environment<'static> {
             ("practices.html", include_str!("templates/practices.html")),
             ("errors.html", include_str!("templates/errors.html")),
             ("error.html", include_str!("templates/error.html")),
+            (
+                "registration.html",
+                include_str!("templates/registration.html"),
+            ),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|err| panic!("template {name}: {err}"));
         }
+        env.add_filter("ora", local_time);
+        env.add_filter("data", local_date);
         env
     })
+}
+
+/// An instant (RFC 3339, as the folder serialises it) in Italian local time, as the counter
+/// and citizens read clocks; anything else is shown as it came.
+fn local_time(value: String) -> String {
+    match chrono::DateTime::parse_from_rfc3339(&value) {
+        Ok(at) => at
+            .with_timezone(&chrono_tz::Europe::Rome)
+            .format("%d/%m/%Y %H:%M:%S")
+            .to_string(),
+        Err(_) => value,
+    }
+}
+
+/// A calendar date (`2026-12-01`) the Italian way (`01/12/2026`).
+fn local_date(value: String) -> String {
+    match chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d") {
+        Ok(day) => day.format("%d/%m/%Y").to_string(),
+        Err(_) => value,
+    }
 }
 
 /// A page, 200.

@@ -22,6 +22,21 @@
     }
   }
 
+  // As the page prints times: Italian local time, whatever the browser's zone.
+  function localTime(at) {
+    var when = new Date(at);
+    if (isNaN(when.getTime())) {
+      return at;
+    }
+    var parts = {};
+    new Intl.DateTimeFormat("it-IT", {
+      timeZone: "Europe/Rome", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false
+    }).formatToParts(when).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.day + "/" + parts.month + "/" + parts.year + " " +
+      parts.hour + ":" + parts.minute + ":" + parts.second;
+  }
+
   function followTimeline(list) {
     var labels = JSON.parse(list.getAttribute("data-labels") || "{}");
     var state = document.getElementById("stato");
@@ -35,7 +50,7 @@
       var item = document.createElement("li");
       item.setAttribute("data-seq", String(t.seq));
       item.setAttribute("data-state", t.to);
-      item.textContent = (labels[t.to] || t.to) + " — " + t.at + " (" + t.actor + ")";
+      item.textContent = (labels[t.to] || t.to) + " — " + localTime(t.at) + " (" + t.actor + ")";
       list.appendChild(item);
       if (state) {
         state.textContent = labels[t.to] || t.to;

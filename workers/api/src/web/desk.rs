@@ -1,0 +1,374 @@
+//! The cruscotto's desk: the day's counts and lists, the search, a citizen's folder, and a new
+//! practice filed at the counter on the citizen's behalf (its form built from the catalog).
+
+use super::pages::{Fields, csrf, operator, state_label, summaries, title_of, who};
+use crate::ApiState;
+use crate::auth::{Caller, OperatorRole, Session};
+use crate::folder;
+use crate::published;
+use crate::web::session::WebUser;
+use crate::web::view::{Refusal, page, page_with};
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use serde::Serialize;
+use sportello_shared::domain::tax_code;
+use uuid::Uuid;
+
+#[derive(Serialize)]
+struct Count {
+    state: String,
+    label: &'static str,
+    count: i64,
+}
+
+#[derive(Serialize)]
+struct Row {
+    id: Uuid,
+    tax_code: String,
+    practice_type: String,
+    title: String,
+    state: String,
+    label: &'static str,
+    updated_at: String,
+}
+
+async fn rows(state: &ApiState, sql: &str) -> Result<Vec<Row>, sqlx::Error> {
+    let found: Vec<(Uuid, String, String, String, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_all(state.services().store.pool())
+            .await?;
+    Ok(found
+        .into_iter()
+        .map(|(id, tax_code, practice_type, st, at)| Row {
+            id,
+            title: title_of(state, &practice_type),
+            tax_code,
+            practice_type,
+            label: state_label(&st),
+            state: st,
+            updated_at: at
+                .with_timezone(&chrono_tz::Europe::Rome)
+                .format("%d/%m/%Y %H:%M")
+                .to_string(),
+        })
+        .collect())
+}
+
+const ROW: &str =
+    "SELECT p.id, p.tax_code, p.practice_type, p.state, p.updated_at FROM practices p";
+
+pub async fn desk(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, Refusal> {
+    let user = operator(&state, &headers, OperatorRole::Counter).await?;
+    let pool = state.services().store.pool();
+    let counts: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, count(*) FROM practices GROUP BY state ORDER BY state")
+            .fetch_all(pool)
+            .await?;
+    let counts: Vec<Count> = counts
+        .into_iter()
+        .map(|(state, count)| Count {
+            label: state_label(&state),
+            state,
+            count,
+        })
+        .collect();
+    let pickup = rows(
+        &state,
+        &format!(
+            "{ROW} WHERE p.state = 'completed' AND EXISTS (SELECT 1 FROM practice_history h \
+             WHERE h.practice_id = p.id AND h.to_state = 'completed' AND h.details->>'pickup' = 'true') \
+             ORDER BY p.updated_at LIMIT 50"
+        ),
+    )
+    .await?;
+    let waiting = rows(
+        &state,
+        &format!("{ROW} WHERE p.state = 'integration_requested' ORDER BY p.updated_at LIMIT 50"),
+    )
+    .await?;
+    let failed = rows(
+        &state,
+        &format!(
+            "{ROW} WHERE EXISTS (SELECT 1 FROM notifications n WHERE n.practice_id = p.id \
+             AND n.status IN ('failed_temporary', 'failed_permanent')) ORDER BY p.updated_at DESC LIMIT 50"
+        ),
+    )
+    .await?;
+    let parked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM parked_messages m WHERE NOT EXISTS \
+         (SELECT 1 FROM parked_message_settlements s WHERE s.parked_id = m.id)",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(page(
+        "desk.html",
+        serde_json::json!({ "user": who(&user), "counts": counts, "pickup": pickup, "waiting": waiting, "failed": failed, "parked": parked }),
+    ))
+}
+
+/// A tax code, a protocol number (`2026/0000012` or `12/2026`) or a practice id.
+pub async fn search(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(q): Query<Fields>,
+) -> Result<Response, Refusal> {
+    let user = operator(&state, &headers, OperatorRole::Counter).await?;
+    let text = q.get("q").map(|s| s.trim()).unwrap_or("").to_owned();
+    if let Ok(id) = text.parse::<Uuid>() {
+        return Ok(Redirect::to(&format!("/cruscotto/pratiche/{id}")).into_response());
+    }
+    let cf = tax_code::normalise(&text);
+    if cf.len() == 16 && cf.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Ok(Redirect::to(&format!("/cruscotto/cittadini/{cf}")).into_response());
+    }
+    let protocol = text.split_once('/').and_then(|(a, b)| {
+        let (a, b) = (a.trim().parse::<i64>().ok()?, b.trim().parse::<i64>().ok()?);
+        // Years have four digits; whichever side looks like one is the year.
+        if (1900..=2999).contains(&a) {
+            Some((a, b))
+        } else {
+            Some((b, a))
+        }
+    });
+    let found = match protocol {
+        Some((year, number)) => {
+            let sql = format!(
+                "{ROW} JOIN registrations r ON r.practice_id = p.id \
+                 WHERE r.year = {year} AND r.number = {number} ORDER BY p.updated_at"
+            );
+            rows(&state, &sql).await?
+        }
+        None => Vec::new(),
+    };
+    Ok(page(
+        "desk.html",
+        serde_json::json!({ "user": who(&user), "searched": text, "results": found, "search_only": true }),
+    ))
+}
+
+pub async fn folder(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(cf): Path<String>,
+) -> Result<Response, Refusal> {
+    let user = operator(&state, &headers, OperatorRole::Counter).await?;
+    let cf = tax_code::normalise(&cf);
+    if cf.is_empty() || cf.len() > 32 || !cf.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(Refusal::NotFound);
+    }
+    let practices = summaries(
+        &state,
+        folder::practices_of(state.services().store.pool(), &cf).await?,
+    );
+    Ok(page(
+        "folder.html",
+        serde_json::json!({ "user": who(&user), "tax_code": cf, "practices": practices }),
+    ))
+}
+
+pub async fn new_practice(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    let user = operator(&state, &headers, OperatorRole::Counter).await?;
+    let catalog = published::catalog(&state.services().catalog);
+    Ok(page(
+        "new_pick.html",
+        serde_json::json!({ "user": who(&user), "catalog": catalog }),
+    ))
+}
+
+fn form_page(
+    state: &ApiState,
+    user: &WebUser,
+    code: &str,
+    status: StatusCode,
+    values: &Fields,
+    errors: &[String],
+) -> Result<Response, Refusal> {
+    let t = state
+        .services()
+        .catalog
+        .get(code)
+        .ok_or(Refusal::NotFound)?;
+    Ok(page_with(
+        status,
+        "new_form.html",
+        serde_json::json!({ "user": who(user), "kind": published::practice_type(t), "values": values, "errors": errors }),
+    ))
+}
+
+pub async fn new_practice_form(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Result<Response, Refusal> {
+    let user = operator(&state, &headers, OperatorRole::Counter).await?;
+    form_page(&state, &user, &code, StatusCode::OK, &Fields::new(), &[])
+}
+
+/// The form of a new practice at the counter: its fields and documents become a submission on
+/// the counter channel under the operator's id, published through `POST /submissions`'s path.
+pub async fn file_practice(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, Refusal> {
+    let user = operator(&state, &headers, OperatorRole::Counter).await?;
+    let t = state
+        .services()
+        .catalog
+        .get(&code)
+        .ok_or(Refusal::NotFound)?
+        .clone();
+    let (fields, documents) = read_form(multipart).await?;
+    csrf(&user, &fields)?;
+    let operator_id = user.operator_id().unwrap_or_default().to_owned();
+    let text = |key: &str| {
+        fields
+            .get(key)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let mut data = serde_json::Map::new();
+    for field in &t.fields {
+        let raw = text(&format!("f_{}", field.name));
+        let value = match field.kind {
+            sportello_shared::catalog::FieldKind::Boolean => match raw.as_str() {
+                "si" => serde_json::Value::Bool(true),
+                "no" => serde_json::Value::Bool(false),
+                _ => continue,
+            },
+            _ if raw.is_empty() => continue,
+            _ => serde_json::Value::String(raw),
+        };
+        data.insert(field.name.clone(), value);
+    }
+    let mut applicant = serde_json::json!({
+        "tax_code": text("cf"),
+        "given_name": text("nome"),
+        "family_name": text("cognome"),
+        "email": text("email"),
+    });
+    if t.requires_company {
+        applicant["company"] =
+            serde_json::json!({"name": text("impresa"), "vat_number": text("partita_iva")});
+    }
+    // One key per filled-in form: a second click on «Invia» names the same practice.
+    let key = match fields.get("chiave").filter(|k| !k.is_empty()) {
+        Some(k) => k.clone(),
+        None => format!("sportello:{operator_id}:{}", Uuid::new_v4()),
+    };
+    let submission = serde_json::json!({
+        "schema_version": 1,
+        "idempotency_key": key,
+        "channel": {"kind": "counter", "operator_id": operator_id},
+        "practice_type": t.code,
+        "applicant": applicant,
+        "subject": text("oggetto"),
+        "data": data,
+        "documents": documents,
+    });
+    match publish_submission(&state, &user, &submission).await {
+        Ok(()) => {
+            let id = sportello_shared::domain::submission::practice_id_for(&key);
+            taken_in(&state, id).await;
+            Ok(Redirect::to(&format!("/cruscotto/pratiche/{id}")).into_response())
+        }
+        Err(message) => form_page(
+            &state,
+            &user,
+            &code,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &fields,
+            &[message],
+        ),
+    }
+}
+
+/// A multipart form's text fields, and its files (`doc_<role>`) as the contract's inline
+/// documents; empty file inputs are left out.
+pub(super) async fn read_form(
+    mut multipart: Multipart,
+) -> Result<(Fields, Vec<serde_json::Value>), Refusal> {
+    let mut fields = Fields::new();
+    let mut documents = Vec::new();
+    while let Some(part) = multipart.next_field().await.map_err(|e| {
+        Refusal::BadRequest(format!("Il modulo non è stato ricevuto per intero: {e}"))
+    })? {
+        let name = part.name().unwrap_or("").to_owned();
+        if let Some(role) = name.strip_prefix("doc_") {
+            let role = role.to_owned();
+            let file_name = part.file_name().unwrap_or("").to_owned();
+            let media_type = part
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_owned();
+            let bytes: Bytes = part.bytes().await.map_err(|e| {
+                Refusal::BadRequest(format!("Un documento non è stato ricevuto per intero: {e}"))
+            })?;
+            if !bytes.is_empty() {
+                documents.push(serde_json::json!({
+                    "role": role,
+                    "file_name": file_name,
+                    "media_type": media_type,
+                    "sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+                    "content_base64": base64::engine::general_purpose::STANDARD.encode(&bytes),
+                }));
+            }
+        } else {
+            let value = part.text().await.unwrap_or_default();
+            fields.insert(name, value);
+        }
+    }
+    Ok((fields, documents))
+}
+
+/// Publishes `submission` through `POST /submissions`'s own path, as `user`; the refusal's
+/// message otherwise.
+pub(super) async fn publish_submission(
+    state: &ApiState,
+    user: &WebUser,
+    submission: &serde_json::Value,
+) -> Result<(), String> {
+    let subject = match &user.caller {
+        Caller::Operator { id, .. } => id.clone(),
+        Caller::Citizen { tax_code } => tax_code.clone(),
+    };
+    let session = Session {
+        caller: user.caller.clone(),
+        issuer: crate::web::bridge::ISSUER.to_owned(),
+        subject,
+        accepted_until: u64::MAX,
+    };
+    let mut json_headers = HeaderMap::new();
+    json_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = Bytes::from(serde_json::to_vec(submission).expect("JSON"));
+    match crate::routes::submissions::submit(State(state.clone()), session, json_headers, Ok(body))
+        .await
+    {
+        Ok(response) if response.status() == StatusCode::ACCEPTED => Ok(()),
+        Ok(response) => Err(format!("Risposta inattesa: {}", response.status())),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// Waits, a few seconds at most, for intake to take the practice in, so that the page the
+/// form leads to shows it (the broker has it already; intake is usually a matter of
+/// milliseconds). Past that the page answers as for any practice not yet known.
+async fn taken_in(state: &ApiState, id: Uuid) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = state.services().store.practice(id).await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
