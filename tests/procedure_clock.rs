@@ -208,6 +208,29 @@ async fn an_integration_suspends_the_term_once_and_two_timer_jobs_fire_each_even
             .unwrap();
     let summary = practices.iter().find(|p| p.id == id).unwrap();
     assert_eq!(summary.due_on, Some(day0 + Days::days(40)));
+    // And so does `sportello folder`.
+    let tax_code = env.practice(id).await.unwrap().tax_code;
+    let entries = env.app.store.folder(&tax_code).await.unwrap();
+    let sent = sportello_fleet::folder::notifications(&env.app.store, &entries)
+        .await
+        .unwrap();
+    let text = sportello_fleet::folder::to_text(&tax_code, &entries, &sent);
+    let due = (day0 + Days::days(40)).format("%d/%m/%Y").to_string();
+    assert!(
+        text.contains(&format!("termine:  entro il {due} (30 giorni dal")),
+        "{text}"
+    );
+    let json = sportello_fleet::folder::to_json(&tax_code, &entries, &sent);
+    let shown = json["practices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id.to_string())
+        .unwrap();
+    assert_eq!(
+        shown["procedure"]["due_on"],
+        (day0 + Days::days(40)).to_string()
+    );
 
     // Two timer jobs at once, on the injected clock.
     let stop = CancellationToken::new();

@@ -14,6 +14,8 @@
 //! - Suspended days are whole calendar days between the day of the request and the day the
 //!   suspension ends (a request answered the same day suspends nothing).
 
+pub mod times;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Europe::Rome;
 use serde::Serialize;

@@ -323,7 +323,12 @@ impl Store {
         for row in rows {
             let practice = PracticeRecord::from_row(row)?;
             let history = self.history(practice.id).await?;
-            folder.push(FolderEntry { practice, history });
+            let procedure = crate::procedure::view(&self.pool, practice.id).await?;
+            folder.push(FolderEntry {
+                practice,
+                history,
+                procedure,
+            });
         }
         Ok(folder)
     }
@@ -448,6 +453,8 @@ pub struct FolderEntry {
     #[serde(flatten)]
     pub practice: PracticeRecord,
     pub history: Vec<HistoryEntry>,
+    /// The procedure's clock (term, due date), once registered.
+    pub procedure: Option<crate::procedure::ClockView>,
 }
 
 /// A requested state change and why.

@@ -12,6 +12,7 @@
 //!   discards are recorded, never deleted;
 //! - `metrics`: queue depths and stage latencies after a run;
 //! - `events`: the live stream of a practice;
+//! - `stats`: the public actual times of the procedures;
 //! - `bad_requests`: every malformed request gets a 4xx with a JSON error;
 //! - `web`: the pages' sign-in, CSRF, lock-out, hand-over and sessions;
 //! - `openapi`: the spec and the router list the same endpoints, and real answers match the
@@ -25,6 +26,7 @@ mod events;
 mod metrics;
 mod openapi;
 mod schema;
+mod stats;
 mod submissions;
 mod support;
 mod web;

@@ -38,6 +38,14 @@ pub struct PublishedType {
     pub handling: &'static str,
     pub physical_pickup: bool,
     pub requires_company: bool,
+    /// The term in days (L. 241/1990 art. 2), from the protocol date.
+    pub term_days: u32,
+    /// What silence at the end of the term means: `consent`, `refusal`, `nothing`.
+    pub silence: &'static str,
+    /// The same, in Italian, as the receipt says it.
+    pub silence_meaning: &'static str,
+    /// The office responsible for the procedure (art. 8).
+    pub office: String,
     pub fields: Vec<PublishedField>,
     pub documents: Vec<PublishedDocument>,
     /// A JSON Schema (2020-12) of a first submission of this type (not an integration).
@@ -90,6 +98,10 @@ pub fn practice_type(t: &PracticeType) -> PublishedType {
         handling: t.handling.as_str(),
         physical_pickup: t.physical_pickup,
         requires_company: t.requires_company,
+        term_days: t.term_days,
+        silence: t.silence.as_str(),
+        silence_meaning: t.silence.meaning(),
+        office: t.office.clone(),
         fields: t
             .fields
             .iter()

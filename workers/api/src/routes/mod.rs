@@ -8,6 +8,7 @@ pub mod events;
 pub mod folder;
 pub mod health;
 pub mod registrations;
+pub mod stats;
 pub mod submissions;
 
 use crate::error::{ApiError, body_error};
@@ -32,6 +33,7 @@ pub fn all() -> Vec<Route> {
         route("get", "/openapi.json", get(openapi)),
         route("get", "/catalog", get(catalog::catalog)),
         route("get", "/catalog/{type}", get(catalog::practice_type)),
+        route("get", "/stats/procedure-times", get(stats::procedure_times)),
         route(
             "get",
             "/citizens/{cf}/practices",
