@@ -3,7 +3,7 @@
 every sample against samples/expected.json when they have arrived.
 
     demo_watch.py wait applications|integrations --pid NAME=PID:LOG ... [--timeout S]
-    demo_watch.py check
+    demo_watch.py check [--since EPOCH]
 
 `wait` shows the sample practices by state (in place on a terminal, one line per change
 otherwise) until none is on its way, and fails at once, naming the process and its log, when
@@ -13,6 +13,9 @@ still on its way with its state, how long it has been there, and its error-queue
 `check` compares each sample's practice with its `demo` entry in expected.json (final state,
 rejection reasons, the emails its citizen got: sent in the folder's notifications and present in
 maildev under their Message-ID) and prints a one-screen summary. It exits 1 on any mismatch.
+A demo run again finds the practices of the run before (same idempotency keys) with their
+emails already sent: an email sent before --since (this run's start) is not sent again, and
+maildev may have been restarted since, so only the emails sent during this run must be in it.
 
 Standard library only; the database is read with psql and the URL in ./sportello.toml, the
 broker's error queues with `sportello dlq list --json`.
@@ -191,20 +194,24 @@ def maildev_message_ids():
     return found
 
 
-def check():
+def check(since):
     items = samples()
     seen = states(items)
     rows = query(f"SELECT id, coalesce(rejection_reasons::text, '[]') FROM practices "
                  f"WHERE id = ANY({id_list(items)})")
     reasons = {uuid.UUID(r[0]): sorted({x["code"] for x in json.loads(r[1])}) for r in rows}
     notifications = {}
-    for pid, event, status, recipient, message_id in query(
-            f"SELECT practice_id, event, status, recipient, message_id FROM notifications "
+    for pid, event, status, recipient, message_id, sent_at in query(
+            f"SELECT practice_id, event, status, recipient, message_id, "
+            f"coalesce(extract(epoch FROM sent_at)::text, '') FROM notifications "
             f"WHERE practice_id = ANY({id_list(items)})"):
-        notifications.setdefault(uuid.UUID(pid), {})[event] = (status, recipient.lower(), message_id)
+        earlier = bool(sent_at) and float(sent_at) < since
+        notifications.setdefault(uuid.UUID(pid), {})[event] = (
+            status, recipient.lower(), message_id, earlier)
     in_sink = maildev_message_ids()
 
     problems = []
+    resent_before = 0
     for s in items:
         state = seen.get(s.id, ("not received", 0))[0]
         if state != s.state:
@@ -215,12 +222,14 @@ def check():
         if sorted(sent) != sorted(s.emails + s.undeliverable):
             problems.append(f"{s.file}: emails for {sorted(sent)}, expected "
                             f"{sorted(s.emails + s.undeliverable)}")
-        for event, (status, recipient, message_id) in sorted(sent.items()):
+        for event, (status, recipient, message_id, earlier) in sorted(sent.items()):
             if event in s.undeliverable:
                 if status != "failed_permanent":
                     problems.append(f"{s.file}: the {event} email to an invalid address is {status}")
             elif status != "sent":
                 problems.append(f"{s.file}: the {event} email is {status}")
+            elif earlier:
+                resent_before += 1
             elif recipient not in in_sink.get(message_id, set()):
                 problems.append(f"{s.file}: the {event} email ({message_id}) is not in maildev")
 
@@ -235,6 +244,9 @@ def check():
           ", ".join(f"{state} {n}" for state, n in sorted(by_state.items())))
     print(f"[demo] {registrations} protocol registrations, {archived} archived objects, "
           f"{emails} emails sent")
+    if resent_before:
+        print(f"[demo] {resent_before} of those emails were sent by an earlier run of the demo "
+              f"(the same practices): not sent again")
     if problems:
         print(f"[demo] {len(problems)} samples did not end as samples/expected.json says:",
               file=sys.stderr)
@@ -251,7 +263,9 @@ def main():
     waiting.add_argument("phase", choices=("applications", "integrations"))
     waiting.add_argument("--pid", action="append", default=[], metavar="NAME=PID:LOG")
     waiting.add_argument("--timeout", type=int, default=300)
-    commands.add_parser("check")
+    checking = commands.add_parser("check")
+    checking.add_argument("--since", type=float, default=0.0,
+                          help="this run's start (Unix time): emails sent before it are not sought in maildev")
     args = parser.parse_args()
     if args.command == "wait":
         pids = {}
@@ -261,7 +275,7 @@ def main():
             pids[name] = (int(pid), log)
         wait(args.phase, pids, args.timeout)
     else:
-        check()
+        check(args.since)
 
 
 if __name__ == "__main__":
