@@ -184,7 +184,8 @@ async fn operator_and_citizen_in_a_browser() {
     assert_eq!(accepted.status, 202, "{}", accepted.text());
     let own = accepted.json()["practice_id"].as_str().unwrap().to_owned();
     let handover = format!("/accesso/cittadino?token={}", api.citizen(&citizen_cf));
-    let receipt = repository_root().join("samples/documents/ricevuta-diritti-ferrari.pdf");
+    // Larger than object_store.inline_limit_bytes: the page stages it, the submission names it.
+    let receipt = repository_root().join("samples/documents/elaborati-grafici-ferrari.pdf");
     let area = scenario(
         "citizen",
         &api.base,
@@ -200,6 +201,7 @@ async fn operator_and_citizen_in_a_browser() {
     assert_eq!(area["facts"]["listed"], serde_json::json!([own]), "{area}");
     assert_eq!(area["facts"]["integration_live"], true, "{area}");
     assert_eq!(area["facts"]["integrated"], true, "{area}");
+    assert_eq!(area["facts"]["receipt_pdf"], true, "{area}");
     let integration: Option<uuid::Uuid> =
         sqlx::query_scalar("SELECT id FROM practices WHERE integrates = $1 AND channel = 'portal'")
             .bind(own.parse::<uuid::Uuid>().unwrap())
@@ -207,6 +209,23 @@ async fn operator_and_citizen_in_a_browser() {
             .await
             .unwrap();
     assert!(integration.is_some(), "no integration was filed for {own}");
+    let documents: serde_json::Value =
+        sqlx::query_scalar("SELECT submission->'documents' FROM practices WHERE id = $1")
+            .bind(integration.unwrap())
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let staged = documents[0]["staged_key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{documents}"));
+    assert!(
+        staged.starts_with(&format!(
+            "{}/uploads/",
+            env.settings.object_store.staging_prefix
+        )),
+        "{documents}"
+    );
+    assert!(documents[0].get("content_base64").is_none(), "{documents}");
 
     // A second CILA of the same citizen, withdrawn by them while the office waits for them.
     let mut second = cila.clone();

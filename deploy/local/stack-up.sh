@@ -136,10 +136,12 @@ need_cmd xmllint libxml2-utils
 # ------------------------------------------------------------ RabbitMQ ---
 
 # rabbitmq_open_files: the open-files limit of the running broker, empty when unknown.
+# rabbitmq_open_files [soft|hard]: the running broker's limit on open files.
 rabbitmq_open_files() {
-    local pid
+    local pid field=4
+    [[ ${1:-soft} == hard ]] && field=5
     pid=$(pgrep -f 'beam.smp.*rabbit' | head -n 1) || return 0
-    awk '/^Max open files/ { print $4 }' "/proc/$pid/limits" 2>/dev/null || true
+    awk -v f="$field" '/^Max open files/ { print $f }' "/proc/$pid/limits" 2>/dev/null || true
 }
 
 up_rabbitmq() {
@@ -150,7 +152,11 @@ up_rabbitmq() {
         # Seen here: a broker started with 1024 file handles stopped answering AMQP (its
         # sockets piling up in CLOSE-WAIT) once a few hundred quorum queues existed.
         if [[ $limit =~ ^[0-9]+$ ]] && ((limit < 8192)); then
-            warn "the running RabbitMQ may open only $limit files; quorum queues need more: restart it with a higher limit (add 'ulimit -n 65536' to /etc/rabbitmq/rabbitmq-env.conf, then rabbitmqctl stop; rabbitmq-server -detached)"
+            # The soft limit can rise to the hard one without privileges beyond the broker's.
+            local hard
+            hard=$(rabbitmq_open_files hard)
+            [[ $hard =~ ^[0-9]+$ ]] || hard=65536
+            warn "the running RabbitMQ may open only $limit files; quorum queues need more: restart it with a higher limit (add 'ulimit -n $hard' to /etc/rabbitmq/rabbitmq-env.conf, then rabbitmqctl stop; rabbitmq-server -detached)"
         fi
         return
     fi

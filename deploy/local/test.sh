@@ -21,6 +21,12 @@ if [[ ! -x /usr/bin/chromium ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver ||
         { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; }
 fi
+if ! command -v pdftotext >/dev/null 2>&1; then
+    # The receipt test reads the PDF back as a citizen's reader would (tests/http/receipt.rs).
+    log "installing poppler-utils (pdftotext)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils ||
+        { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils; }
+fi
 log "installing the pages' front-end packages (web/package-lock.json)"
 (cd web && npm ci --no-audit --no-fund)
 log "building the workspace"

@@ -20,6 +20,7 @@ pub mod notifications;
 pub mod objects;
 pub mod parked;
 pub mod parties;
+pub mod pdf;
 pub mod procedure;
 pub mod store;
 pub mod telemetry;

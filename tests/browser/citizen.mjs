@@ -30,6 +30,10 @@ run("area-personale", async (s, [handover, own, other, document]) => {
   s.facts.integration_live = await page.evaluate(() => window.sportelloNotReloaded === true);
   await s.check(page, "integrazione-richiesta");
 
+  // The receipt of presentation, from the practice's page.
+  const receipt = await page.request.get(s.url(await page.getAttribute("#scarica-ricevuta", "href")));
+  s.facts.receipt_pdf = receipt.status() === 200 && (await receipt.body()).subarray(0, 5).toString() === "%PDF-";
+
   const form = page.locator("form#integrazione");
   if ((await form.count()) === 0) {
     s.facts.integrated = false;

@@ -13,6 +13,7 @@
 //! - `metrics`: queue depths and stage latencies after a run;
 //! - `events`: the live stream of a practice;
 //! - `stats`: the public actual times of the procedures;
+//! - `receipt`: the receipt PDF, one document in the email, the archive and the download;
 //! - `bad_requests`: every malformed request gets a 4xx with a JSON error;
 //! - `web`: the pages' sign-in, CSRF, lock-out, hand-over and sessions;
 //! - `openapi`: the spec and the router list the same endpoints, and real answers match the
@@ -23,8 +24,11 @@ mod bad_requests;
 mod boundaries;
 mod dlq;
 mod events;
+#[path = "../mail/mod.rs"]
+mod mail;
 mod metrics;
 mod openapi;
+mod receipt;
 mod schema;
 mod stats;
 mod submissions;

@@ -255,7 +255,10 @@ async fn every_documented_endpoint_answers_as_the_spec_says() {
         .iter()
         .map(|a| a["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, BTreeSet::from(["document", "primary", "segnatura"]));
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["document", "primary", "receipt", "segnatura"])
+    );
     assert!(
         practice["notifications"]
             .as_array()
@@ -273,6 +276,32 @@ async fn every_documented_endpoint_answers_as_the_spec_says() {
         "get",
         "/practices/{id}",
         http.get(api.url("/practices/nope")).bearer_auth(&operator)
+    );
+    // Its receipt, the archived PDF; someone else's practice has none to show.
+    let (status, _) = check!(
+        "get",
+        "/practices/{id}/receipt",
+        http.get(api.url(&format!("/practices/{id}/receipt")))
+            .bearer_auth(&citizen)
+    );
+    assert_eq!(status, 200);
+    let (status, _) = check!(
+        "get",
+        "/practices/{id}/receipt",
+        http.get(api.url(&format!("/practices/{id}/receipt")))
+            .bearer_auth(&stranger)
+    );
+    assert_eq!(status, 404);
+    let (status, times) = check!(
+        "get",
+        "/stats/procedure-times",
+        http.get(api.url("/stats/procedure-times"))
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        times.unwrap()["types"],
+        serde_json::json!([]),
+        "nothing concluded yet"
     );
 
     // The live stream: its events' data are Transitions.

@@ -360,12 +360,47 @@ impl TestEnv {
         .await
         .expect("archive index");
         let listed = documents.as_array().expect("documents listed");
-        assert_eq!(objects.len(), listed.len() + 1, "{practice_id} {direction}");
+        // A first submission's incoming registration has its receipt archived beside the
+        // segnatura: the PDF the register's facts give, byte for byte.
+        let (practice_type, integrates): (String, Option<Uuid>) =
+            sqlx::query_as("SELECT practice_type, integrates FROM practices WHERE id = $1")
+                .bind(practice_id)
+                .fetch_one(pool)
+                .await
+                .expect("practice");
+        let receipt = if direction == "incoming" && integrates.is_none() {
+            let registration = sportello_register::register::of_practice(pool, practice_id)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|r| r.id == registration_id)
+                .expect("the registration");
+            let kind = self.app.catalog.get(&practice_type).expect("catalog type");
+            Some(
+                sportello_register::receipt::ReceiptFacts::of(
+                    &registration,
+                    kind,
+                    &self.settings.procedure,
+                    &self.settings.municipality,
+                )
+                .pdf(),
+            )
+        } else {
+            None
+        };
+        assert_eq!(
+            objects.len(),
+            listed.len() + 1 + usize::from(receipt.is_some()),
+            "{practice_id} {direction}"
+        );
         let mut impronte: Vec<String> = listed
             .iter()
             .map(|d| impronta_hex(d["impronta"].as_str().unwrap()).unwrap())
             .collect();
         impronte.push(sportello_shared::objects::sha256_hex(segnatura.as_bytes()));
+        if let Some(pdf) = &receipt {
+            impronte.push(sportello_shared::objects::sha256_hex(pdf));
+        }
         impronte.sort();
         let mut stored = Vec::new();
         for (key, kind, sha256) in &objects {
@@ -376,6 +411,11 @@ impl TestEnv {
                 assert!(key.ends_with("/segnatura.xml"));
                 let bytes = self.app.objects.get(key).await.unwrap();
                 assert_eq!(bytes, segnatura.as_bytes());
+            }
+            if kind == "receipt" {
+                assert!(key.ends_with("/ricevuta.pdf"), "{key}");
+                let bytes = self.app.objects.get(key).await.unwrap();
+                assert_eq!(Some(&bytes), receipt.as_ref(), "{key}");
             }
             stored.push(measured);
         }

@@ -80,6 +80,11 @@ pub fn segnatura_key(prefix: &str) -> String {
     format!("{prefix}/segnatura.xml")
 }
 
+/// The receipt of the registration (art. 18-bis L. 241/1990), beside its segnatura.
+pub fn receipt_key(prefix: &str) -> String {
+    format!("{prefix}/ricevuta.pdf")
+}
+
 /// A file name citizens typed, made safe for a key and for every S3 client: letters, digits,
 /// `.`, `-`, `_`; the rest becomes `_`; no leading dot; at most 120 characters.
 pub fn sanitise(name: &str) -> String {

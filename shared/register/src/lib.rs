@@ -9,13 +9,15 @@
 //! Layout: [`register`] numbers and records registrations, annuls them and reads them back;
 //! [`segnatura`] models and writes the XML; [`signature`] signs it (enveloped XML-DSig with
 //! XAdES baseline-B properties); [`outgoing`] registers what the AOO sends (a back office's
-//! result documents); [`daily`] closes a day's register for preservation. The protocol worker
+//! result documents); [`receipt`] writes the receipt PDF of an incoming registration (art.
+//! 18-bis and 8 L. 241/1990); [`daily`] closes a day's register for preservation. The protocol worker
 //! registers incoming practices with these; returns, storage, dispatch, notification and the
 //! API read and write the register only through them.
 
 pub mod daily;
 pub mod facts;
 pub mod outgoing;
+pub mod receipt;
 pub mod register;
 pub mod segnatura;
 pub mod signature;

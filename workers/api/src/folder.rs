@@ -298,3 +298,61 @@ async fn documents(
 async fn notifications(pool: &PgPool, id: Uuid) -> Result<Vec<NotificationView>, sqlx::Error> {
     notifications::of_practice(pool, id).await
 }
+
+/// The receipt of practice `id` (see `sportello_register::receipt`): the archived copy when it
+/// is there and matches its recorded SHA-256, else the PDF made from the incoming registration;
+/// `None` before registration and for an integration.
+pub async fn receipt(
+    services: &crate::Services,
+    id: Uuid,
+) -> Result<Option<Vec<u8>>, crate::error::ApiError> {
+    use sportello_register::receipt::ReceiptFacts;
+    let pool = services.store.pool();
+    let Some(practice) = services.store.practice(id).await.map_err(store_error)? else {
+        return Ok(None);
+    };
+    if practice.integrates.is_some() {
+        return Ok(None);
+    }
+    let archived = archived(pool, id)
+        .await?
+        .into_iter()
+        .find(|o| o.kind == "receipt")
+        .map(|o| (o.key, o.sha256));
+    if let Some((key, sha256)) = archived {
+        match services.objects.get(&key).await {
+            Ok(bytes) if sportello_shared::objects::sha256_hex(&bytes) == sha256 => {
+                return Ok(Some(bytes));
+            }
+            Ok(_) => {
+                tracing::error!(practice = %id, "the archived receipt does not match its SHA-256")
+            }
+            Err(err) => {
+                tracing::warn!(practice = %id, error = %err, "the archived receipt could not be read")
+            }
+        }
+    }
+    let Some(kind) = services.catalog.get(&practice.practice_type) else {
+        return Ok(None);
+    };
+    let registration = register::of_practice(pool, id)
+        .await?
+        .into_iter()
+        .find(|r| r.direction == "incoming");
+    Ok(registration.map(|r| {
+        ReceiptFacts::of(
+            &r,
+            kind,
+            &services.settings.procedure,
+            &services.settings.municipality,
+        )
+        .pdf()
+    }))
+}
+
+fn store_error(err: sportello_shared::store::StoreError) -> crate::error::ApiError {
+    match err {
+        sportello_shared::store::StoreError::Database(err) => err.into(),
+        other => crate::error::ApiError::Internal(other.into()),
+    }
+}

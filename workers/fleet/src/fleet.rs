@@ -171,6 +171,9 @@ pub fn storage(app: &App) -> anyhow::Result<Storage> {
         objects: app.objects_for("storage")?,
         practice_exchange: app.exchange("practice")?,
         events_exchange: app.exchange("events")?,
+        catalog: app.catalog.clone(),
+        procedure: app.settings.procedure.clone(),
+        municipality: app.settings.municipality.clone(),
     })
 }
 
@@ -209,6 +212,7 @@ pub fn notification(app: &App) -> anyhow::Result<Notifier> {
         app.catalog.clone(),
         &app.settings.smtp,
         &app.settings.municipality,
+        &app.settings.procedure,
     )
     .context("notification worker (smtp, municipality settings)")
 }

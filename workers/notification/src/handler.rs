@@ -28,9 +28,10 @@ use crate::templates::{
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Europe::Rome;
 use lettre::message::Mailbox;
+use sportello_register::receipt::{RECEIPT_FILE_NAME, ReceiptFacts};
 use sportello_register::register::{self, Registration, format_number};
 use sportello_shared::catalog::Catalog;
-use sportello_shared::config::{MunicipalitySettings, SmtpSettings};
+use sportello_shared::config::{MunicipalitySettings, ProcedureSettings, SmtpSettings};
 use sportello_shared::domain::email::{EmailAddress, EmailError, mask_email};
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::{Applicant, Submission};
@@ -81,6 +82,9 @@ pub struct Notifier {
     pub templates: Arc<Templates>,
     /// Result documents larger than this, together, are not attached.
     pub max_attachments_bytes: u64,
+    /// What the receipt PDF names besides the registration (art. 8: responsabile, remedies).
+    pub procedure: Arc<ProcedureSettings>,
+    pub municipality: Arc<MunicipalitySettings>,
 }
 
 impl Notifier {
@@ -90,6 +94,7 @@ impl Notifier {
         catalog: Arc<Catalog>,
         smtp: &SmtpSettings,
         municipality: &MunicipalitySettings,
+        procedure: &ProcedureSettings,
     ) -> anyhow::Result<Notifier> {
         Ok(Notifier {
             store,
@@ -99,6 +104,8 @@ impl Notifier {
             letterhead: Arc::new(Letterhead::from_settings(municipality)?),
             templates: Arc::new(Templates::new()),
             max_attachments_bytes: smtp.max_attachments_bytes,
+            procedure: Arc::new(procedure.clone()),
+            municipality: Arc::new(municipality.clone()),
         })
     }
 }
@@ -458,8 +465,27 @@ impl Notifier {
                         practice.id
                     ))
                 })?;
+                // A first submission's receipt starts the procedure (art. 18-bis, art. 8): the
+                // PDF states its term; an integration's receipt does not start another.
+                let facts = match (kind, practice.integrates) {
+                    (Some(kind), None) => Some(ReceiptFacts::of(
+                        registration,
+                        kind,
+                        &self.procedure,
+                        &self.municipality,
+                    )),
+                    _ => None,
+                };
+                if let Some(facts) = &facts {
+                    attachments.push(Attachment {
+                        file_name: RECEIPT_FILE_NAME.to_owned(),
+                        media_type: "application/pdf".to_owned(),
+                        bytes: facts.pdf(),
+                    });
+                }
                 Notice::Receipt {
                     documents: registered_documents(registration),
+                    term: facts,
                 }
             }
             Template::Rejection => Notice::Rejection {

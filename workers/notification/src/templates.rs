@@ -175,6 +175,8 @@ pub struct ResultDocument {
 pub enum Notice {
     Receipt {
         documents: Vec<RegisteredDocument>,
+        /// The procedure's term, office and remedies (a first submission's receipt only).
+        term: Option<sportello_register::receipt::ReceiptFacts>,
     },
     Rejection {
         reasons: Vec<Reason>,

@@ -1,8 +1,8 @@
 //! The storage worker: `registered → stored`.
 //!
 //! For one practice it archives the istanza (the primary document, from the registration), every
-//! document (inline from the folder, or copied from the staging area) and the signed segnatura,
-//! together, each sent with its impronta for the store to verify; then it records the keys, removes the staged
+//! document (inline from the folder, or copied from the staging area), the signed segnatura and
+//! the receipt PDF (art. 18-bis L. 241/1990; first submissions only), together, each sent with its impronta for the store to verify; then it records the keys, removes the staged
 //! copies and moves the practice on. Every step is safe to repeat: a redelivery finds its
 //! objects already archived with the right digest and its transition already recorded.
 
@@ -10,14 +10,19 @@ use futures::future::try_join_all;
 use sportello_archive::layout::{self as archive, Entry, Source};
 use sportello_archive::{Archived, record_archived};
 use sportello_register::facts::{impronta_hex, registration_facts};
+use sportello_register::receipt::{RECEIPT_FILE_NAME, ReceiptFacts};
+use sportello_register::register;
 use sportello_register::{INCOMING_EVENT, PRIMARY_DOCUMENT_NAME};
 use sportello_shared::broker::Outgoing;
+use sportello_shared::catalog::Catalog;
+use sportello_shared::config::{MunicipalitySettings, ProcedureSettings};
 use sportello_shared::domain::staged_key;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::{StageMessage, hand_over, route};
 use sportello_shared::objects::{ObjectError, ObjectStore, sha256_hex};
 use sportello_shared::store::{self, Applied, Store, StoreError, StoredDocument, Transition};
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
+use std::sync::Arc;
 use tracing::{info, warn};
 use uuid::Uuid;
 
@@ -32,6 +37,11 @@ pub struct Storage {
     pub objects: ObjectStore,
     pub practice_exchange: String,
     pub events_exchange: String,
+    /// What the receipt archived beside the segnatura names: the type's term and office, the
+    /// desk's responsabile and remedies, the municipality.
+    pub catalog: Arc<Catalog>,
+    pub procedure: ProcedureSettings,
+    pub municipality: MunicipalitySettings,
 }
 
 impl Handler for Storage {
@@ -182,6 +192,29 @@ impl Storage {
                 sha256: sha256_hex(registration.segnatura.as_bytes()),
             },
         ));
+        // A first submission's receipt, the same bytes the citizen got by email.
+        let receipt = match (
+            practice.integrates,
+            self.catalog.get(&practice.practice_type),
+        ) {
+            (None, Some(kind)) => register::of_event(self.store.pool(), id, INCOMING_EVENT)
+                .await?
+                .map(|r| ReceiptFacts::of(&r, kind, &self.procedure, &self.municipality).pdf()),
+            _ => None,
+        };
+        if let Some(pdf) = &receipt {
+            entries.push((
+                "receipt",
+                RECEIPT_FILE_NAME.to_owned(),
+                "application/pdf".to_owned(),
+                Entry {
+                    key: archive::receipt_key(&prefix),
+                    source: Source::Bytes(pdf),
+                    media_type: "application/pdf",
+                    sha256: sha256_hex(pdf),
+                },
+            ));
+        }
         // A practice's objects go to the store together (each to its own key, each proved by
         // the store against its impronta), at most ARCHIVE_CONCURRENCY at a time: a large
         // staged copy holds one part in memory.

@@ -1,5 +1,6 @@
-//! `GET /citizens/{cf}/practices` and `GET /practices/{id}`: the folder, as its owner or a
-//! counter operator reads it (an operator without the counter role gets 403).
+//! `GET /citizens/{cf}/practices`, `GET /practices/{id}` and `GET /practices/{id}/receipt`:
+//! the folder, as its owner or a counter operator reads it (an operator without the counter
+//! role gets 403).
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -67,4 +68,35 @@ pub async fn readable(state: &ApiState, caller: &Caller, id: Uuid) -> Result<(),
         Some(owner) if caller.may_read(&owner) => Ok(()),
         _ => Err(ApiError::not_found_practice()),
     }
+}
+
+/// The practice's receipt PDF (art. 18-bis L. 241/1990): the archived copy once storage has
+/// archived it (its SHA-256 checked against the index), else the same bytes made from the
+/// registration. 404 before the practice is registered and for an integration (its receipt
+/// is the email: the procedure started with the practice it answers).
+pub async fn receipt(
+    State(state): State<ApiState>,
+    caller: Caller,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let Path(id) = id?;
+    readable(&state, &caller, id).await?;
+    let pdf = folder::receipt(state.services(), id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("this practice has no receipt (yet)".to_owned()))?;
+    tracing::info!(practice = %id, "receipt downloaded");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"ricevuta.pdf\"",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        pdf,
+    )
+        .into_response())
 }

@@ -41,6 +41,7 @@ pub fn all() -> Vec<Route> {
         ),
         route("get", "/practices", get(due::practices)),
         route("get", "/practices/{id}", get(folder::practice)),
+        route("get", "/practices/{id}/receipt", get(folder::receipt)),
         route(
             "get",
             "/practices/{id}/events",

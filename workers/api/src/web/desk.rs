@@ -225,7 +225,7 @@ pub async fn file_practice(
         .get(&code)
         .ok_or(Refusal::NotFound)?
         .clone();
-    let (fields, documents) = read_form(multipart).await?;
+    let (fields, documents) = read_form(&state, &user, multipart).await?;
     csrf(&user, &fields)?;
     let operator_id = user.operator_id().unwrap_or_default().to_owned();
     let text = |key: &str| {
@@ -290,18 +290,26 @@ pub async fn file_practice(
     }
 }
 
-/// A multipart form's text fields, and its files (`doc_<role>`) as the contract's inline
-/// documents; empty file inputs are left out.
+/// A multipart form's text fields, and its files (`doc_<role>`) as the contract's documents;
+/// empty file inputs are left out. A file up to `object_store.inline_limit_bytes` rides inline;
+/// a larger one is put in the staging area first (with its SHA-256 checked by the store) and
+/// referenced by its `staged_key`, so that no large document travels through the broker.
+/// The form's CSRF token comes before its files (the forms put it first): no file of a forged
+/// form is read, let alone staged.
 pub(super) async fn read_form(
+    state: &ApiState,
+    user: &WebUser,
     mut multipart: Multipart,
 ) -> Result<(Fields, Vec<serde_json::Value>), Refusal> {
     let mut fields = Fields::new();
     let mut documents = Vec::new();
+    let inline_limit = state.services().settings.object_store.inline_limit_bytes;
     while let Some(part) = multipart.next_field().await.map_err(|e| {
         Refusal::BadRequest(format!("Il modulo non è stato ricevuto per intero: {e}"))
     })? {
         let name = part.name().unwrap_or("").to_owned();
         if let Some(role) = name.strip_prefix("doc_") {
+            csrf(user, &fields)?;
             let role = role.to_owned();
             let file_name = part.file_name().unwrap_or("").to_owned();
             let media_type = part
@@ -311,21 +319,47 @@ pub(super) async fn read_form(
             let bytes: Bytes = part.bytes().await.map_err(|e| {
                 Refusal::BadRequest(format!("Un documento non è stato ricevuto per intero: {e}"))
             })?;
-            if !bytes.is_empty() {
-                documents.push(serde_json::json!({
-                    "role": role,
-                    "file_name": file_name,
-                    "media_type": media_type,
-                    "sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-                    "content_base64": base64::engine::general_purpose::STANDARD.encode(&bytes),
-                }));
+            if bytes.is_empty() {
+                continue;
             }
+            let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            let mut document = serde_json::json!({
+                "role": role,
+                "file_name": file_name,
+                "media_type": media_type,
+                "sha256": sha256,
+            });
+            if bytes.len() <= inline_limit {
+                document["content_base64"] = base64::engine::general_purpose::STANDARD
+                    .encode(&bytes)
+                    .into();
+            } else {
+                document["staged_key"] = stage(state, &bytes, &sha256).await?.into();
+            }
+            documents.push(document);
         } else {
             let value = part.text().await.unwrap_or_default();
             fields.insert(name, value);
         }
     }
     Ok((fields, documents))
+}
+
+/// Puts a large upload in the staging area under a fresh upload key.
+async fn stage(state: &ApiState, bytes: &[u8], sha256: &str) -> Result<String, Refusal> {
+    let objects = &state.services().objects;
+    let key = sportello_shared::domain::staged_key::new_upload_key(objects.staging_prefix());
+    objects
+        .put_checked(&key, bytes, "application/octet-stream", sha256)
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "an upload could not be staged");
+            Refusal::Unavailable(
+                "Il documento non è stato caricato: l'archivio temporaneo non è raggiungibile. Riprovi tra poco."
+                    .into(),
+            )
+        })?;
+    Ok(key)
 }
 
 /// Publishes `submission` through `POST /submissions`'s own path, as `user`; the refusal's

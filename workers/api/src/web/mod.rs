@@ -59,6 +59,10 @@ pub fn router() -> Router<ApiState> {
             get(practice::operator_archived),
         )
         .route(
+            "/cruscotto/pratiche/{id}/ricevuta",
+            get(practice::operator_receipt),
+        )
+        .route(
             "/cruscotto/protocollo/{year}/{number}",
             get(protocol::registration),
         )
@@ -98,6 +102,10 @@ pub fn router() -> Router<ApiState> {
         .route(
             "/area-personale/pratiche/{id}/archivio",
             get(practice::citizen_archived),
+        )
+        .route(
+            "/area-personale/pratiche/{id}/ricevuta",
+            get(practice::citizen_receipt),
         )
         .route("/static/app/{file}", get(own_asset))
         .route("/static/pkg/{*path}", get(package_asset))

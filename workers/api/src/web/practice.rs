@@ -171,7 +171,7 @@ pub async fn citizen_integration(
     multipart: Multipart,
 ) -> Result<Response, Refusal> {
     let user = signed_in(&state, &headers, false).await?;
-    let (fields, documents) = read_form(multipart).await?;
+    let (fields, documents) = read_form(&state, &user, multipart).await?;
     csrf(&user, &fields)?;
     let practice_id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
     let record = state
@@ -506,4 +506,51 @@ pub async fn citizen_archived(
 ) -> Result<Response, Refusal> {
     let user = signed_in(&state, &headers, false).await?;
     archived(&state, &user, &id, &q).await
+}
+
+/// The practice's receipt PDF, as `GET /practices/{id}/receipt` gives it.
+async fn receipt(state: &ApiState, user: &WebUser, id: &str) -> Result<Response, Refusal> {
+    let practice_id = own_practice(state, user, id).await?;
+    let pdf = folder::receipt(state.services(), practice_id)
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "a receipt could not be made");
+            Refusal::Unavailable(
+                "La ricevuta non è al momento disponibile. Riprovi tra poco.".into(),
+            )
+        })?
+        .ok_or(Refusal::NotFound)?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pdf"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"ricevuta.pdf\""),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        pdf,
+    )
+        .into_response())
+}
+
+pub async fn operator_receipt(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Refusal> {
+    let user = operator(&state, &headers, OperatorRole::Counter).await?;
+    receipt(&state, &user, &id).await
+}
+
+pub async fn citizen_receipt(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Refusal> {
+    let user = signed_in(&state, &headers, false).await?;
+    receipt(&state, &user, &id).await
 }

@@ -86,6 +86,7 @@ fn an_integrations_receipt_names_the_practice_it_answers() {
     });
     let notice = Notice::Receipt {
         documents: Vec::new(),
+        term: None,
     };
     let rendered = Templates::new().render(&context, &notice).unwrap();
     assert_both(
@@ -118,6 +119,7 @@ fn the_receipt_carries_number_date_and_every_impronta() {
                     impronta: "ZmluZ2VycHJpbnQtb2YtdGhlLWlkLWNhcmQtZG9jdW0=".into(),
                 },
             ],
+            term: None,
         },
         true,
     );
@@ -318,7 +320,10 @@ fn every_template_compiles_and_renders() {
     let templates = Templates::new();
     for template in Template::ALL {
         let notice = match template {
-            Template::Receipt => Notice::Receipt { documents: vec![] },
+            Template::Receipt => Notice::Receipt {
+                documents: vec![],
+                term: None,
+            },
             Template::Rejection => Notice::Rejection { reasons: vec![] },
             Template::IntegrationRequest => Notice::IntegrationRequest {
                 missing: vec![],
