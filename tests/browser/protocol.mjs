@@ -33,7 +33,7 @@ run("protocollo", async (s, [operator, password, id]) => {
 
   await page.fill("#motivo", "Protocollata per errore due volte");
   await page.fill("#provvedimento", "Decreto del responsabile n. 12/2026");
-  await Promise.all([page.waitForURL("**?annullata=1"), page.click("form#annullamento button[type=submit]")]);
+  await Promise.all([page.waitForURL((url) => url.searchParams.get("annullata") === "1"), page.click("form#annullamento button[type=submit]")]);
   const status = await page.textContent("#stato-registrazione");
   s.facts.annulled = /Annullata/.test(status) && /Decreto del responsabile n\. 12\/2026/.test(status);
   s.expect(s.facts.annulled, `the registration's page after the annulment: «${status}»`);

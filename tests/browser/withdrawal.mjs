@@ -23,7 +23,9 @@ run("ritiro", async (s, [handover, id]) => {
   s.facts.forged_status = forged.status();
   s.expect(forged.status() === 403, `a withdrawal without CSRF token: HTTP ${forged.status()}`);
 
-  await page.check("#conferma-ritiro");
+  // Bootstrap Italia draws the box on its label: that is what a person clicks.
+  await page.click("label[for='conferma-ritiro']");
+  s.expect(await page.isChecked("#conferma-ritiro"), "the confirmation box is not ticked");
   await Promise.all([
     page.waitForURL(`**/area-personale/pratiche/${id}?fatto=ritiro`),
     page.click("form#ritiro button[type=submit]"),
