@@ -363,6 +363,18 @@ pub async fn of_practice(
         .collect())
 }
 
+/// The practices with an email that failed (for now or for good), latest failure first.
+pub async fn practices_with_failures(pool: &PgPool, limit: i64) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT practice_id FROM notifications \
+         WHERE status IN ('failed_temporary', 'failed_permanent') \
+         GROUP BY practice_id ORDER BY max(updated_at) DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,12 +3,15 @@
 //!
 //! Layout: [`layout`] names archive keys (`archivio/<aoo>/<register>/<year>/<number>/…`) and
 //! is the one way to write them — never over something else, always read back and checked;
-//! [`record_archived`] indexes what was written, in the caller's transaction. Storage archives
-//! a practice's documents with these, returns a back office's results.
+//! [`record_archived`] indexes what was written, in the caller's transaction; [`of_practice`]
+//! and [`of_registration`] read the index back. Storage archives a practice's documents with
+//! these, returns a back office's results; dispatch links them, the API shows and opens them.
 
 pub mod layout;
 
+use chrono::{DateTime, Utc};
 use sportello_shared::store::Tx;
+use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 /// One object put in the archive, as recorded in the folder and the archive index.
@@ -47,4 +50,58 @@ pub async fn record_archived(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// One entry of the archive index.
+#[derive(Debug, Clone)]
+pub struct Indexed {
+    pub object_key: String,
+    /// `document`, `primary`, `segnatura`, `receipt` or `result`.
+    pub kind: String,
+    pub file_name: String,
+    pub media_type: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub stored_at: DateTime<Utc>,
+    pub registration_id: i64,
+}
+
+const INDEXED: &str = "SELECT object_key, kind, file_name, media_type, sha256, size_bytes, \
+                       stored_at, registration_id FROM practice_archive_objects";
+
+fn indexed(row: &sqlx::postgres::PgRow) -> Indexed {
+    Indexed {
+        object_key: row.get("object_key"),
+        kind: row.get("kind"),
+        file_name: row.get("file_name"),
+        media_type: row.get("media_type"),
+        sha256: row.get("sha256"),
+        size_bytes: row.get("size_bytes"),
+        stored_at: row.get("stored_at"),
+        registration_id: row.get("registration_id"),
+    }
+}
+
+/// Everything archived for a practice, registration by registration, in archiving order.
+pub async fn of_practice(pool: &PgPool, practice_id: Uuid) -> Result<Vec<Indexed>, sqlx::Error> {
+    let sql =
+        format!("{INDEXED} WHERE practice_id = $1 ORDER BY registration_id, stored_at, object_key");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(practice_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.iter().map(indexed).collect())
+}
+
+/// What one registration archived, by key.
+pub async fn of_registration(
+    pool: &PgPool,
+    registration_id: i64,
+) -> Result<Vec<Indexed>, sqlx::Error> {
+    let sql = format!("{INDEXED} WHERE registration_id = $1 ORDER BY object_key");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(registration_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.iter().map(indexed).collect())
 }

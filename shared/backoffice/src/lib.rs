@@ -114,7 +114,8 @@ pub struct ProtocolFacts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentLink {
-    /// `primary` (the istanza), `document` or `segnatura`.
+    /// `primary` (the istanza), `document`, `segnatura` or `receipt` (what the citizen got as
+    /// the receipt of presentation).
     pub kind: String,
     pub file_name: String,
     pub media_type: String,

@@ -291,6 +291,25 @@ pub async fn find(
     Ok(row.map(registration_from_row))
 }
 
+/// The practices that registration `year`/`number` of `register` belongs to (one, or none).
+pub async fn practices_numbered(
+    pool: &PgPool,
+    register: &RegisterId,
+    year: i32,
+    number: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT practice_id FROM registrations WHERE aoo = $1 AND register = $2 \
+         AND year = $3 AND number = $4",
+    )
+    .bind(&register.aoo)
+    .bind(&register.code)
+    .bind(year)
+    .bind(number)
+    .fetch_all(pool)
+    .await
+}
+
 /// The registrations of one practice, oldest first (the incoming one, then outgoing ones).
 pub async fn of_practice(
     pool: &PgPool,

@@ -1,6 +1,6 @@
 //! The folder as other crates read it: the practices of a citizen, one practice's row, its
-//! documents, its history from a `seq` on (the HTTP API) and how often it entered a state
-//! (dispatch). Read-only, over a bare pool, each query named here so that no crate outside the
+//! documents, its history from a `seq` on (the HTTP API), how often it entered a state
+//! (dispatch), and the cruscotto's lists (counts by state, ready for pickup, in a state). Read-only, over a bare pool, each query named here so that no crate outside the
 //! folder names its tables (`practices`, `practice_documents`, `practice_history`).
 
 use crate::domain::state::PracticeState;
@@ -176,5 +176,90 @@ pub async fn times_entered(
     .bind(id)
     .bind(state.as_str())
     .fetch_one(pool)
+    .await
+}
+
+/// One practice as the cruscotto's lists show it.
+#[derive(Debug, Clone)]
+pub struct DeskRow {
+    pub id: Uuid,
+    pub tax_code: String,
+    pub practice_type: String,
+    pub state: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn desk_row(row: &sqlx::postgres::PgRow) -> DeskRow {
+    DeskRow {
+        id: row.get("id"),
+        tax_code: row.get("tax_code"),
+        practice_type: row.get("practice_type"),
+        state: row.get("state"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+/// How many practices are in each state, by state.
+pub async fn counts_by_state(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT state, count(*) FROM practices GROUP BY state ORDER BY state")
+        .fetch_all(pool)
+        .await
+}
+
+/// Completed practices whose product waits at the counter, longest waiting first.
+pub async fn ready_for_pickup(pool: &PgPool, limit: i64) -> Result<Vec<DeskRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT p.id, p.tax_code, p.practice_type, p.state, p.updated_at FROM practices p \
+         WHERE p.state = 'completed' AND EXISTS (SELECT 1 FROM practice_history h \
+         WHERE h.practice_id = p.id AND h.to_state = 'completed' AND h.details->>'pickup' = 'true') \
+         ORDER BY p.updated_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(desk_row).collect())
+}
+
+/// Practices in `state`, longest there first.
+pub async fn in_state(
+    pool: &PgPool,
+    state: PracticeState,
+    limit: i64,
+) -> Result<Vec<DeskRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, tax_code, practice_type, state, updated_at FROM practices \
+         WHERE state = $1 ORDER BY updated_at LIMIT $2",
+    )
+    .bind(state.as_str())
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(desk_row).collect())
+}
+
+/// The rows of `ids`, most recently changed first.
+pub async fn desk_rows(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<DeskRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, tax_code, practice_type, state, updated_at FROM practices \
+         WHERE id = ANY($1) ORDER BY updated_at DESC",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(desk_row).collect())
+}
+
+/// The state an event moved the practice to, when that event has been applied.
+pub async fn applied(
+    pool: &PgPool,
+    id: Uuid,
+    event_key: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT to_state FROM practice_history WHERE practice_id = $1 AND event_key = $2",
+    )
+    .bind(id)
+    .bind(event_key)
+    .fetch_optional(pool)
     .await
 }

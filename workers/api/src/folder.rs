@@ -3,8 +3,8 @@
 //! (`sportello_shared::notifications`) and the archive index.
 //!
 //! The shapes here are the API's contract (see `openapi.json`): fields are added, never renamed.
-//! Archive keys come from the storage worker's index (`practice_archive_objects`): a document
-//! has its key once storage has archived it, `null` before.
+//! Archive keys come from the archive's index (`sportello_archive`): a document has its key
+//! once storage has archived it, `null` before.
 
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -13,7 +13,7 @@ use sportello_register::register::{self, format_number};
 use sportello_shared::notifications;
 use sportello_shared::procedure;
 use sportello_shared::store::reads;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 /// One practice in the citizen's list.
@@ -231,31 +231,24 @@ fn impronta(sha256_hex: &str) -> String {
 }
 
 async fn archived(pool: &PgPool, id: Uuid) -> Result<Vec<ArchivedObject>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT a.object_key, a.kind, a.file_name, a.media_type, a.sha256, a.size_bytes, a.stored_at, \
-         r.year, r.number FROM practice_archive_objects a \
-         JOIN registrations r ON r.id = a.registration_id \
-         WHERE a.practice_id = $1 ORDER BY r.id, a.stored_at, a.object_key",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
+    let numbers: std::collections::HashMap<i64, String> = register::of_practice(pool, id)
+        .await?
         .into_iter()
-        .map(|row| {
-            let sha256: String = row.get("sha256");
-            let year: i32 = row.get("year");
-            ArchivedObject {
-                key: row.get("object_key"),
-                kind: row.get("kind"),
-                file_name: row.get("file_name"),
-                media_type: row.get("media_type"),
-                impronta: impronta(&sha256),
-                sha256,
-                size_bytes: row.get("size_bytes"),
-                stored_at: row.get("stored_at"),
-                registration: format!("{year}/{}", format_number(row.get("number"))),
-            }
+        .map(|r| (r.id, format!("{}/{}", r.year, format_number(r.number))))
+        .collect();
+    Ok(sportello_archive::of_practice(pool, id)
+        .await?
+        .into_iter()
+        .map(|o| ArchivedObject {
+            impronta: impronta(&o.sha256),
+            registration: numbers.get(&o.registration_id).cloned().unwrap_or_default(),
+            key: o.object_key,
+            kind: o.kind,
+            file_name: o.file_name,
+            media_type: o.media_type,
+            sha256: o.sha256,
+            size_bytes: o.size_bytes,
+            stored_at: o.stored_at,
         })
         .collect())
 }

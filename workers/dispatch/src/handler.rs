@@ -23,7 +23,6 @@ use sportello_shared::store::{
     self, Applied, PracticeRecord, Store, StoreError, Transition, reads,
 };
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
-use sqlx::Row;
 use std::sync::Arc;
 use tracing::info;
 use uuid::Uuid;
@@ -225,28 +224,24 @@ impl Dispatch {
             .await?
             .ok_or_else(|| Failure::Reject(format!("practice {id} has no registration")))?;
         let registration_id = registration.id;
-        let objects = sqlx::query(
-            "SELECT object_key, kind, file_name, media_type, sha256, size_bytes FROM practice_archive_objects \
-             WHERE registration_id = $1 ORDER BY object_key",
-        )
-        .bind(registration_id)
-        .fetch_all(self.store.pool())
-        .await?;
+        let objects =
+            sportello_archive::of_registration(self.store.pool(), registration_id).await?;
         let expires_at = Utc::now() + Duration::seconds(i64::from(self.link_validity_secs));
         let mut documents = Vec::with_capacity(objects.len());
-        for row in objects {
-            let key: String = row.get("object_key");
+        for object in objects {
             let url = self
                 .objects
-                .presign_get(&key, self.link_validity_secs)
+                .presign_get(&object.object_key, self.link_validity_secs)
                 .await
-                .map_err(|e| Failure::Reject(format!("cannot sign a link to {key}: {e}")))?;
+                .map_err(|e| {
+                    Failure::Reject(format!("cannot sign a link to {}: {e}", object.object_key))
+                })?;
             documents.push(DocumentLink {
-                kind: row.get("kind"),
-                file_name: row.get("file_name"),
-                media_type: row.get("media_type"),
-                sha256: row.get("sha256"),
-                size: row.get::<i64, _>("size_bytes") as u64,
+                kind: object.kind,
+                file_name: object.file_name,
+                media_type: object.media_type,
+                sha256: object.sha256,
+                size: object.size_bytes as u64,
                 url,
                 expires_at,
             });

@@ -19,7 +19,7 @@
 //! come from the history entry that the event announced.
 
 use crate::letter::{self, Attachment, Letter};
-use crate::mailer::{Channel, Mailer, Relay, SendError};
+use crate::mailer::{Mailer, Relay, SendError};
 use crate::record::{self, NewNotification, Settlement, Status};
 use crate::templates::{
     Common, IntegratedView, Municipality, Notice, PracticeView, ProtocolView, Reason,
@@ -32,9 +32,8 @@ use sportello_register::receipt::{RECEIPT_FILE_NAME, ReceiptFacts};
 use sportello_register::register::{self, Registration, format_number};
 use sportello_shared::catalog::Catalog;
 use sportello_shared::config::{MunicipalitySettings, ProcedureSettings, SmtpSettings};
-use sportello_shared::domain::email::{EmailAddress, EmailError, mask_email};
-use sportello_shared::domain::state::PracticeState;
-use sportello_shared::domain::submission::{Applicant, Submission};
+use sportello_shared::domain::email::{EmailAddress, mask_email};
+use sportello_shared::domain::submission::Submission;
 use sportello_shared::messages::{PracticeEvent, STAGE_SCHEMA_VERSION};
 use sportello_shared::objects::ObjectStore;
 use sportello_shared::store::{HistoryEntry, PracticeRecord, Store};
@@ -110,112 +109,8 @@ impl Notifier {
     }
 }
 
-/// Whether the citizen hears about this state.
-pub fn concerns_citizen(state: PracticeState) -> bool {
-    use PracticeState::*;
-    match state {
-        Registered | Rejected | IntegrationRequested | Completed | Denied | Withdrawn => true,
-        Received | Validated | Stored | Dispatched | InProgress | Delivered => false,
-    }
-}
-
-/// The email a state calls for; `completed` depends on how the product reaches the citizen.
-pub fn template_for(state: PracticeState, details: &serde_json::Value) -> Option<Template> {
-    use PracticeState::*;
-    Some(match state {
-        Registered => Template::Receipt,
-        Rejected => Template::Rejection,
-        IntegrationRequested => Template::IntegrationRequest,
-        Completed if details["pickup"].as_bool() == Some(true) => Template::Pickup,
-        Completed => Template::Outcome,
-        Denied => Template::Denial,
-        Withdrawn => Template::Withdrawal,
-        _ => return None,
-    })
-}
-
-/// The history entry an event announced, and the event's name in the notifications table.
-///
-/// A state the practice enters again (a second integration request) is a second email: its
-/// name carries the ordinal (`integration_requested.2`). The ordinal counts the entries into
-/// that state up to the event's time, so a redelivered event always names the same one.
-pub fn occurrence<'h>(
-    history: &'h [HistoryEntry],
-    event: &PracticeEvent,
-) -> Option<(String, &'h HistoryEntry)> {
-    let state = event.state.as_str();
-    let entries: Vec<&HistoryEntry> = history.iter().filter(|h| h.to == state).collect();
-    let horizon = event.at + CLOCK_SLACK;
-    let ordinal = entries.iter().filter(|h| h.at <= horizon).count().max(1);
-    let entry = *entries.get(ordinal - 1)?;
-    let name = if ordinal == 1 {
-        state.to_owned()
-    } else {
-        format!("{state}.{ordinal}")
-    };
-    Some((name, entry))
-}
-
-/// Where the email goes: the PEC address when the citizen gave a valid one and a PEC relay is
-/// configured, the ordinary address otherwise.
-#[derive(Debug, Clone)]
-pub struct Recipient {
-    pub channel: Channel,
-    /// As the citizen typed it (trimmed): what the record stores.
-    pub raw: String,
-    pub address: Result<EmailAddress, EmailError>,
-    pub name: String,
-}
-
-pub fn choose_recipient(applicant: &Applicant, pec_relay: bool) -> Recipient {
-    let name = format!(
-        "{} {}",
-        applicant.given_name.trim(),
-        applicant.family_name.trim()
-    )
-    .trim()
-    .to_owned();
-    if pec_relay && let Some(Ok(pec)) = applicant.pec.as_deref().map(EmailAddress::parse) {
-        return Recipient {
-            channel: Channel::Pec,
-            raw: pec.as_str().to_owned(),
-            address: Ok(pec),
-            name,
-        };
-    }
-    let raw = applicant.email.trim().to_owned();
-    Recipient {
-        channel: Channel::Email,
-        address: EmailAddress::parse(&raw),
-        raw,
-        name,
-    }
-}
-
-/// `text` with every word that looks like an email address masked: relay replies quote the
-/// recipient, and these texts reach logs and the error queue.
-pub fn mask_addresses(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| {
-        if word.contains('@') {
-            out.push_str(&mask_email(word));
-        } else {
-            out.push_str(word);
-        }
-        word.clear();
-    };
-    for c in text.chars() {
-        if c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | '[' | ']' | ',' | ';' | '"') {
-            flush(&mut word, &mut out);
-            out.push(c);
-        } else {
-            word.push(c);
-        }
-    }
-    flush(&mut word, &mut out);
-    out
-}
+mod rules;
+pub use rules::*;
 
 impl Handler for Notifier {
     fn name(&self) -> &'static str {
@@ -485,7 +380,7 @@ impl Notifier {
                 }
                 Notice::Receipt {
                     documents: registered_documents(registration),
-                    term: facts,
+                    term: facts.map(Box::new),
                 }
             }
             Template::Rejection => Notice::Rejection {
@@ -656,173 +551,4 @@ fn italian_date(raw: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::{TimeZone, Utc};
-    use uuid::Uuid;
-
-    fn entry(to: &str, at: DateTime<Utc>, details: serde_json::Value) -> HistoryEntry {
-        HistoryEntry {
-            from: None,
-            to: to.to_owned(),
-            actor: "backoffice:bo.edilizia".into(),
-            details,
-            at,
-        }
-    }
-
-    fn at(minute: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 3, 14, 10, minute, 0).unwrap()
-    }
-
-    fn event(state: PracticeState, at: DateTime<Utc>) -> PracticeEvent {
-        PracticeEvent {
-            schema_version: STAGE_SCHEMA_VERSION,
-            practice_id: Uuid::from_u128(1),
-            state,
-            at,
-        }
-    }
-
-    #[test]
-    fn only_the_steps_that_matter_to_the_citizen_send_email() {
-        let sending: Vec<&str> = PracticeState::ALL
-            .into_iter()
-            .filter(|s| concerns_citizen(*s))
-            .map(PracticeState::as_str)
-            .collect();
-        assert_eq!(
-            sending,
-            [
-                "rejected",
-                "registered",
-                "integration_requested",
-                "completed",
-                "denied",
-                "withdrawn"
-            ]
-        );
-        for state in PracticeState::ALL {
-            assert_eq!(
-                template_for(state, &serde_json::json!({})).is_some(),
-                concerns_citizen(state),
-                "{state}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_completed_practice_for_pickup_gets_the_pickup_email() {
-        use PracticeState::Completed;
-        assert_eq!(
-            template_for(Completed, &serde_json::json!({"pickup": true})),
-            Some(Template::Pickup)
-        );
-        assert_eq!(
-            template_for(Completed, &serde_json::json!({"pickup": false})),
-            Some(Template::Outcome)
-        );
-        assert_eq!(
-            template_for(Completed, &serde_json::json!({"outcome": "ok"})),
-            Some(Template::Outcome)
-        );
-    }
-
-    #[test]
-    fn a_repeated_state_is_a_new_email_and_a_redelivery_is_the_same_one() {
-        use PracticeState::IntegrationRequested as Ir;
-        let history = vec![
-            entry("received", at(0), serde_json::json!({})),
-            entry(Ir.as_str(), at(10), serde_json::json!({"missing": ["A"]})),
-            entry("dispatched", at(20), serde_json::json!({})),
-            entry(Ir.as_str(), at(30), serde_json::json!({"missing": ["B"]})),
-        ];
-        let first_event = event(Ir, at(10) + chrono::TimeDelta::milliseconds(40));
-        let (name, first) = occurrence(&history, &first_event).unwrap();
-        assert_eq!(name, "integration_requested");
-        assert_eq!(first.details["missing"][0], "A");
-        // Redelivered long after the second request: still the first email.
-        let (again, _) = occurrence(&history, &first_event).unwrap();
-        assert_eq!(again, name);
-
-        let second_event = event(Ir, at(30) + chrono::TimeDelta::milliseconds(15));
-        let (name, second) = occurrence(&history, &second_event).unwrap();
-        assert_eq!(name, "integration_requested.2");
-        assert_eq!(second.details["missing"][0], "B");
-
-        // A publisher whose clock is a little behind the database's still names its entry.
-        let behind = event(Ir, at(30) - chrono::TimeDelta::milliseconds(500));
-        assert_eq!(
-            occurrence(&history, &behind).unwrap().0,
-            "integration_requested.2"
-        );
-        assert!(occurrence(&history, &event(PracticeState::Denied, at(40))).is_none());
-    }
-
-    fn applicant(email: &str, pec: Option<&str>) -> Applicant {
-        Applicant {
-            tax_code: "RSSMRA80A01A794X".into(),
-            given_name: " Mario ".into(),
-            family_name: "Rossi".into(),
-            email: email.into(),
-            pec: pec.map(str::to_owned),
-            company: None,
-        }
-    }
-
-    #[test]
-    fn pec_is_used_only_when_valid_and_configured() {
-        let both = applicant("mario@example.it", Some("mario@pec.example.it"));
-        let chosen = choose_recipient(&both, true);
-        assert_eq!(
-            (chosen.channel, chosen.raw.as_str(), chosen.name.as_str()),
-            (Channel::Pec, "mario@pec.example.it", "Mario Rossi")
-        );
-        let chosen = choose_recipient(&both, false);
-        assert_eq!(
-            (chosen.channel, chosen.raw.as_str()),
-            (Channel::Email, "mario@example.it")
-        );
-        let bad_pec = applicant("mario@example.it", Some("mario@pec"));
-        assert_eq!(choose_recipient(&bad_pec, true).channel, Channel::Email);
-        let bad = choose_recipient(&applicant("mario(at)example.it", None), true);
-        assert_eq!(bad.channel, Channel::Email);
-        assert!(bad.address.is_err());
-        assert_eq!(bad.raw, "mario(at)example.it");
-        let smuggler = choose_recipient(
-            &applicant("mario@example.it\r\nBcc: victim@example.com", None),
-            false,
-        );
-        assert_eq!(smuggler.address, Err(EmailError::ForbiddenCharacter));
-    }
-
-    #[test]
-    fn addresses_in_relay_replies_are_masked() {
-        let reply = "550 5.1.1 <mario.rossi@example.it>: Recipient address rejected (see giulia@example.org)";
-        let masked = mask_addresses(reply);
-        assert!(
-            !masked.contains("mario.rossi") && !masked.contains("giulia@"),
-            "{masked}"
-        );
-        assert!(masked.contains("<m***@e***.it>"), "{masked}");
-        assert!(masked.starts_with("550 5.1.1 <"));
-        assert_eq!(mask_addresses("connection refused"), "connection refused");
-    }
-
-    #[test]
-    fn back_office_details_are_read_leniently() {
-        assert_eq!(
-            reason_messages(&serde_json::json!([
-                {"code": "X", "field": "a", "message": "Primo."},
-                "Secondo.",
-                42
-            ])),
-            ["Primo.", "Secondo."]
-        );
-        assert!(reason_messages(&serde_json::Value::Null).is_empty());
-        assert_eq!(italian_date("2026-04-30"), "30/04/2026");
-        assert_eq!(italian_date("fine mese"), "fine mese");
-        assert_eq!(non_empty(&serde_json::json!("  ")), None);
-        assert_eq!(strings(&serde_json::json!(["a", 1, "b"])), ["a", "b"]);
-    }
-}
+mod tests;

@@ -176,7 +176,7 @@ pub enum Notice {
     Receipt {
         documents: Vec<RegisteredDocument>,
         /// The procedure's term, office and remedies (a first submission's receipt only).
-        term: Option<sportello_register::receipt::ReceiptFacts>,
+        term: Option<Box<sportello_register::receipt::ReceiptFacts>>,
     },
     Rejection {
         reasons: Vec<Reason>,

@@ -30,8 +30,6 @@ use sportello_shared::messages::{StageMessage, hand_over, route};
 use sportello_shared::procedure;
 use sportello_shared::store::{self, Store, StoreError};
 use sportello_shared::worker::{BatchHandler, Incoming, Outcome};
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use tracing::{info, warn};
@@ -174,21 +172,11 @@ impl Protocol {
         ids: Vec<Uuid>,
     ) -> Result<BTreeMap<Uuid, Disposition>, BatchError> {
         let mut tx = self.store.begin().await?;
-        // Practices are locked in id order by every worker, so batches never deadlock.
-        let rows = sqlx::query(
-            "SELECT id, state, submission, practice_type, channel, subject, integrates FROM practices \
-             WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = store::lock_many(&mut tx, &ids).await?;
         let registered_before: HashSet<Uuid> =
             register::registered_by_event(&mut tx, &ids, INCOMING_EVENT).await?;
         let mut documents = store::document_facts_of(&mut tx, &ids).await?;
-        let integrated: Vec<Uuid> = rows
-            .iter()
-            .filter_map(|row| row.get::<Option<Uuid>, _>("integrates"))
-            .collect();
+        let integrated: Vec<Uuid> = rows.iter().filter_map(|row| row.integrates).collect();
         let firsts = self.incoming_registrations(&mut tx, &integrated).await?;
         let mut results: BTreeMap<Uuid, Disposition> = ids
             .iter()
@@ -201,8 +189,8 @@ impl Protocol {
             .collect();
         let mut pending = Vec::new();
         for row in rows {
-            let id: Uuid = row.get("id");
-            let state: String = row.get("state");
+            let id = row.id;
+            let state = row.state.as_str();
             let settled = if registered_before.contains(&id) {
                 // Registered before; pass it on again only if the crash came before that.
                 let again = state == PracticeState::Registered.as_str();
@@ -216,7 +204,7 @@ impl Protocol {
                 Disposition::Settled(Vec::new())
             } else {
                 let docs = documents.remove(&id).unwrap_or_default();
-                let first = match row.get::<Option<Uuid>, _>("integrates") {
+                let first = match row.integrates {
                     None => Ok(None),
                     Some(parent) => firsts.get(&parent).cloned().map(Some).ok_or_else(|| {
                         format!("the practice it integrates ({parent}) has no registration")
@@ -325,14 +313,14 @@ impl Protocol {
     /// says why this practice cannot be registered (the others of the batch still can).
     fn pending(
         &self,
-        row: &PgRow,
+        row: &store::LockedPractice,
         documents: &[store::StoredDocument],
         first: Option<FirstRegistration>,
     ) -> Result<Pending, String> {
-        let id: Uuid = row.get("id");
-        let stored: serde_json::Value = row.get("submission");
-        let practice_type: String = row.get("practice_type");
-        let (channel, subject): (String, String) = (row.get("channel"), row.get("subject"));
+        let id = row.id;
+        let stored = &row.submission;
+        let practice_type = row.practice_type.clone();
+        let (channel, subject) = (row.channel.clone(), row.subject.clone());
         let submission: Submission = serde_json::from_value(stored.clone())
             .map_err(|e| format!("stored submission unreadable: {e}"))?;
         let kind = self.catalog.get(&practice_type).ok_or_else(|| {
@@ -410,7 +398,7 @@ impl Protocol {
             documents: serde_json::Value::Array(listed),
             first,
             practice_type,
-            integrates: row.get("integrates"),
+            integrates: row.integrates,
         };
         Ok(pending)
     }

@@ -10,11 +10,11 @@ use crate::check::{CheckedReturn, check_return, check_state};
 use sportello_archive::layout::{self as archive, Entry, Source};
 use sportello_archive::{Archived, record_archived};
 use sportello_backoffice::{BackOfficeReturn, ReturnOutcome};
-use sportello_register::Keeper;
 use sportello_register::outgoing::{self, OutgoingDocument, OutgoingRequest};
-use sportello_register::register::Clock;
+use sportello_register::register::{self, Clock};
 use sportello_register::segnatura::{ClassCode, Classification, Contacts, NaturalPerson};
 use sportello_register::signature::AooSigner;
+use sportello_register::{INCOMING_EVENT, Keeper};
 use sportello_shared::broker::Outgoing;
 use sportello_shared::catalog::Catalog;
 use sportello_shared::domain::state::PracticeState;
@@ -22,7 +22,9 @@ use sportello_shared::messages::PracticeEvent;
 use sportello_shared::objects::{ObjectStore, sha256_hex};
 use sportello_shared::parties::office_of_user;
 use sportello_shared::procedure::{self, SuspensionKind};
-use sportello_shared::store::{self, Applied, PracticeRecord, Store, StoreError, Transition};
+use sportello_shared::store::{
+    self, Applied, PracticeRecord, Store, StoreError, Transition, reads,
+};
 use sportello_shared::topology::Topology;
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
 use std::sync::Arc;
@@ -96,13 +98,7 @@ impl Returns {
         let CheckedReturn { to, documents } =
             check_return(ret, kind, &self.catalog).map_err(Failure::Reject)?;
         let event_key = format!("return:{}", ret.return_id);
-        let seen: Option<String> = sqlx::query_scalar(
-            "SELECT to_state FROM practice_history WHERE practice_id = $1 AND event_key = $2",
-        )
-        .bind(id)
-        .bind(&event_key)
-        .fetch_optional(self.store.pool())
-        .await?;
+        let seen = reads::applied(self.store.pool(), id, &event_key).await?;
         if seen.is_some() {
             // Applied before; the event may not have gone out if the crash came in between.
             return Ok(vec![self.event(id, to)]);
@@ -207,13 +203,9 @@ impl Returns {
             }),
         };
         let mut tx = self.store.begin().await?;
-        let first: i64 = sqlx::query_scalar(
-            "SELECT id FROM registrations WHERE practice_id = $1 AND event_key = 'protocol'",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| Failure::Reject("the practice has no incoming registration".into()))?;
+        let (first, _, _) = register::by_event(&mut tx, id, INCOMING_EVENT)
+            .await?
+            .ok_or_else(|| Failure::Reject("the practice has no incoming registration".into()))?;
         let registered = outgoing::register_outgoing(
             &mut tx,
             &self.keeper,

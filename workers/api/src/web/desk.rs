@@ -14,7 +14,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use serde::Serialize;
+use sportello_register::register::{self, RegisterId};
+use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::tax_code;
+use sportello_shared::store::reads;
+use sportello_shared::{notifications, parked};
 use uuid::Uuid;
 
 #[derive(Serialize)]
@@ -35,39 +39,34 @@ struct Row {
     updated_at: String,
 }
 
-async fn rows(state: &ApiState, sql: &str) -> Result<Vec<Row>, sqlx::Error> {
-    let found: Vec<(Uuid, String, String, String, chrono::DateTime<chrono::Utc>)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_all(state.services().store.pool())
-            .await?;
-    Ok(found
+/// The cruscotto's rows, as the folder reads them out.
+fn rows(state: &ApiState, found: Vec<reads::DeskRow>) -> Vec<Row> {
+    found
         .into_iter()
-        .map(|(id, tax_code, practice_type, st, at)| Row {
-            id,
-            title: title_of(state, &practice_type),
-            tax_code,
-            practice_type,
-            label: state_label(&st),
-            state: st,
-            updated_at: at
+        .map(|r| Row {
+            id: r.id,
+            title: title_of(state, &r.practice_type),
+            tax_code: r.tax_code,
+            practice_type: r.practice_type,
+            label: state_label(&r.state),
+            state: r.state,
+            updated_at: r
+                .updated_at
                 .with_timezone(&chrono_tz::Europe::Rome)
                 .format("%d/%m/%Y %H:%M")
                 .to_string(),
         })
-        .collect())
+        .collect()
 }
 
-const ROW: &str =
-    "SELECT p.id, p.tax_code, p.practice_type, p.state, p.updated_at FROM practices p";
+/// How many of each list the desk shows.
+const DESK_LIST: i64 = 50;
 
 pub async fn desk(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, Refusal> {
     let user = operator(&state, &headers, OperatorRole::Counter).await?;
     let pool = state.services().store.pool();
-    let counts: Vec<(String, i64)> =
-        sqlx::query_as("SELECT state, count(*) FROM practices GROUP BY state ORDER BY state")
-            .fetch_all(pool)
-            .await?;
-    let counts: Vec<Count> = counts
+    let counts: Vec<Count> = reads::counts_by_state(pool)
+        .await?
         .into_iter()
         .map(|(state, count)| Count {
             label: state_label(&state),
@@ -75,34 +74,18 @@ pub async fn desk(State(state): State<ApiState>, headers: HeaderMap) -> Result<R
             count,
         })
         .collect();
-    let pickup = rows(
-        &state,
-        &format!(
-            "{ROW} WHERE p.state = 'completed' AND EXISTS (SELECT 1 FROM practice_history h \
-             WHERE h.practice_id = p.id AND h.to_state = 'completed' AND h.details->>'pickup' = 'true') \
-             ORDER BY p.updated_at LIMIT 50"
-        ),
-    )
-    .await?;
+    let pickup = rows(&state, reads::ready_for_pickup(pool, DESK_LIST).await?);
     let waiting = rows(
         &state,
-        &format!("{ROW} WHERE p.state = 'integration_requested' ORDER BY p.updated_at LIMIT 50"),
-    )
-    .await?;
-    let failed = rows(
-        &state,
-        &format!(
-            "{ROW} WHERE EXISTS (SELECT 1 FROM notifications n WHERE n.practice_id = p.id \
-             AND n.status IN ('failed_temporary', 'failed_permanent')) ORDER BY p.updated_at DESC LIMIT 50"
-        ),
-    )
-    .await?;
-    let parked: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM parked_messages m WHERE NOT EXISTS \
-         (SELECT 1 FROM parked_message_settlements s WHERE s.parked_id = m.id)",
-    )
-    .fetch_one(pool)
-    .await?;
+        reads::in_state(pool, PracticeState::IntegrationRequested, DESK_LIST).await?,
+    );
+    let failed_ids = notifications::practices_with_failures(pool, DESK_LIST).await?;
+    let failed = rows(&state, reads::desk_rows(pool, &failed_ids).await?);
+    let parked: i64 = parked::waiting_by_stage(pool)
+        .await?
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
     Ok(page(
         "desk.html",
         serde_json::json!({ "user": who(&user), "counts": counts, "pickup": pickup, "waiting": waiting, "failed": failed, "parked": parked }),
@@ -135,11 +118,14 @@ pub async fn search(
     });
     let found = match protocol {
         Some((year, number)) => {
-            let sql = format!(
-                "{ROW} JOIN registrations r ON r.practice_id = p.id \
-                 WHERE r.year = {year} AND r.number = {number} ORDER BY p.updated_at"
-            );
-            rows(&state, &sql).await?
+            let settings = &state.services().settings.protocol;
+            let register = RegisterId {
+                aoo: settings.aoo_code.clone(),
+                code: settings.register_code.clone(),
+            };
+            let pool = state.services().store.pool();
+            let ids = register::practices_numbered(pool, &register, year as i32, number).await?;
+            rows(&state, reads::desk_rows(pool, &ids).await?)
         }
         None => Vec::new(),
     };

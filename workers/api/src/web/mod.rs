@@ -56,11 +56,11 @@ pub fn router() -> Router<ApiState> {
         .route("/cruscotto/pratiche/{id}/consegna", post(practice::deliver))
         .route(
             "/cruscotto/pratiche/{id}/archivio",
-            get(practice::operator_archived),
+            get(practice::archived_for::<true>),
         )
         .route(
             "/cruscotto/pratiche/{id}/ricevuta",
-            get(practice::operator_receipt),
+            get(practice::receipt_for::<true>),
         )
         .route(
             "/cruscotto/protocollo/{year}/{number}",
@@ -101,11 +101,11 @@ pub fn router() -> Router<ApiState> {
         )
         .route(
             "/area-personale/pratiche/{id}/archivio",
-            get(practice::citizen_archived),
+            get(practice::archived_for::<false>),
         )
         .route(
             "/area-personale/pratiche/{id}/ricevuta",
-            get(practice::citizen_receipt),
+            get(practice::receipt_for::<false>),
         )
         .route("/static/app/{file}", get(own_asset))
         .route("/static/pkg/{*path}", get(package_asset))

@@ -9,10 +9,10 @@ use crate::auth::OperatorRole;
 use crate::folder;
 use crate::published;
 use crate::web::session::WebUser;
-use crate::web::view::{Refusal, page, page_with};
+use crate::web::view::{Refusal, download, page, page_with};
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use sportello_counter::{Counter, CounterError, WithdrawnBy};
 use sportello_shared::domain::state::PracticeState;
@@ -465,46 +465,17 @@ async fn archived(
             }
         })
         .collect();
-    let media_type = HeaderValue::from_str(&object.media_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
-        .unwrap_or(HeaderValue::from_static("attachment"));
-    Ok((
-        [
-            (header::CONTENT_TYPE, media_type),
-            (header::CONTENT_DISPOSITION, disposition),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("sandbox"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(download(&file_name, &object.media_type, bytes))
 }
 
-pub async fn operator_archived(
+/// An archived object, from the cruscotto (`OPERATOR`) or the citizen's area.
+pub async fn archived_for<const OPERATOR: bool>(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<Fields>,
 ) -> Result<Response, Refusal> {
-    let user = operator(&state, &headers, OperatorRole::Counter).await?;
-    archived(&state, &user, &id, &q).await
-}
-
-pub async fn citizen_archived(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<Fields>,
-) -> Result<Response, Refusal> {
-    let user = signed_in(&state, &headers, false).await?;
+    let user = counter_or_citizen(&state, &headers, OPERATOR).await?;
     archived(&state, &user, &id, &q).await
 }
 
@@ -520,37 +491,28 @@ async fn receipt(state: &ApiState, user: &WebUser, id: &str) -> Result<Response,
             )
         })?
         .ok_or(Refusal::NotFound)?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/pdf"),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_static("attachment; filename=\"ricevuta.pdf\""),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        pdf,
-    )
-        .into_response())
+    Ok(download("ricevuta.pdf", "application/pdf", pdf))
 }
 
-pub async fn operator_receipt(
+/// The receipt, from the cruscotto (`OPERATOR`) or the citizen's area.
+pub async fn receipt_for<const OPERATOR: bool>(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, Refusal> {
-    let user = operator(&state, &headers, OperatorRole::Counter).await?;
+    let user = counter_or_citizen(&state, &headers, OPERATOR).await?;
     receipt(&state, &user, &id).await
 }
 
-pub async fn citizen_receipt(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, Refusal> {
-    let user = signed_in(&state, &headers, false).await?;
-    receipt(&state, &user, &id).await
+/// A counter operator on the cruscotto's pages, the signed-in citizen on the area's.
+async fn counter_or_citizen(
+    state: &ApiState,
+    headers: &HeaderMap,
+    operator_page: bool,
+) -> Result<WebUser, Refusal> {
+    if operator_page {
+        operator(state, headers, OperatorRole::Counter).await
+    } else {
+        signed_in(state, headers, false).await
+    }
 }

@@ -7,10 +7,10 @@ use super::pages::{Fields, csrf, operator, who};
 use crate::ApiState;
 use crate::auth::OperatorRole;
 use crate::web::session::WebUser;
-use crate::web::view::{Refusal, page_with};
+use crate::web::view::{Refusal, download, page_with};
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use sportello_register::register::{self, AnnulError, AnnulRequest, RegisterId, format_number};
 
@@ -81,25 +81,11 @@ pub async fn segnatura(
     operator(&state, &headers, OperatorRole::ProtocolOfficer).await?;
     let registration = found(&state, year, number).await?;
     let name = format!("segnatura-{year}-{}.xml", format_number(number));
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/xml; charset=utf-8"),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-                    .expect("a plain file name"),
-            ),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-        ],
-        registration.segnatura,
-    )
-        .into_response())
+    Ok(download(
+        &name,
+        "application/xml; charset=utf-8",
+        registration.segnatura.into_bytes(),
+    ))
 }
 
 /// The officer annuls the registration, naming the reason and the authorising measure.
