@@ -56,6 +56,7 @@ async fn every_valid_sample_completes_the_back_office_round_trip() {
             Action::Complete => PracticeState::Completed,
             Action::Deny => PracticeState::Denied,
             Action::Integrate => PracticeState::IntegrationRequested,
+            Action::Preavviso => PracticeState::ObservationsRequested,
         };
         expected.insert(done.practice_id.unwrap(), state);
     }

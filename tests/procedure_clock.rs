@@ -2,7 +2,9 @@
 //! starts at its protocol date, an integration request suspends it until the citizen's
 //! integration is registered, a second request does not suspend again; the timer jobs fire
 //! `due_soon` and `overdue` once each, two jobs at once, and the back office gets one reminder
-//! of each. A timer job SIGKILLed and restarted fires every event once.
+//! of each. A timer job SIGKILLed and restarted fires every event once. A preavviso di rigetto
+//! suspends the term until the citizen's observations are registered, without using up the
+//! integration's one suspension, and the office may decide from it directly.
 
 use base64::Engine;
 use chrono::{Duration as Days, Utc};
@@ -75,6 +77,18 @@ async fn ask_integration(env: &TestEnv, office: &str, id: Uuid, return_id: &str)
             deadline: (Utc::now() + Days::days(30)).date_naive(),
             message: "Manca la relazione tecnica asseverata.".into(),
         },
+    };
+    let message = Outgoing::json(&env.exchange("returns"), "outcome", &body, Some(id));
+    env.publish_as_office(office, &message).await.unwrap();
+}
+
+async fn return_as(env: &TestEnv, office: &str, id: Uuid, return_id: &str, outcome: ReturnOutcome) {
+    let body = BackOfficeReturn {
+        schema_version: 1,
+        return_id: return_id.into(),
+        practice_id: id,
+        back_office: office.into(),
+        outcome,
     };
     let message = Outgoing::json(&env.exchange("returns"), "outcome", &body, Some(id));
     env.publish_as_office(office, &message).await.unwrap();
@@ -418,5 +432,165 @@ async fn a_timer_job_killed_and_restarted_fires_every_event_once() {
     let distinct: std::collections::BTreeSet<&String> = got.iter().map(|(id, _)| id).collect();
     assert_eq!(distinct.len(), ids.len());
     assert!(got.iter().all(|(_, kind)| kind == "overdue"));
+    env.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preavviso_suspends_the_term_for_the_observations_then_the_office_decides() {
+    let env = TestEnv::new().await;
+    let t0 = Utc::now();
+    let clock = TestClock::at(t0);
+    let mut workers = ROUND_TRIP.to_vec();
+    workers.push("notification");
+    let fleets = env.start_fleet_with_clock(&workers, clock.clone());
+    let day0 = procedure::legal_date(t0);
+    let file = cila_sample();
+    let application: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let id = env.submit_files(&[file]).await[0];
+    env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
+        .await;
+    let pool = env.app.store.pool();
+    let office = env
+        .app
+        .catalog
+        .get("edilizia.cila")
+        .unwrap()
+        .back_office
+        .clone();
+
+    // A preavviso without reasons is no preavviso: refused, nothing changes.
+    return_as(
+        &env,
+        &office,
+        id,
+        "preavviso-empty",
+        ReturnOutcome::PreavvisoRigetto {
+            reasons: vec!["  ".into()],
+            message: String::new(),
+        },
+    )
+    .await;
+    // The office gives its reasons (art. 10-bis): the citizen has ten days, the term stands
+    // still meanwhile (due date as if the ten days ran out).
+    let reason = "L'intervento descritto richiede un permesso di costruire, non una CILA.";
+    return_as(
+        &env,
+        &office,
+        id,
+        "preavviso-1",
+        ReturnOutcome::PreavvisoRigetto {
+            reasons: vec![reason.into()],
+            message: "Può allegare una relazione del tecnico.".into(),
+        },
+    )
+    .await;
+    env.wait_until_all_in(&[id], &[PracticeState::ObservationsRequested])
+        .await;
+    let history = env.app.store.history(id).await.unwrap();
+    let preavviso = history
+        .iter()
+        .find(|h| h.to == "observations_requested")
+        .unwrap();
+    assert_eq!(preavviso.details["reasons"], serde_json::json!([reason]));
+    assert_eq!(
+        preavviso.details["deadline"],
+        (procedure::legal_date(Utc::now()) + Days::days(10)).to_string()
+    );
+    assert_eq!(
+        history
+            .iter()
+            .filter(|h| h.to == "observations_requested")
+            .count(),
+        1,
+        "the empty preavviso was refused"
+    );
+    let view = procedure::view(pool, id).await.unwrap().unwrap();
+    assert_eq!(view.suspended.as_deref(), Some("observations"));
+    assert_eq!(view.due_on, day0 + Days::days(30 + 10));
+    // The citizen is told, with the preavviso's own email.
+    wait_for("the preavviso email sent", || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT status FROM notifications WHERE practice_id = $1 AND event = 'observations_requested' \
+             AND template = 'preavviso_rigetto'",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+        .is_some_and(|status| status == "sent" || status == "failed_permanent")
+    })
+    .await;
+
+    // Four days later the observations are registered: the term resumes, four days later.
+    clock.set(t0 + Days::days(4));
+    let observations = serde_json::json!({
+        "schema_version": application["schema_version"],
+        "idempotency_key": format!("clock-observations-{}", Uuid::new_v4()),
+        "channel": { "kind": "portal" },
+        "practice_type": application["practice_type"],
+        "applicant": application["applicant"],
+        "subject": "Osservazioni al preavviso di rigetto",
+        "documents": [inline_pdf("integrazione", "osservazioni.pdf", "Osservazioni del richiedente")],
+        "integrates": id,
+    });
+    let answer = publish_submission(&env, &observations).await;
+    env.wait_until_all_in(
+        &[answer],
+        &[PracticeState::Dispatched, PracticeState::Stored],
+    )
+    .await;
+    env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
+        .await;
+    let view = procedure::view(pool, id).await.unwrap().unwrap();
+    assert_eq!(view.suspended, None);
+    assert_eq!(view.suspended_days, 4);
+    assert_eq!(view.due_on, day0 + Days::days(34));
+
+    // The preavviso did not use up the one integration suspension (art. 2 c.7).
+    ask_integration(&env, &office, id, "after-preavviso-int").await;
+    env.wait_until_all_in(&[id], &[PracticeState::IntegrationRequested])
+        .await;
+    let view = procedure::view(pool, id).await.unwrap().unwrap();
+    assert_eq!(view.suspended.as_deref(), Some("integration"));
+
+    // Another CILA: no observations come, and the office decides from the preavviso itself.
+    let mut second = application.clone();
+    second["idempotency_key"] = format!("clock-second-cila-{}", Uuid::new_v4()).into();
+    let other = publish_submission(&env, &second).await;
+    env.wait_until_all_in(&[other], &[PracticeState::Dispatched])
+        .await;
+    return_as(
+        &env,
+        &office,
+        other,
+        "preavviso-other",
+        ReturnOutcome::PreavvisoRigetto {
+            reasons: vec![reason.into()],
+            message: String::new(),
+        },
+    )
+    .await;
+    env.wait_until_all_in(&[other], &[PracticeState::ObservationsRequested])
+        .await;
+    return_as(
+        &env,
+        &office,
+        other,
+        "denied-without-observations",
+        ReturnOutcome::Denied {
+            reasons: vec![reason.into()],
+        },
+    )
+    .await;
+    env.wait_until_all_in(&[other], &[PracticeState::Denied])
+        .await;
+    let view = procedure::view(pool, other).await.unwrap().unwrap();
+    assert!(view.concluded_at.is_some(), "the outcome stops the clock");
+    assert_eq!(view.suspended, None);
+
+    for fleet in fleets {
+        fleet.stop().await;
+    }
     env.teardown().await;
 }

@@ -1,5 +1,5 @@
 //! The procedure's clock (L. 241/1990): its rules, in pure date arithmetic, and the table that
-//! holds each practice's clock (`procedure_clocks`, migration 0013), owned here alone.
+//! holds each practice's clock (`procedure_clocks`, migrations 0013 and 0015), owned here alone.
 //!
 //! - The term runs from the protocol date of the incoming registration (art. 18-bis: the date of
 //!   presentation), in Italian calendar days, for the catalog's `term_days` (art. 2).
@@ -8,6 +8,9 @@
 //! - An integration request suspends the term once, for at most 30 days (art. 2 c.7): it resumes
 //!   when the citizen's integration is registered or when the 30 days run out; a second request
 //!   does not suspend again.
+//! - A preavviso di rigetto suspends the term for the citizen's observations, at most 10 days
+//!   (art. 10-bis, as amended by DL 76/2020): it resumes when the observations are registered or
+//!   when the 10 days run out; it does not use up the integration's one suspension.
 //! - While a suspension is open the due date shown is the latest it can become (as if the
 //!   suspension lasted its longest); when the suspension ends it is the exact one. A suspended
 //!   term never runs late.
@@ -29,6 +32,11 @@ use crate::store::Tx;
 pub const INTEGRATION_MAX_DAYS: u32 = 30;
 /// Art. 10-bis: the citizen has 10 days for observations.
 pub const OBSERVATIONS_DAYS: u32 = 10;
+
+/// The last day for the citizen's observations on a preavviso di rigetto given at `at`.
+pub fn observations_deadline(at: DateTime<Utc>) -> NaiveDate {
+    legal_date(at) + Duration::days(i64::from(OBSERVATIONS_DAYS))
+}
 
 /// The legal date of an instant: Italian local time.
 pub fn legal_date(at: DateTime<Utc>) -> NaiveDate {
@@ -57,18 +65,22 @@ pub fn day_of(
 pub enum SuspensionKind {
     /// Art. 2 c.7: documents or information the office does not already hold.
     Integration,
+    /// Art. 10-bis: the citizen's observations after a preavviso di rigetto.
+    Observations,
 }
 
 impl SuspensionKind {
     pub fn as_str(self) -> &'static str {
         match self {
             SuspensionKind::Integration => "integration",
+            SuspensionKind::Observations => "observations",
         }
     }
 
     pub fn parse(text: &str) -> Option<SuspensionKind> {
         match text {
             "integration" => Some(SuspensionKind::Integration),
+            "observations" => Some(SuspensionKind::Observations),
             _ => None,
         }
     }
@@ -77,6 +89,7 @@ impl SuspensionKind {
     pub fn max_days(self) -> u32 {
         match self {
             SuspensionKind::Integration => INTEGRATION_MAX_DAYS,
+            SuspensionKind::Observations => OBSERVATIONS_DAYS,
         }
     }
 }
@@ -156,6 +169,8 @@ impl Clock {
         match kind {
             SuspensionKind::Integration if self.integration_used => return false,
             SuspensionKind::Integration => self.integration_used = true,
+            // Art. 10-bis suspends besides the one integration suspension of art. 2 c.7.
+            SuspensionKind::Observations => {}
         }
         self.open = Some(OpenSuspension { kind, since: on });
         true

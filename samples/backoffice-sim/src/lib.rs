@@ -40,6 +40,9 @@ pub enum Action {
     Complete,
     Deny,
     Integrate,
+    /// A preavviso di rigetto (art. 10-bis) with the rule's reasons; the citizen's observations
+    /// are then answered with a completion.
+    Preavviso,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,7 +252,9 @@ async fn answer(
     let mut decision = behaviour.decide(office, &practice.practice_type, realtime);
     // A citizen's integration answers the office's request: the practice it names goes on, and
     // asking again for the same thing would loop for ever.
-    if practice.integrates.is_some() && decision.action == Action::Integrate {
+    if practice.integrates.is_some()
+        && matches!(decision.action, Action::Integrate | Action::Preavviso)
+    {
         decision.action = Action::Complete;
     }
     let answered = practice.integrates.unwrap_or(practice.id);
@@ -283,6 +288,13 @@ async fn answer(
                 .map(|r| r.reasons.clone())
                 .filter(|r| !r.is_empty())
                 .unwrap_or_else(|| vec!["La richiesta non possiede i requisiti previsti.".into()]),
+        },
+        Action::Preavviso => ReturnOutcome::PreavvisoRigetto {
+            reasons: rule
+                .map(|r| r.reasons.clone())
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| vec!["La richiesta non possiede i requisiti previsti.".into()]),
+            message: rule.and_then(|r| r.message.clone()).unwrap_or_default(),
         },
         Action::Integrate => ReturnOutcome::IntegrationRequested {
             missing: rule

@@ -194,6 +194,14 @@ pub enum ReturnOutcome {
         deadline: NaiveDate,
         message: String,
     },
+    /// Preavviso di rigetto (art. 10-bis L. 241/1990): the reasons the office means to refuse
+    /// on, in Italian; the citizen has 10 days for observations, and the term stands still
+    /// meanwhile. The office then sends its outcome, with or without observations.
+    PreavvisoRigetto {
+        reasons: Vec<String>,
+        #[serde(default)]
+        message: String,
+    },
     Completed {
         /// The outcome in Italian, for the citizen.
         outcome: String,

@@ -19,6 +19,9 @@ pub enum PracticeState {
     Dispatched,
     InProgress,
     IntegrationRequested,
+    /// A preavviso di rigetto (art. 10-bis L. 241/1990): the office has told the citizen why it
+    /// means to refuse, and waits (10 days at most) for their observations.
+    ObservationsRequested,
     Completed,
     Denied,
     Withdrawn,
@@ -26,7 +29,7 @@ pub enum PracticeState {
 }
 
 impl PracticeState {
-    pub const ALL: [PracticeState; 12] = [
+    pub const ALL: [PracticeState; 13] = [
         Self::Received,
         Self::Validated,
         Self::Rejected,
@@ -35,6 +38,7 @@ impl PracticeState {
         Self::Dispatched,
         Self::InProgress,
         Self::IntegrationRequested,
+        Self::ObservationsRequested,
         Self::Completed,
         Self::Denied,
         Self::Withdrawn,
@@ -51,6 +55,7 @@ impl PracticeState {
             Self::Dispatched => "dispatched",
             Self::InProgress => "in_progress",
             Self::IntegrationRequested => "integration_requested",
+            Self::ObservationsRequested => "observations_requested",
             Self::Completed => "completed",
             Self::Denied => "denied",
             Self::Withdrawn => "withdrawn",
@@ -74,15 +79,27 @@ impl PracticeState {
             (Received, Validated | Rejected) => true,
             (Validated, Registered) => true,
             (Registered, Stored) => true,
-            // An integration goes back to the back office once registered and stored again.
-            (Stored | IntegrationRequested, Dispatched) => true,
+            // An integration (or the citizen's observations) goes back to the back office once
+            // registered and stored again.
+            (Stored | IntegrationRequested | ObservationsRequested, Dispatched) => true,
             (Dispatched, InProgress) => true,
-            (Dispatched | InProgress, IntegrationRequested | Completed | Denied) => true,
+            (
+                Dispatched | InProgress,
+                IntegrationRequested | ObservationsRequested | Completed | Denied,
+            ) => true,
+            // Ten days without observations: the office decides all the same.
+            (ObservationsRequested, Completed | Denied) => true,
             (Completed, Delivered) => true,
             // The citizen may withdraw until there is an outcome.
             (
-                Received | Validated | Registered | Stored | Dispatched | InProgress
-                | IntegrationRequested,
+                Received
+                | Validated
+                | Registered
+                | Stored
+                | Dispatched
+                | InProgress
+                | IntegrationRequested
+                | ObservationsRequested,
                 Withdrawn,
             ) => true,
             _ => false,
@@ -140,6 +157,16 @@ mod tests {
                 assert!(!from.can_move_to(to), "{from} → {to} must be refused");
             }
         }
+    }
+
+    #[test]
+    fn a_preavviso_waits_for_observations_then_the_office_decides() {
+        assert!(InProgress.can_move_to(ObservationsRequested));
+        assert!(ObservationsRequested.can_move_to(Dispatched));
+        assert!(ObservationsRequested.can_move_to(Denied));
+        assert!(ObservationsRequested.can_move_to(Withdrawn));
+        assert!(!ObservationsRequested.can_move_to(IntegrationRequested));
+        assert!(!Stored.can_move_to(ObservationsRequested));
     }
 
     #[test]

@@ -34,7 +34,8 @@ pub async fn fire_timers(
     fired_by: &str,
     limit: i64,
 ) -> Result<Pass, sqlx::Error> {
-    // With real days, only the clocks that can be due are read; a shortened day reads all.
+    // With real days, only the clocks that can be due are read (or whose suspension may have run
+    // out: 10 days is the shortest, the observations'), a shortened day reads all.
     let horizon = (day_secs == 0 || day_secs == 86_400).then(|| legal_date(now));
     let mut tx = pool.begin().await?;
     let rows = sqlx::query(concat!(
@@ -44,7 +45,7 @@ pub async fn fire_timers(
          AND NOT EXISTS (SELECT 1 FROM procedure_timer_events e \
              WHERE e.practice_id = c.practice_id AND e.kind = 'overdue') \
          AND ($1::date IS NULL OR due_on <= $1::date + $2::int \
-              OR suspended_since + 30 <= $1::date) \
+              OR suspended_since + 10 <= $1::date) \
          ORDER BY due_on, practice_id LIMIT $3 FOR UPDATE SKIP LOCKED"
     ))
     .bind(horizon)

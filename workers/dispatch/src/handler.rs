@@ -80,7 +80,9 @@ impl Dispatch {
         }
         let done = dispatch_count(&self.store, id).await?;
         let n = match practice.state {
-            PracticeState::Stored | PracticeState::IntegrationRequested => done + 1,
+            PracticeState::Stored
+            | PracticeState::IntegrationRequested
+            | PracticeState::ObservationsRequested => done + 1,
             // Dispatched before: the crash may have come before the back office heard of it.
             PracticeState::Dispatched => done.max(1),
             other => {

@@ -399,6 +399,11 @@ impl Notifier {
                 deadline: details["deadline"].as_str().map(italian_date),
                 message: non_empty(&details["message"]),
             },
+            Template::Preavviso => Notice::Preavviso {
+                reasons: reason_messages(&details["reasons"]),
+                deadline: details["deadline"].as_str().map(italian_date),
+                message: non_empty(&details["message"]),
+            },
             Template::Outcome => {
                 let (attached, to_collect, files) = self.result_documents(details).await?;
                 attachments = files;

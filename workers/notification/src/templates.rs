@@ -19,6 +19,8 @@ pub enum Template {
     Receipt,
     Rejection,
     IntegrationRequest,
+    /// Preavviso di rigetto (art. 10-bis L. 241/1990): the reasons, and ten days to answer.
+    Preavviso,
     Outcome,
     Pickup,
     Denial,
@@ -26,10 +28,11 @@ pub enum Template {
 }
 
 impl Template {
-    pub const ALL: [Template; 7] = [
+    pub const ALL: [Template; 8] = [
         Template::Receipt,
         Template::Rejection,
         Template::IntegrationRequest,
+        Template::Preavviso,
         Template::Outcome,
         Template::Pickup,
         Template::Denial,
@@ -41,6 +44,7 @@ impl Template {
             Template::Receipt => "receipt",
             Template::Rejection => "rejection",
             Template::IntegrationRequest => "integration_request",
+            Template::Preavviso => "preavviso_rigetto",
             Template::Outcome => "outcome",
             Template::Pickup => "pickup",
             Template::Denial => "denial",
@@ -61,6 +65,10 @@ impl Template {
             Template::IntegrationRequest => (
                 include_str!("../templates/integration_request.txt"),
                 include_str!("../templates/integration_request.html"),
+            ),
+            Template::Preavviso => (
+                include_str!("../templates/preavviso.txt"),
+                include_str!("../templates/preavviso.html"),
             ),
             Template::Outcome => (
                 include_str!("../templates/outcome.txt"),
@@ -187,6 +195,12 @@ pub enum Notice {
         deadline: Option<String>,
         message: Option<String>,
     },
+    Preavviso {
+        reasons: Vec<String>,
+        /// `dd/mm/yyyy`: the last day for the citizen's observations.
+        deadline: Option<String>,
+        message: Option<String>,
+    },
     Outcome {
         outcome: Option<String>,
         attached: Vec<ResultDocument>,
@@ -207,6 +221,7 @@ impl Notice {
             Notice::Receipt { .. } => Template::Receipt,
             Notice::Rejection { .. } => Template::Rejection,
             Notice::IntegrationRequest { .. } => Template::IntegrationRequest,
+            Notice::Preavviso { .. } => Template::Preavviso,
             Notice::Outcome { .. } => Template::Outcome,
             Notice::Pickup { .. } => Template::Pickup,
             Notice::Denial { .. } => Template::Denial,

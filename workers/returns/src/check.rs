@@ -31,6 +31,7 @@ pub fn target(outcome: &ReturnOutcome) -> PracticeState {
     match outcome {
         ReturnOutcome::InProgress => PracticeState::InProgress,
         ReturnOutcome::IntegrationRequested { .. } => PracticeState::IntegrationRequested,
+        ReturnOutcome::PreavvisoRigetto { .. } => PracticeState::ObservationsRequested,
         ReturnOutcome::Completed { .. } => PracticeState::Completed,
         ReturnOutcome::Denied { .. } => PracticeState::Denied,
     }
@@ -60,6 +61,12 @@ pub fn check_return(
         ReturnOutcome::Denied { reasons } => {
             if reasons.iter().all(|r| r.trim().is_empty()) {
                 return Err("a denial must give its reasons".into());
+            }
+            Vec::new()
+        }
+        ReturnOutcome::PreavvisoRigetto { reasons, .. } => {
+            if reasons.iter().all(|r| r.trim().is_empty()) {
+                return Err("a preavviso di rigetto must give its reasons (art. 10-bis)".into());
             }
             Vec::new()
         }

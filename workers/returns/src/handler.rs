@@ -119,6 +119,14 @@ impl Returns {
                 })
             }
             ReturnOutcome::Denied { reasons } => serde_json::json!({ "reasons": reasons }),
+            ReturnOutcome::PreavvisoRigetto { reasons, message } => {
+                let deadline = procedure::observations_deadline(self.clock.now());
+                serde_json::json!({
+                    "reasons": reasons,
+                    "message": message,
+                    "deadline": deadline.format("%Y-%m-%d").to_string(),
+                })
+            }
             ReturnOutcome::Completed { outcome, .. } => {
                 let pickup = kind.physical_pickup;
                 let classification = Classification {
@@ -153,9 +161,13 @@ impl Returns {
             Ok(Applied::Moved { .. }) => {
                 // The procedure's clock moves in the same commit as the state.
                 let now = self.clock.now();
-                if to == PracticeState::IntegrationRequested {
-                    let day = self.day_secs;
-                    procedure::suspend(&mut tx, id, SuspensionKind::Integration, now, day)
+                let suspension = match to {
+                    PracticeState::IntegrationRequested => Some(SuspensionKind::Integration),
+                    PracticeState::ObservationsRequested => Some(SuspensionKind::Observations),
+                    _ => None,
+                };
+                if let Some(kind) = suspension {
+                    procedure::suspend(&mut tx, id, kind, now, self.day_secs)
                         .await
                         .map_err(StoreError::from)?;
                 } else if procedure::concludes(to) {

@@ -75,10 +75,10 @@ pub async fn desk(State(state): State<ApiState>, headers: HeaderMap) -> Result<R
         })
         .collect();
     let pickup = rows(&state, reads::ready_for_pickup(pool, DESK_LIST).await?);
-    let waiting = rows(
-        &state,
-        reads::in_state(pool, PracticeState::IntegrationRequested, DESK_LIST).await?,
-    );
+    let mut waiting = reads::in_state(pool, PracticeState::IntegrationRequested, DESK_LIST).await?;
+    waiting.extend(reads::in_state(pool, PracticeState::ObservationsRequested, DESK_LIST).await?);
+    waiting.sort_by_key(|r| r.updated_at);
+    let waiting = rows(&state, waiting);
     let failed_ids = notifications::practices_with_failures(pool, DESK_LIST).await?;
     let failed = rows(&state, reads::desk_rows(pool, &failed_ids).await?);
     let parked: i64 = parked::waiting_by_stage(pool)

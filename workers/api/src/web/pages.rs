@@ -283,6 +283,7 @@ pub fn state_label(state: &str) -> &'static str {
         "dispatched" => "Inviata all'ufficio",
         "in_progress" => "In lavorazione",
         "integration_requested" => "In attesa di integrazione",
+        "observations_requested" => "In attesa di osservazioni",
         "completed" => "Conclusa",
         "denied" => "Non accolta",
         "withdrawn" => "Ritirata",

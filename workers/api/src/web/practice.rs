@@ -53,6 +53,13 @@ async fn practice_page(
         .rev()
         .find(|t| t.to == "integration_requested")
         .map(|t| t.details.clone());
+    // The reasons of the last preavviso di rigetto, beside the observations form.
+    let preavviso = view
+        .timeline
+        .iter()
+        .rev()
+        .find(|t| t.to == "observations_requested")
+        .map(|t| t.details.clone());
     let kind = state
         .services()
         .catalog
@@ -80,6 +87,7 @@ async fn practice_page(
             "labels_json": serde_json::to_string(&labels).expect("labels serialise"),
             "labels": labels,
             "asked": asked,
+            "preavviso": preavviso,
             "kind": kind,
             "pickup": pickup,
             "withdrawable_states": withdrawable.join(" "),
@@ -207,8 +215,12 @@ pub async fn citizen_integration(
             .await
         }
     };
-    if record.state != sportello_shared::domain::state::PracticeState::IntegrationRequested {
-        return refuse("La pratica non è in attesa di integrazioni.".to_owned()).await;
+    if !matches!(
+        record.state,
+        PracticeState::IntegrationRequested | PracticeState::ObservationsRequested
+    ) {
+        return refuse("La pratica non è in attesa di integrazioni né di osservazioni.".to_owned())
+            .await;
     }
     if documents.is_empty() {
         return refuse("Alleghi almeno un documento.".to_owned()).await;

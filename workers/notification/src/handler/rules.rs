@@ -14,7 +14,13 @@ use sportello_shared::store::HistoryEntry;
 pub fn concerns_citizen(state: PracticeState) -> bool {
     use PracticeState::*;
     match state {
-        Registered | Rejected | IntegrationRequested | Completed | Denied | Withdrawn => true,
+        Registered
+        | Rejected
+        | IntegrationRequested
+        | ObservationsRequested
+        | Completed
+        | Denied
+        | Withdrawn => true,
         Received | Validated | Stored | Dispatched | InProgress | Delivered => false,
     }
 }
@@ -26,6 +32,7 @@ pub fn template_for(state: PracticeState, details: &serde_json::Value) -> Option
         Registered => Template::Receipt,
         Rejected => Template::Rejection,
         IntegrationRequested => Template::IntegrationRequest,
+        ObservationsRequested => Template::Preavviso,
         Completed if details["pickup"].as_bool() == Some(true) => Template::Pickup,
         Completed => Template::Outcome,
         Denied => Template::Denial,

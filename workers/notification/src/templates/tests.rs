@@ -290,6 +290,31 @@ fn the_pickup_gives_the_counter_and_its_hours_saturday_included() {
 }
 
 #[test]
+fn the_preavviso_gives_reasons_and_ten_days_for_observations() {
+    let rendered = render(
+        Notice::Preavviso {
+            reasons: vec!["Manca la conformità <urbanistica> dell'immobile.".into()],
+            deadline: Some("11/12/2026".into()),
+            message: Some("Può allegare la relazione del tecnico.".into()),
+        },
+        true,
+    );
+    assert!(
+        rendered
+            .subject
+            .starts_with("Preavviso di rigetto della Sua pratica"),
+        "{}",
+        rendered.subject
+    );
+    assert_both(&rendered, "art. 10-bis L. 241/1990");
+    assert_both(&rendered, "dell'immobile");
+    assert_both(&rendered, "entro il 11/12/2026");
+    assert_both(&rendered, "Può allegare la relazione del tecnico.");
+    assert_both(&rendered, "il termine del procedimento è sospeso");
+    assert_escaped(&rendered);
+}
+
+#[test]
 fn the_denial_gives_its_reasons() {
     let rendered = render(
         Notice::Denial {
@@ -334,6 +359,11 @@ fn every_template_compiles_and_renders() {
                 outcome: None,
                 attached: vec![],
                 to_collect: vec![],
+            },
+            Template::Preavviso => Notice::Preavviso {
+                reasons: vec![],
+                deadline: None,
+                message: None,
             },
             Template::Pickup => Notice::Pickup { outcome: None },
             Template::Denial => Notice::Denial { reasons: vec![] },

@@ -228,14 +228,17 @@ pub fn check_integration(
                      da integrare: la ripresenti con lo stesso tipo."
                         .to_owned(),
                 );
-            } else if target.state != PracticeState::IntegrationRequested {
+            } else if !matches!(
+                target.state,
+                PracticeState::IntegrationRequested | PracticeState::ObservationsRequested
+            ) {
                 reasons.add(
                     INTEGRAZIONE_NON_ATTESA,
                     "integrates",
                     format!(
-                        "La pratica indicata non è in attesa di integrazioni (stato attuale: {}): \
-                         se l'ufficio le ha chiesto documenti, verifichi di aver indicato la \
-                         pratica giusta.",
+                        "La pratica indicata non è in attesa di integrazioni né di osservazioni \
+                         (stato attuale: {}): se l'ufficio le ha chiesto documenti o \
+                         osservazioni, verifichi di aver indicato la pratica giusta.",
                         state_label(target.state)
                     ),
                 );
@@ -278,6 +281,7 @@ fn state_label(state: PracticeState) -> &'static str {
         PracticeState::Registered | PracticeState::Stored => "protocollata",
         PracticeState::Dispatched | PracticeState::InProgress => "in lavorazione",
         PracticeState::IntegrationRequested => "in attesa di integrazione",
+        PracticeState::ObservationsRequested => "in attesa delle sue osservazioni",
         PracticeState::Completed => "conclusa",
         PracticeState::Denied => "non accolta",
         PracticeState::Withdrawn => "ritirata",

@@ -11,6 +11,15 @@
       var states = part.getAttribute("data-show-in").split(" ");
       part.hidden = states.indexOf(state) < 0;
     });
+    var reasons = document.getElementById("motivi-preavviso");
+    if (state === "observations_requested" && reasons && details.reasons) {
+      reasons.textContent = "";
+      details.reasons.forEach(function (r) {
+        var item = document.createElement("li");
+        item.textContent = r;
+        reasons.appendChild(item);
+      });
+    }
     var missing = document.getElementById("mancanti");
     if (state === "integration_requested" && missing && details.missing) {
       missing.textContent = "";
