@@ -11,6 +11,11 @@
       var states = part.getAttribute("data-show-in").split(" ");
       part.hidden = states.indexOf(state) < 0;
     });
+    var deadline = document.querySelector("[data-deadline]");
+    if (state === "integration_requested" && deadline && details.deadline) {
+      var d = String(details.deadline).split("-");
+      deadline.textContent = d.length === 3 ? "Entro il " + d[2] + "/" + d[1] + "/" + d[0] + "." : "";
+    }
     var reasons = document.getElementById("motivi-preavviso");
     if (state === "observations_requested" && reasons && details.reasons) {
       reasons.textContent = "";
