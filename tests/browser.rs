@@ -15,7 +15,9 @@
 //! - `protocol.mjs`: a protocol officer opens a registration, downloads its segnatura, is
 //!   refused an annulment without its measure, then annuls it;
 //! - `refusals.mjs`: a wrong password, a form without its CSRF token and an expired session
-//!   each get their refusal.
+//!   each get their refusal;
+//! - `errors.mjs`: a practice whose intake failed while the object store was down is replayed
+//!   from the error queues' page and reaches its outcome.
 //!
 //! Every page the scripts meet is photographed (into `target/browser-screenshots/`) and checked
 //! with axe-core: a serious or critical violation fails the test. Needs `/usr/bin/chromium`
@@ -333,5 +335,118 @@ async fn operator_and_citizen_in_a_browser() {
     api.stop().await;
     simulator.stop().await;
     fleet.stop().await;
+    env.teardown().await;
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_failed_while_the_store_was_down_is_replayed_from_its_page() {
+    // Two one-second retry tiers, so that intake gives up at once.
+    let text = std::fs::read_to_string(repository_root().join("queues.toml")).unwrap();
+    let short = text.replace(
+        r#"retry_delays = ["5s", "30s", "2m", "10m"]"#,
+        r#"retry_delays = ["1s", "1s"]"#,
+    );
+    assert_ne!(
+        short, text,
+        "queues.toml has the retry ladder this test shortens"
+    );
+    let topology = std::env::temp_dir().join(format!("queues-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(&topology, &short).unwrap();
+    let topology_file = topology.display().to_string();
+    let dead_store = format!("http://127.0.0.1:{}", closed_port());
+    let env = TestEnv::with_settings(|settings| {
+        settings.broker.topology_file = topology_file.clone();
+        settings.object_store.endpoint = dead_store.clone();
+        // Every inline document goes to the staging area, so intake needs the store.
+        settings.object_store.inline_limit_bytes = 0;
+        settings.object_store.request_timeout_secs = 2;
+    })
+    .await;
+    let failing = env.start_fleet(&["intake"]);
+    let api = TestApi::start(&env).await;
+    let submission = support::sample("anagrafe.cambio_residenza-01.json");
+    let citizen = api.citizen(submission["applicant"]["tax_code"].as_str().unwrap());
+    let accepted = api
+        .post_json("/submissions", Some(&citizen), &submission)
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text());
+    let id: uuid::Uuid = accepted.json()["practice_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let operator = api.operator("OP-BG-014");
+    support::eventually("the submission reaches the error queue", || async {
+        let listing = api.get("/dlq", Some(&operator)).await.json();
+        listing["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["practice_id"] == id.to_string())
+            .then_some(())
+    })
+    .await;
+    failing.stop().await;
+
+    // The store is back: the fleet runs with the right settings; operations replay by hand.
+    let mut fixed = env.settings.clone();
+    let local =
+        sportello_shared::config::Settings::load(Some(&repository_root().join("sportello.toml")))
+            .unwrap();
+    fixed.object_store.endpoint = local.object_store.endpoint;
+    fixed.object_store.inline_limit_bytes = local.object_store.inline_limit_bytes;
+    let app = std::sync::Arc::new(sportello_fleet::app::App::build(fixed).await.unwrap());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(sportello_fleet::fleet::run(app, &ROUND_TRIP, stop.clone()));
+    let simulator = env.start_simulator();
+    let roles: BTreeSet<OperatorRole> = [OperatorRole::Counter, OperatorRole::Operations].into();
+    accounts::add(
+        env.app.store.pool(),
+        "OP-BG-077",
+        "Sara Cortinovis",
+        &roles,
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    let replayed = scenario(
+        "errors",
+        &api.base,
+        &["OP-BG-077", PASSWORD, &id.to_string()],
+        nothing,
+    )
+    .await;
+    assert!(
+        replayed["facts"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("object store")),
+        "{replayed}"
+    );
+    assert_eq!(replayed["facts"]["replayed"], true, "{replayed}");
+    assert_eq!(replayed["facts"]["completed"], true, "{replayed}");
+    let replays: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM parked_message_settlements s JOIN parked_messages m ON m.id = s.parked_id \
+         WHERE m.practice_id = $1 AND s.action = 'replayed' AND s.operator = 'operator:OP-BG-077'",
+    )
+    .bind(id)
+    .fetch_one(env.app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        replays, 1,
+        "the replay is recorded under the operator's name"
+    );
+
+    simulator.stop().await;
+    stop.cancel();
+    let _ = running.await;
+    api.stop().await;
+    let _ = std::fs::remove_file(&topology);
     env.teardown().await;
 }
