@@ -272,3 +272,82 @@ async fn operators_and_citizens_sign_in_and_are_refused_as_they_should() {
     fleet.stop().await;
     env.teardown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_counter_form_is_the_catalogs_a_field_added_there_appears_in_it() {
+    // The catalog with one more field for the duplicate electoral card, and nothing else edited.
+    let text =
+        std::fs::read_to_string(sportello_e2e::repository_root().join("shared/catalog.toml"))
+            .unwrap();
+    let old = r#"  { name = "motivo", label = "Motivo della richiesta (smarrimento, furto, deterioramento, spazi esauriti)", kind = "text" },
+]"#;
+    assert!(
+        text.contains(old),
+        "the catalog has the field this test extends"
+    );
+    let edited = text.replace(
+        old,
+        &format!(
+            "{}\n  {{ name = \"sezione\", label = \"Sezione elettorale di iscrizione\", kind = \"integer\", required = false }},\n]",
+            old.trim_end_matches(']').trim_end()
+        ),
+    );
+    let file = std::env::temp_dir().join(format!("catalog-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(&file, &edited).unwrap();
+    let path = file.display().to_string();
+    let env = TestEnv::with_settings(|s| s.catalog.file = path.clone()).await;
+    let api = TestApi::start(&env).await;
+    let roles: BTreeSet<OperatorRole> = [OperatorRole::Counter].into();
+    accounts::add(
+        env.app.store.pool(),
+        "OP-BG-050",
+        "Luca Zanchi",
+        &roles,
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    let signed = sign_in(&api, "OP-BG-050", PASSWORD, true).await;
+    let session = cookie(&signed, "sportello_sessione").expect("signed in");
+
+    let published = api
+        .get("/catalog/elettorale.duplicato_tessera", None)
+        .await
+        .json();
+    let fields: Vec<&str> = published["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["motivo", "sezione"]);
+    let form = client()
+        .get(api.url("/cruscotto/nuova/elettorale.duplicato_tessera"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    let html = form.text().await.unwrap();
+    let shown = crate::mail::unescape_html(&html);
+    for field in published["fields"].as_array().unwrap() {
+        let name = field["name"].as_str().unwrap();
+        assert!(
+            html.contains(&format!("name=\"f_{name}\"")),
+            "no input for {name}"
+        );
+        let label = field["label"].as_str().unwrap();
+        assert!(shown.contains(label), "no label «{label}»");
+    }
+    for document in published["documents"].as_array().unwrap() {
+        let role = document["role"].as_str().unwrap();
+        assert!(
+            html.contains(&format!("name=\"doc_{role}\"")),
+            "no file input for {role}"
+        );
+    }
+
+    api.stop().await;
+    let _ = std::fs::remove_file(&file);
+    env.teardown().await;
+}
