@@ -7,43 +7,15 @@
 //! registered and archived and is reported in dispatch's error queue. Separately, a withdrawal
 //! reaches the back office's own queue.
 
-use base64::Engine;
 use sportello_backoffice::ToBackOffice;
-use sportello_backoffice_sim::pdf_with_line;
-use sportello_e2e::{ROUND_TRIP, TestEnv, repository_root, valid_samples};
+use sportello_e2e::{ROUND_TRIP, TestEnv, inline_pdf, repository_root, sample_of_type};
 use sportello_fleet::practice::{self, WithdrawnBy};
 use sportello_register::register;
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::practice_id_for;
 use sportello_shared::messages::route;
-use sportello_shared::objects::sha256_hex;
-use std::path::PathBuf;
 use uuid::Uuid;
-
-fn cila_sample() -> PathBuf {
-    valid_samples()
-        .into_iter()
-        .find(|f| {
-            f.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("edilizia.cila")
-        })
-        .expect("a CILA sample")
-}
-
-fn inline_pdf(role: &str, file_name: &str, line: &str) -> serde_json::Value {
-    let bytes = pdf_with_line(line);
-    serde_json::json!({
-        "role": role,
-        "file_name": file_name,
-        "media_type": "application/pdf",
-        "sha256": sha256_hex(&bytes),
-        "content_base64": base64::engine::general_purpose::STANDARD.encode(&bytes),
-    })
-}
 
 /// The citizen's answer to the integration request on `practice`, from `application`.
 fn integration(application: &serde_json::Value, key: &str, practice: Uuid) -> serde_json::Value {
@@ -103,7 +75,7 @@ async fn a_citizens_integration_is_registered_on_its_own_and_sends_the_practice_
     let fleet = env.start_fleet(&ROUND_TRIP);
     let sim = env.start_simulator();
 
-    let file = cila_sample();
+    let file = sample_of_type("edilizia.cila");
     let application: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let practice = env.submit_files(&[file]).await[0];
@@ -236,7 +208,7 @@ async fn the_back_office_hears_of_a_withdrawal() {
     let env = TestEnv::new().await;
     // No simulator: the test reads the back office's queue itself.
     let fleet = env.start_fleet(&["intake", "validation", "protocol", "storage", "dispatch"]);
-    let file = cila_sample();
+    let file = sample_of_type("edilizia.cila");
     let id = env.submit_files(&[file]).await[0];
     env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
         .await;
@@ -286,7 +258,7 @@ async fn an_integration_for_a_practice_withdrawn_meanwhile_is_kept_and_reported(
     let env = TestEnv::new().await;
     let sim = env.start_simulator();
     let fleet = env.start_fleet(&ROUND_TRIP);
-    let file = cila_sample();
+    let file = sample_of_type("edilizia.cila");
     let application: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let practice = env.submit_files(&[file]).await[0];

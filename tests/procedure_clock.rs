@@ -6,17 +6,16 @@
 //! suspends the term until the citizen's observations are registered, without using up the
 //! integration's one suspension, and the office may decide from it directly.
 
-use base64::Engine;
 use chrono::{Duration as Days, Utc};
 use sportello_backoffice::{BackOfficeReturn, ReturnOutcome, ToBackOffice};
-use sportello_backoffice_sim::pdf_with_line;
-use sportello_e2e::{PATIENCE, ROUND_TRIP, TestClock, TestEnv, sportello_binary, valid_samples};
+use sportello_e2e::{
+    PATIENCE, ROUND_TRIP, TestClock, TestEnv, inline_pdf, sample_of_type, sportello_binary,
+};
 use sportello_register::register::Clock;
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::practice_id_for;
 use sportello_shared::messages::{StageMessage, route};
-use sportello_shared::objects::sha256_hex;
 use sportello_shared::procedure::{self, Status};
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
@@ -24,30 +23,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-
-fn cila_sample() -> std::path::PathBuf {
-    valid_samples()
-        .into_iter()
-        .find(|f| {
-            f.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("edilizia.cila")
-        })
-        .expect("a CILA sample")
-}
-
-fn inline_pdf(role: &str, file_name: &str, line: &str) -> serde_json::Value {
-    let bytes = pdf_with_line(line);
-    serde_json::json!({
-        "role": role,
-        "file_name": file_name,
-        "media_type": "application/pdf",
-        "sha256": sha256_hex(&bytes),
-        "content_base64": base64::engine::general_purpose::STANDARD.encode(&bytes),
-    })
-}
 
 async fn publish_submission(env: &TestEnv, submission: &serde_json::Value) -> Uuid {
     let connection = broker::connect(&env.settings.broker.as_party("portal"), "test-clock")
@@ -138,7 +113,7 @@ async fn an_integration_suspends_the_term_once_and_two_timer_jobs_fire_each_even
     let fleets = env.start_fleet_with_clock(&ROUND_TRIP, clock.clone());
     let day0 = procedure::legal_date(t0);
 
-    let file = cila_sample();
+    let file = sample_of_type("edilizia.cila");
     let application: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let id = env.submit_files(&[file]).await[0];
@@ -444,7 +419,7 @@ async fn a_preavviso_suspends_the_term_for_the_observations_then_the_office_deci
     workers.push("notification");
     let fleets = env.start_fleet_with_clock(&workers, clock.clone());
     let day0 = procedure::legal_date(t0);
-    let file = cila_sample();
+    let file = sample_of_type("edilizia.cila");
     let application: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let id = env.submit_files(&[file]).await[0];

@@ -750,6 +750,31 @@ pub fn valid_samples() -> Vec<PathBuf> {
         .collect()
 }
 
+/// The first valid sample of practice type `code` (`edilizia.cila`).
+pub fn sample_of_type(code: &str) -> PathBuf {
+    valid_samples()
+        .into_iter()
+        .find(|f| {
+            f.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{code}-")))
+        })
+        .unwrap_or_else(|| panic!("no valid sample of {code}"))
+}
+
+/// An inline PDF document of the contract: a one-page PDF saying `line`.
+pub fn inline_pdf(role: &str, file_name: &str, line: &str) -> serde_json::Value {
+    use base64::Engine;
+    let bytes = sportello_backoffice_sim::pdf_with_line(line);
+    serde_json::json!({
+        "role": role,
+        "file_name": file_name,
+        "media_type": "application/pdf",
+        "sha256": sportello_shared::objects::sha256_hex(&bytes),
+        "content_base64": base64::engine::general_purpose::STANDARD.encode(&bytes),
+    })
+}
+
 /// Every `*.json` file directly inside `dir`, sorted.
 pub fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
