@@ -6,6 +6,10 @@
 //! suspends the term until the citizen's observations are registered, without using up the
 //! integration's one suspension, and the office may decide from it directly.
 
+#[allow(dead_code)]
+#[path = "http/support.rs"]
+mod support;
+
 use chrono::{Duration as Days, Utc};
 use sportello_backoffice::{BackOfficeReturn, ReturnOutcome, ToBackOffice};
 use sportello_e2e::{
@@ -407,6 +411,16 @@ async fn a_timer_job_killed_and_restarted_fires_every_event_once() {
     let distinct: std::collections::BTreeSet<&String> = got.iter().map(|(id, _)| id).collect();
     assert_eq!(distinct.len(), ids.len());
     assert!(got.iter().all(|(_, kind)| kind == "overdue"));
+
+    // /metrics counts them, by type.
+    let api = support::TestApi::start(&env).await;
+    let metrics = api.get("/metrics", None).await.text();
+    let line = format!(
+        "sportello_practices_due{{practice_type=\"{kind}\",status=\"overdue\"}} {}",
+        ids.len()
+    );
+    assert!(metrics.contains(&line), "no `{line}` in\n{metrics}");
+    api.stop().await;
     env.teardown().await;
 }
 

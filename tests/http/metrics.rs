@@ -45,6 +45,12 @@ async fn metrics_after_a_run_show_queue_depths_and_stage_latencies() {
     // Every queue of this test's topology has its depth; the protocol worker is not running,
     // so the validated practices wait in its queue.
     assert_eq!(value(&metrics, "sportello_broker_up"), 1.0);
+    // The late practices by type (none here: nothing has a term yet).
+    assert!(
+        metrics.contains("# TYPE sportello_practices_due gauge"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("sportello_practices_due{"), "{metrics}");
     for queue in env.app.topology.queue_names() {
         assert!(
             metrics.contains(&format!("sportello_queue_messages{{queue=\"{queue}\"")),

@@ -129,6 +129,7 @@ pub async fn metrics(State(state): State<ApiState>) -> Response {
     metrics::render(&mut out);
     queue_depths(&state, &mut out).await;
     parked(&state, &mut out).await;
+    late(&state, &mut out).await;
     (
         [(
             header::CONTENT_TYPE,
@@ -236,5 +237,67 @@ async fn parked(state: &ApiState, out: &mut String) {
                 escape_label(&stage)
             );
         }
+    }
+}
+
+/// The practices whose term is close or past, by type (L. 241/1990), at this moment.
+async fn late(state: &ApiState, out: &mut String) {
+    use sportello_shared::procedure::{self, Status};
+    let services = state.services();
+    let settings = &services.settings.procedure;
+    let now = chrono::Utc::now();
+    let mut counts = std::collections::BTreeMap::<(String, &'static str), u64>::new();
+    for status in [Status::DueSoon, Status::Overdue] {
+        let Ok(list) = procedure::due_list(
+            services.store.pool(),
+            status,
+            now,
+            settings.day_secs,
+            settings.due_soon_days,
+        )
+        .await
+        else {
+            return;
+        };
+        for entry in list {
+            *counts
+                .entry((entry.clock.practice_type, status.as_str()))
+                .or_default() += 1;
+        }
+    }
+    render_late(out, &counts);
+}
+
+fn render_late(out: &mut String, counts: &std::collections::BTreeMap<(String, &'static str), u64>) {
+    let _ = writeln!(
+        out,
+        "# HELP sportello_practices_due Open practices whose term is close (due_soon) or past (overdue), by type."
+    );
+    let _ = writeln!(out, "# TYPE sportello_practices_due gauge");
+    for ((practice_type, status), n) in counts {
+        let _ = writeln!(
+            out,
+            "sportello_practices_due{{practice_type=\"{}\",status=\"{status}\"}} {n}",
+            escape_label(practice_type)
+        );
+    }
+}
+
+#[cfg(test)]
+mod late_tests {
+    #[test]
+    fn late_practices_are_counted_by_type_and_status() {
+        let mut counts = std::collections::BTreeMap::new();
+        counts.insert(("edilizia.cila".to_owned(), "overdue"), 2);
+        counts.insert(("tributi.rimborso_imu".to_owned(), "due_soon"), 1);
+        let mut out = String::new();
+        super::render_late(&mut out, &counts);
+        assert!(out.contains("# TYPE sportello_practices_due gauge"));
+        assert!(out.contains(
+            "sportello_practices_due{practice_type=\"edilizia.cila\",status=\"overdue\"} 2"
+        ));
+        assert!(out.contains(
+            "sportello_practices_due{practice_type=\"tributi.rimborso_imu\",status=\"due_soon\"} 1"
+        ));
     }
 }
