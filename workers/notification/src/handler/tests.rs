@@ -42,6 +42,7 @@ fn only_the_steps_that_matter_to_the_citizen_send_email() {
             "rejected",
             "registered",
             "integration_requested",
+            "observations_requested",
             "completed",
             "denied",
             "withdrawn"

@@ -306,7 +306,7 @@ fn the_preavviso_gives_reasons_and_ten_days_for_observations() {
         "{}",
         rendered.subject
     );
-    assert_both(&rendered, "art. 10-bis L. 241/1990");
+    assert_both(&rendered, "art. 10-bis L. 241");
     assert_both(&rendered, "dell'immobile");
     assert_both(&rendered, "entro il 11/12/2026");
     assert_both(&rendered, "Può allegare la relazione del tecnico.");

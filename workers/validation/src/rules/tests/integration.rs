@@ -93,7 +93,7 @@ fn integration_documents_are_checked_like_any_other() {
 }
 
 #[test]
-fn only_a_practice_waiting_for_it_can_be_integrated() {
+fn only_a_practice_waiting_for_an_answer_can_be_integrated() {
     let (sub, facts, target) = cila_integration();
     for state in PracticeState::ALL {
         let target = IntegrationTarget {
@@ -101,8 +101,12 @@ fn only_a_practice_waiting_for_it_can_be_integrated() {
             ..target.clone()
         };
         let verdict = check_integration(&sub, &facts, &catalog(), Some(&target));
-        if state == PracticeState::IntegrationRequested {
-            assert!(verdict.is_valid());
+        // An integration request's answer, or the observations on a preavviso di rigetto.
+        if matches!(
+            state,
+            PracticeState::IntegrationRequested | PracticeState::ObservationsRequested
+        ) {
+            assert!(verdict.is_valid(), "{state}");
         } else {
             assert_eq!(
                 only_reason(&verdict).code,
