@@ -445,7 +445,15 @@ async fn main() {
 
     // 1. Raw limits.
     let raw_publish = raw_publish(&env, message_size, raw_n).await;
-    let raw_commit = raw_commits(&pool, raw_n).await;
+    // The runtime role may not create tables: the raw commits run as the schema's owner, with
+    // as many connections as the fleet's pool.
+    let owner = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(pool.options().get_max_connections())
+        .connect(env.settings.database.owner_url())
+        .await
+        .unwrap();
+    let raw_commit = raw_commits(&owner, raw_n).await;
+    owner.close().await;
     let raw_put = raw_puts(&env, 16 * 1024, raw_n / 4).await;
     let smtp_pool = env.settings.smtp.pool_size.max(1);
     let raw_smtp_pool = raw_smtp(&env, smtp_pool, raw_n / 5).await;
