@@ -338,12 +338,6 @@ async fn operator_and_citizen_in_a_browser() {
     env.teardown().await;
 }
 
-/// A port nothing listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_failed_while_the_store_was_down_is_replayed_from_its_page() {
     // Two one-second retry tiers, so that intake gives up at once.
@@ -359,7 +353,7 @@ async fn a_message_failed_while_the_store_was_down_is_replayed_from_its_page() {
     let topology = std::env::temp_dir().join(format!("queues-{}.toml", uuid::Uuid::new_v4()));
     std::fs::write(&topology, &short).unwrap();
     let topology_file = topology.display().to_string();
-    let dead_store = format!("http://127.0.0.1:{}", closed_port());
+    let dead_store = format!("http://127.0.0.1:{}", sportello_e2e::closed_port());
     let env = TestEnv::with_settings(|settings| {
         settings.broker.topology_file = topology_file.clone();
         settings.object_store.endpoint = dead_store.clone();

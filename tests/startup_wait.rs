@@ -99,15 +99,6 @@ impl Sportello {
     }
 }
 
-/// A port nobody listens on (as long as nobody else takes it in the meantime).
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `url` with its host and port replaced by `127.0.0.1:<port>`, and the host:port it had.
 fn redirected(url: &str, port: u16) -> (String, String) {
     let scheme_end = url.find("://").expect("a URL") + 3;
@@ -182,7 +173,7 @@ impl Service {
 async fn started_while_away(service: Service) {
     let env = TestEnv::new().await;
     let intake = env.start_fleet(&["intake"]);
-    let port = closed_port();
+    let port = sportello_e2e::closed_port();
     let (name, redirect, target) = service.redirect(&env, port);
     let mut validation = Sportello::start(&env, &["run", "validation"], &[redirect]);
 
@@ -234,7 +225,7 @@ async fn a_worker_started_while_rabbitmq_is_down_waits_and_comes_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_the_wait_at_once_and_one_shot_commands_do_not_wait() {
     let env = TestEnv::new().await;
-    let port = closed_port();
+    let port = sportello_e2e::closed_port();
     let (name, redirect, _) = Service::Broker.redirect(&env, port);
     let mut waiting = Sportello::start(&env, &["run", "validation"], &[redirect]);
     waiting

@@ -28,12 +28,6 @@ fn short_retries() -> tempfile_path::TempPath {
     tempfile_path::TempPath::write("queues-short-retries.toml", &short)
 }
 
-/// A port nothing listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 /// Runs `sportello` with this test's database and namespace, as an operator would.
 fn sportello(env: &TestEnv, topology: &str, args: &[&str]) -> String {
     let output = std::process::Command::new(sportello_binary())
@@ -56,7 +50,7 @@ fn sportello(env: &TestEnv, topology: &str, args: &[&str]) -> String {
 async fn a_practice_that_failed_while_the_object_store_was_down_completes_after_a_replay() {
     let topology = short_retries();
     let topology_file = topology.path().display().to_string();
-    let dead_store = format!("http://127.0.0.1:{}", closed_port());
+    let dead_store = format!("http://127.0.0.1:{}", sportello_e2e::closed_port());
     let env = TestEnv::with_settings(|settings| {
         settings.broker.topology_file = topology_file.clone();
         settings.object_store.endpoint = dead_store.clone();

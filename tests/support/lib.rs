@@ -750,6 +750,12 @@ pub fn valid_samples() -> Vec<PathBuf> {
         .collect()
 }
 
+/// A loopback port nothing listens on (a service made unreachable).
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 /// The first valid sample of practice type `code` (`edilizia.cila`).
 pub fn sample_of_type(code: &str) -> PathBuf {
     valid_samples()

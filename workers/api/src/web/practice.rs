@@ -181,20 +181,8 @@ pub async fn citizen_integration(
     let user = signed_in(&state, &headers, false).await?;
     let (fields, documents) = read_form(&state, &user, multipart).await?;
     csrf(&user, &fields)?;
-    let practice_id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
-    let record = state
-        .services()
-        .store
-        .practice(practice_id)
-        .await
-        .map_err(|err| {
-            tracing::error!(error = %err, "a page's query failed");
-            Refusal::Unavailable(
-                "Il servizio non è al momento disponibile. Riprovi tra poco.".into(),
-            )
-        })?
-        .filter(|r| user.caller.may_read(&r.tax_code))
-        .ok_or(Refusal::NotFound)?;
+    let record = own_record(&state, &user, &id).await?;
+    let practice_id = record.id;
     let refuse = |message: String| {
         let errors = [message];
         let state = state.clone();
@@ -342,8 +330,13 @@ async fn act(
     }
 }
 
-/// The citizen's practice, or 404: another citizen's practice does not exist for them.
-async fn own_practice(state: &ApiState, user: &WebUser, id: &str) -> Result<Uuid, Refusal> {
+/// The practice, when `user` may see it, or 404: another citizen's practice does not exist for
+/// them.
+async fn own_record(
+    state: &ApiState,
+    user: &WebUser,
+    id: &str,
+) -> Result<sportello_shared::store::PracticeRecord, Refusal> {
     let practice_id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
     let record = state
         .services()
@@ -356,10 +349,13 @@ async fn own_practice(state: &ApiState, user: &WebUser, id: &str) -> Result<Uuid
                 "Il servizio non è al momento disponibile. Riprovi tra poco.".into(),
             )
         })?;
-    match record {
-        Some(r) if user.caller.may_read(&r.tax_code) => Ok(practice_id),
-        _ => Err(Refusal::NotFound),
-    }
+    record
+        .filter(|r| user.caller.may_read(&r.tax_code))
+        .ok_or(Refusal::NotFound)
+}
+
+async fn own_practice(state: &ApiState, user: &WebUser, id: &str) -> Result<Uuid, Refusal> {
+    Ok(own_record(state, user, id).await?.id)
 }
 
 /// The counter withdraws a practice on the citizen's behalf.
