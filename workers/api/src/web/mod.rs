@@ -51,7 +51,7 @@ pub fn router() -> Router<ApiState> {
         .route("/cruscotto/pratiche/{id}", get(practice::operator_practice))
         .route(
             "/cruscotto/pratiche/{id}/ritiro",
-            post(practice::operator_withdraw),
+            post(practice::withdraw_for::<true>),
         )
         .route("/cruscotto/pratiche/{id}/consegna", post(practice::deliver))
         .route(
@@ -97,7 +97,7 @@ pub fn router() -> Router<ApiState> {
         )
         .route(
             "/area-personale/pratiche/{id}/ritiro",
-            post(practice::citizen_withdraw),
+            post(practice::withdraw_for::<false>),
         )
         .route(
             "/area-personale/pratiche/{id}/archivio",

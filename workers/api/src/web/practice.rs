@@ -358,45 +358,22 @@ async fn own_practice(state: &ApiState, user: &WebUser, id: &str) -> Result<Uuid
     Ok(own_record(state, user, id).await?.id)
 }
 
-/// The counter withdraws a practice on the citizen's behalf.
-pub async fn operator_withdraw(
+/// A withdrawal: from the cruscotto (`OPERATOR`) on the citizen's behalf, or by the citizen
+/// from their area, before the practice's outcome.
+pub async fn withdraw_for<const OPERATOR: bool>(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Form(fields): Form<Fields>,
 ) -> Result<Response, Refusal> {
-    let user = operator(&state, &headers, OperatorRole::Counter).await?;
+    let user = counter_or_citizen(&state, &headers, OPERATOR).await?;
     csrf(&user, &fields)?;
     let practice_id = own_practice(&state, &user, &id).await?;
-    let by = WithdrawnBy::Operator(user.operator_id().unwrap_or_default().to_owned());
-    act(
-        &state,
-        &user,
-        &id,
-        "/cruscotto",
-        Action::Withdraw(practice_id, by),
-    )
-    .await
-}
-
-/// The citizen withdraws their own practice before its outcome.
-pub async fn citizen_withdraw(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(fields): Form<Fields>,
-) -> Result<Response, Refusal> {
-    let user = signed_in(&state, &headers, false).await?;
-    csrf(&user, &fields)?;
-    let practice_id = own_practice(&state, &user, &id).await?;
-    act(
-        &state,
-        &user,
-        &id,
-        "/area-personale",
-        Action::Withdraw(practice_id, WithdrawnBy::Citizen),
-    )
-    .await
+    let (by, base) = match user.operator_id() {
+        Some(operator) => (WithdrawnBy::Operator(operator.to_owned()), "/cruscotto"),
+        None => (WithdrawnBy::Citizen, "/area-personale"),
+    };
+    act(&state, &user, &id, base, Action::Withdraw(practice_id, by)).await
 }
 
 /// The counter hands over the practice's physical product to the citizen.
