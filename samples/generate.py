@@ -1156,6 +1156,11 @@ def demo_outcome(sub, reasons, catalog, simulator):
         return "denied", ["registered", "denied"]
     if action == "integrate":
         return "completed", ["registered", "integration_requested", "completed"]
+    if action == "silence":
+        # The demo's shortened day lets the term run out: silence is consent for these types.
+        if catalog[sub["practice_type"]].get("silence") == "consent":
+            return "silent_consent", ["registered", "silent_consent"]
+        return "in_progress", ["registered"]
     return "completed", ["registered", "completed"]
 
 

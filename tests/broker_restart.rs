@@ -3,12 +3,10 @@
 //! says — validated, or rejected with exactly its reasons — with one history entry per step
 //! (a delivery the restart interrupted, handled again, adds none).
 //!
-//! Why it cannot disturb tests running at the same time: under the project's runner
-//! (`cargo test --workspace`, deploy/local/test.sh) test binaries run one after another and only
-//! the tests of one binary run side by side, so this file holds exactly this one test and
-//! nothing shares its binary. Add no test here; one that needs the broker belongs in another
-//! file. (A second `cargo test` started by hand on the same machine, or a runner that mixes
-//! binaries such as cargo-nextest, is not protected: RabbitMQ is one node for the whole stack.)
+//! Why it cannot disturb tests running at the same time: RabbitMQ is one node for the whole
+//! stack. Its environment ([`TestEnv::stopping_shared_services`]) holds the services' lock
+//! exclusively: it starts once every other test environment — in this process or any other,
+//! whatever the runner — has ended, and none starts until it has.
 
 use sportello_e2e::{TestEnv, json_files, samples_dir};
 use sportello_shared::domain::state::PracticeState;
@@ -69,7 +67,7 @@ async fn assert_expected_outcomes(env: &TestEnv, files: &[PathBuf], ids: &[Uuid]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_reconnect_after_a_broker_restart() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::stopping_shared_services().await;
     let fleet = env.start_fleet(&["intake", "validation"]);
     let files = json_files(&samples_dir().join("submissions"));
     let (before, after) = files.split_at(files.len() / 2);

@@ -4,7 +4,10 @@
 //! `due_soon` and `overdue` once each, two jobs at once, and the back office gets one reminder
 //! of each. A timer job SIGKILLed and restarted fires every event once. A preavviso di rigetto
 //! suspends the term until the citizen's observations are registered, without using up the
-//! integration's one suspension, and the office may decide from it directly.
+//! integration's one suspension, and the office may decide from it directly. A silenzio-assenso
+//! type whose term runs out while the office holds it ends `silent_consent`, with the
+//! attestation registered as outgoing, archived, readable, and emailed; a word from the broker
+//! before the term changes nothing.
 
 #[allow(dead_code)]
 #[path = "http/support.rs"]
@@ -13,7 +16,8 @@ mod support;
 use chrono::{Duration as Days, Utc};
 use sportello_backoffice::{BackOfficeReturn, ReturnOutcome, ToBackOffice};
 use sportello_e2e::{
-    PATIENCE, ROUND_TRIP, TestClock, TestEnv, inline_pdf, sample_of_type, sportello_binary,
+    PATIENCE, ROUND_TRIP, TestClock, TestEnv, inline_pdf, pdf_text, sample_of_type,
+    sportello_binary,
 };
 use sportello_register::register::Clock;
 use sportello_shared::broker::{self, Outgoing, Publisher};
@@ -84,6 +88,24 @@ where
         assert!(tokio::time::Instant::now() < deadline, "never: {what}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Waits until the email of `event` (with `template`) has been sent, or given up for good.
+async fn email_settled(env: &TestEnv, id: Uuid, event: &str, template: &str) {
+    wait_for(&format!("the {event} email sent"), || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT status FROM notifications WHERE practice_id = $1 AND event = $2 \
+             AND template = $3",
+        )
+        .bind(id)
+        .bind(event)
+        .bind(template)
+        .fetch_optional(env.app.store.pool())
+        .await
+        .unwrap()
+        .is_some_and(|status| status == "sent" || status == "failed_permanent")
+    })
+    .await;
 }
 
 async fn events_of(env: &TestEnv, id: Uuid) -> BTreeMap<String, i64> {
@@ -498,18 +520,7 @@ async fn a_preavviso_suspends_the_term_for_the_observations_then_the_office_deci
     assert_eq!(view.suspended.as_deref(), Some("observations"));
     assert_eq!(view.due_on, day0 + Days::days(30 + 10));
     // The citizen is told, with the preavviso's own email.
-    wait_for("the preavviso email sent", || async {
-        sqlx::query_scalar::<_, String>(
-            "SELECT status FROM notifications WHERE practice_id = $1 AND event = 'observations_requested' \
-             AND template = 'preavviso_rigetto'",
-        )
-        .bind(id)
-        .fetch_optional(pool)
-        .await
-        .unwrap()
-        .is_some_and(|status| status == "sent" || status == "failed_permanent")
-    })
-    .await;
+    email_settled(&env, id, "observations_requested", "preavviso_rigetto").await;
 
     // Four days later the observations are registered: the term resumes, four days later.
     clock.set(t0 + Days::days(4));
@@ -577,6 +588,147 @@ async fn a_preavviso_suspends_the_term_for_the_observations_then_the_office_deci
     let view = procedure::view(pool, other).await.unwrap().unwrap();
     assert!(view.concluded_at.is_some(), "the outcome stops the clock");
     assert_eq!(view.suspended, None);
+
+    for fleet in fleets {
+        fleet.stop().await;
+    }
+    env.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silenzio_assenso_term_that_runs_out_grants_the_application_with_its_attestation() {
+    let env = TestEnv::with_settings(|s| s.procedure.timer_interval_secs = 1).await;
+    let t0 = Utc::now();
+    let clock = TestClock::at(t0);
+    let mut workers = ROUND_TRIP.to_vec();
+    workers.push("notification");
+    let fleets = env.start_fleet_with_clock(&workers, clock.clone());
+    let day0 = procedure::legal_date(t0);
+    let kind = env
+        .app
+        .catalog
+        .get("suolo_pubblico.dehors")
+        .unwrap()
+        .clone();
+    assert_eq!(kind.silence.as_str(), "consent");
+    let id = env
+        .submit_files(&[sample_of_type("suolo_pubblico.dehors")])
+        .await[0];
+    env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
+        .await;
+    return_as(
+        &env,
+        &kind.back_office,
+        id,
+        "in-hand",
+        ReturnOutcome::InProgress,
+    )
+    .await;
+    env.wait_until_all_in(&[id], &[PracticeState::InProgress])
+        .await;
+    let pool = env.app.store.pool();
+
+    // Before the term runs out, being told that silence is due changes nothing: the worker
+    // believes the database only.
+    let returns = sportello_fleet::fleet::returns(&env.app).unwrap();
+    let early = returns
+        .attest_silence(id)
+        .await
+        .unwrap_or_else(|_| panic!("acknowledged"));
+    assert!(early.is_empty(), "nothing published before the term");
+    assert_eq!(
+        env.practice(id).await.unwrap().state,
+        PracticeState::InProgress
+    );
+
+    // The term (30 days from the protocol date) passes with no outcome.
+    clock.set(t0 + Days::days(i64::from(kind.term_days) + 1));
+    let fired = sportello_fleet::timers::pass(&env.app, &*clock, "test", &mut None)
+        .await
+        .unwrap();
+    assert_eq!(fired, 1, "overdue, once");
+    env.wait_until_all_in(&[id], &[PracticeState::SilentConsent])
+        .await;
+    assert_eq!(events_of(&env, id).await.get("overdue"), Some(&1));
+    let view = procedure::view(pool, id).await.unwrap().unwrap();
+    assert!(
+        view.concluded_at.is_some(),
+        "silent consent concludes the procedure"
+    );
+    let due_on = day0 + Days::days(i64::from(kind.term_days));
+    let history = env.app.store.history(id).await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last.to, "silent_consent");
+    assert_eq!(last.actor, "sportello:silenzio-assenso");
+    assert_eq!(last.details["due_on"], due_on.to_string());
+    assert_eq!(
+        last.details["formed_on"],
+        (due_on + Days::days(1)).to_string()
+    );
+    assert_eq!(last.details["protocol"]["direction"], "outgoing");
+
+    // The attestation: an outgoing registration of its own, signed, archived with its impronta.
+    let outgoing: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT id, event_key, segnatura FROM registrations \
+         WHERE practice_id = $1 AND direction = 'outgoing'",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(outgoing.len(), 1);
+    assert_eq!(outgoing[0].1, format!("silence:{id}"));
+    assert!(outgoing[0].2.contains("PrimaRegistrazione"));
+    sportello_e2e::assert_signature_verifies(&outgoing[0].2);
+    env.assert_archived(outgoing[0].0).await;
+    let key: String = sqlx::query_scalar(
+        "SELECT object_key FROM practice_archive_objects WHERE practice_id = $1 AND kind = 'attestation'",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(key.ends_with("attestazione-silenzio-assenso.pdf"), "{key}");
+    let text = pdf_text(&env.app.objects.get(&key).await.unwrap());
+    let incoming: (i64, i32) = sqlx::query_as(
+        "SELECT number, year FROM registrations WHERE practice_id = $1 AND direction = 'incoming'",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let italian = |d: chrono::NaiveDate| d.format("%d/%m/%Y").to_string();
+    for part in [
+        format!("prot. n. {:07}/{}", incoming.0, incoming.1),
+        format!("{} giorni", kind.term_days),
+        italian(due_on),
+        italian(due_on + Days::days(1)),
+        "art. 20".to_owned(),
+        kind.office.clone(),
+    ] {
+        assert!(
+            text.contains(&part),
+            "`{part}` not in the attestation: {text}"
+        );
+    }
+
+    // The citizen is told, with the attestation.
+    email_settled(&env, id, "silent_consent", "silent_consent").await;
+
+    // Told again (a redelivery): the event again, nothing registered twice.
+    let again = returns
+        .attest_silence(id)
+        .await
+        .unwrap_or_else(|_| panic!("acknowledged"));
+    assert_eq!(again.len(), 1);
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM registrations WHERE practice_id = $1 AND direction = 'outgoing'",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(count, 1);
 
     for fleet in fleets {
         fleet.stop().await;

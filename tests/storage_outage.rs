@@ -3,15 +3,13 @@
 //! themselves — none lost, none stored twice, nothing in an error queue.
 //!
 //! Why it cannot disturb tests running at the same time: stopping Garage would break every
-//! test using the object store at that moment, and under the project's runner
-//! (`cargo test --workspace`, deploy/local/test.sh) test binaries run one after another and only
-//! the tests of one binary run side by side. So this file holds exactly this one test and
-//! nothing shares its binary — which also makes this process's worker metrics this test's own,
-//! as the wait below relies on. Add no test here. (A second `cargo test` started by hand on the
-//! same machine, or a runner that mixes binaries such as cargo-nextest, is not protected: the
-//! stack has one Garage.)
+//! test using the object store at that moment. Its environment
+//! ([`TestEnv::stopping_shared_services`]) holds the services' lock exclusively: it starts once
+//! every other test environment — in this process or any other, whatever the runner — has
+//! ended, and none starts until it has. This file holds this one test, which also makes this
+//! process's worker metrics this test's own, as the wait below relies on.
 
-use sportello_e2e::{PATIENCE, TestEnv, repository_root, valid_samples};
+use sportello_e2e::{PATIENCE, TestEnv, answered_samples, repository_root};
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::metrics::{self, Settled};
 use std::time::Duration;
@@ -58,11 +56,11 @@ impl Drop for Outage {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn practices_wait_for_the_object_store_then_complete() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::stopping_shared_services().await;
     let sim = env.start_simulator();
     // Intake, validation and the register first, so that storage meets the outage.
     let upstream = env.start_fleet(&["intake", "validation", "protocol"]);
-    let ids = env.submit_files(&valid_samples()).await;
+    let ids = env.submit_files(&answered_samples()).await;
     env.wait_until_all_in(&ids, &[PracticeState::Registered])
         .await;
 

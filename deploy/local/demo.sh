@@ -23,6 +23,7 @@ SIM_PID="$STATE_DIR/backoffice-sim.pid"
 SIM_LOG="$STATE_DIR/backoffice-sim.log"
 # Where the demo fleet serves the HTTP API.
 LISTEN=${SPORTELLO_DEMO_LISTEN:-127.0.0.1:8080}
+DAY_SECS=${SPORTELLO_DEMO_DAY_SECS:-2}
 
 stop_fleet() {
     if [[ -f $FLEET_PID ]] && kill -0 "$(cat "$FLEET_PID")" 2>/dev/null; then
@@ -86,7 +87,11 @@ log "setting every party's broker user and permissions (sportello broker users)"
 "$SPORTELLO" topology apply
 stop_fleet
 log "starting the fleet: sportello run all, with the HTTP API on $LISTEN (log: $FLEET_LOG)"
+# The procedure's day lasts DAY_SECS seconds here, so that the 30-day term of the silenzio-assenso
+# sample (suolo_pubblico.dehors, which the simulator never answers) runs out within the demo.
+log "the procedure's day lasts ${DAY_SECS}s in this demo (procedure.day_secs; 86400 in real life)"
 SPORTELLO__HTTP__ENABLED=true SPORTELLO__HTTP__LISTEN=$LISTEN \
+    SPORTELLO__PROCEDURE__DAY_SECS=$DAY_SECS SPORTELLO__PROCEDURE__TIMER_INTERVAL_SECS=1 \
     setsid "$SPORTELLO" run all >>"$FLEET_LOG" 2>&1 </dev/null &
 echo $! >"$FLEET_PID"
 started fleet "$(cat "$FLEET_PID")" "$FLEET_LOG"

@@ -40,7 +40,8 @@ SPORTELLO = REPO / "target" / "debug" / "sportello"
 PRACTICE_ID_NAMESPACE = uuid.UUID(int=0x5C1E0A7E20264B1D9C0E5B0E7A110001)
 IN_FLIGHT = ("received", "validated", "registered", "stored", "dispatched", "in_progress")
 STATE_ORDER = ("received", "validated", "registered", "stored", "dispatched", "in_progress",
-               "integration_requested", "completed", "denied", "rejected", "withdrawn", "delivered")
+               "integration_requested", "observations_requested", "completed", "denied", "rejected",
+               "withdrawn", "delivered", "silent_consent")
 
 
 def practice_id(idempotency_key):

@@ -91,6 +91,60 @@ impl PracticeEvent {
     }
 }
 
+/// Routing key on `events` of [`SilenceDue`].
+pub const SILENCE_DUE: &str = "procedure.silence_due";
+
+/// "The term of this practice ran out with no outcome, and its type makes silence consent."
+/// Published by the timer job's outbox on `events` ([`SILENCE_DUE`]) for the returns worker,
+/// which registers the attestation (art. 20 L. 241/1990): it acts on what the database says of
+/// the practice and its clock, never on this message alone, so a forged one changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceDue {
+    pub schema_version: u32,
+    /// Always `silence_due`: tells this message from a back office's return on the same queue.
+    pub kind: String,
+    pub practice_id: Uuid,
+}
+
+impl SilenceDue {
+    pub const KIND: &'static str = "silence_due";
+
+    pub fn new(practice_id: Uuid) -> SilenceDue {
+        SilenceDue {
+            schema_version: STAGE_SCHEMA_VERSION,
+            kind: Self::KIND.to_owned(),
+            practice_id,
+        }
+    }
+
+    /// The message, when `body` is one (`None`: some other message).
+    pub fn parse(body: &[u8]) -> Option<Result<SilenceDue, String>> {
+        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        if value.get("kind").and_then(|k| k.as_str()) != Some(Self::KIND) {
+            return None;
+        }
+        Some(
+            serde_json::from_value::<SilenceDue>(value)
+                .map_err(|e| format!("not a silence_due message: {e}"))
+                .and_then(|m| {
+                    if m.schema_version == STAGE_SCHEMA_VERSION {
+                        Ok(m)
+                    } else {
+                        Err(format!(
+                            "silence_due schema_version {} is not supported (this build reads {STAGE_SCHEMA_VERSION})",
+                            m.schema_version
+                        ))
+                    }
+                }),
+        )
+    }
+
+    pub fn outgoing(&self, events_exchange: &str) -> Outgoing {
+        Outgoing::json(events_exchange, SILENCE_DUE, self, Some(self.practice_id))
+    }
+}
+
 /// What a stage publishes once `id` has reached `state`: the next stage's message (on the
 /// `practice` exchange with `route`), and the event.
 pub fn hand_over(
@@ -109,6 +163,21 @@ pub fn hand_over(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_silence_due_message_is_told_from_other_messages() {
+        let id = Uuid::new_v4();
+        let body = serde_json::to_vec(&SilenceDue::new(id)).unwrap();
+        assert_eq!(SilenceDue::parse(&body).unwrap().unwrap().practice_id, id);
+        let ret = br#"{"schema_version":1,"return_id":"x","practice_id":"00000000-0000-0000-0000-000000000000"}"#;
+        assert!(SilenceDue::parse(ret).is_none());
+        assert!(SilenceDue::parse(b"not json").is_none());
+        let other = body.clone();
+        let other = String::from_utf8(other)
+            .unwrap()
+            .replace("\"schema_version\":1", "\"schema_version\":9");
+        assert!(SilenceDue::parse(other.as_bytes()).unwrap().is_err());
+    }
 
     #[test]
     fn other_versions_and_garbage_are_refused_with_a_reason() {

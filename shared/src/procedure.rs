@@ -216,7 +216,10 @@ impl Clock {
 /// Whether an outcome reached in `state` ends the procedure (the clock stops).
 pub fn concludes(state: crate::domain::state::PracticeState) -> bool {
     use crate::domain::state::PracticeState::*;
-    matches!(state, Completed | Denied | Withdrawn | Rejected | Delivered)
+    matches!(
+        state,
+        Completed | Denied | Withdrawn | Rejected | Delivered | SilentConsent
+    )
 }
 
 // ───────────────────────────── the table ─────────────────────────────

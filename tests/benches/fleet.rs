@@ -24,7 +24,7 @@
 use lapin::options::QueuePurgeOptions;
 use lettre::AsyncTransport;
 use secrecy::ExposeSecret;
-use sportello_e2e::{TestEnv, valid_samples};
+use sportello_e2e::{TestEnv, answered_samples};
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::catalog::Handling;
 use sportello_shared::domain::submission::practice_id_for;
@@ -243,7 +243,7 @@ struct Practices {
 /// `n` submissions made from the valid samples in turn, each with an idempotency key of its
 /// own: (practice id, body, practice type).
 fn practices(env: &TestEnv, tag: &str, n: usize) -> Practices {
-    let samples: Vec<serde_json::Value> = valid_samples()
+    let samples: Vec<serde_json::Value> = answered_samples()
         .iter()
         .map(|f| serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap())
         .collect();

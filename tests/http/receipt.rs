@@ -5,33 +5,11 @@
 use crate::mail::{self, Inbox};
 use crate::support::{TestApi, sample};
 use chrono::Duration;
-use sportello_e2e::{PATIENCE, TestEnv};
+use sportello_e2e::{PATIENCE, TestEnv, one_line, pdf_text};
 use sportello_register::register::format_number;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::objects::sha256_hex;
 use uuid::Uuid;
-
-/// The text `pdftotext` reads from `pdf`, every run of blanks and line breaks made one space.
-fn pdf_text(pdf: &[u8]) -> String {
-    let file = std::env::temp_dir().join(format!("sportello-receipt-{}.pdf", Uuid::new_v4()));
-    std::fs::write(&file, pdf).unwrap();
-    let out = std::process::Command::new("pdftotext")
-        .arg(&file)
-        .arg("-")
-        .output()
-        .expect("pdftotext runs (poppler-utils: deploy/local/test.sh installs it)");
-    let _ = std::fs::remove_file(&file);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    one_line(&String::from_utf8(out.stdout).unwrap())
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_receipt_is_one_pdf_with_every_field_of_the_registration() {

@@ -59,6 +59,34 @@ pub struct TestEnv {
     admin_url: String,
     /// The namespace's own broker users, one per party, deleted at teardown.
     broker_users: Vec<String>,
+    /// Held for the environment's life: shared by every test, exclusive for one that stops a
+    /// shared service ([`TestEnv::stopping_shared_services`]). Dropped last, after the cleanup.
+    _services: std::fs::File,
+}
+
+/// The lock on the shared services (the machine's Garage, RabbitMQ): a test that stops one holds
+/// it exclusively and waits for every other test environment to end; the others hold it shared.
+/// An operating-system lock, so that whatever runs the tests — `cargo test`'s binaries one after
+/// another, nextest's processes side by side, two runs at once — honours it.
+async fn lock_services(exclusive: bool) -> std::fs::File {
+    tokio::task::spawn_blocking(move || {
+        let path = std::env::temp_dir().join("sportello-test-services.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if exclusive {
+            file.lock()
+        } else {
+            file.lock_shared()
+        }
+        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
+        file
+    })
+    .await
+    .expect("the lock's thread")
 }
 
 /// Gives the test's namespace its own broker users, one per party, with fresh passwords and
@@ -89,6 +117,17 @@ impl TestEnv {
     /// (a shorter retry ladder, a service pointed at a closed port, …); the test's database,
     /// namespace and staging prefix are set afterwards and win.
     pub async fn with_settings(adjust: impl FnOnce(&mut Settings)) -> TestEnv {
+        Self::build(adjust, lock_services(false).await).await
+    }
+
+    /// For a test that stops a shared service (Garage, RabbitMQ): it starts once every other
+    /// test environment has ended, and none starts until it has. It must be the test's only
+    /// environment.
+    pub async fn stopping_shared_services() -> TestEnv {
+        Self::build(|_| {}, lock_services(true).await).await
+    }
+
+    async fn build(adjust: impl FnOnce(&mut Settings), services: std::fs::File) -> TestEnv {
         let config = repository_root().join("sportello.toml");
         assert!(
             config.is_file(),
@@ -149,6 +188,7 @@ impl TestEnv {
             database,
             admin_url,
             broker_users,
+            _services: services,
         }
     }
 
@@ -748,6 +788,44 @@ pub fn valid_samples() -> Vec<PathBuf> {
         .into_iter()
         .filter(|f| expected[f.file_name().unwrap().to_str().unwrap()]["valid"] == true)
         .collect()
+}
+
+/// The valid samples the simulated back offices decide on: all but those whose office stays
+/// silent until the term runs out (`silent_consent` in the demo, `in_progress` for ever with
+/// real days).
+pub fn answered_samples() -> Vec<PathBuf> {
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(samples_dir().join("expected.json")).unwrap())
+            .unwrap();
+    valid_samples()
+        .into_iter()
+        .filter(|f| {
+            expected[f.file_name().unwrap().to_str().unwrap()]["demo"]["state"] != "silent_consent"
+        })
+        .collect()
+}
+
+/// The text `pdftotext` reads from `pdf`, every run of blanks and line breaks made one space.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let file = std::env::temp_dir().join(format!("sportello-test-{}.pdf", Uuid::new_v4()));
+    std::fs::write(&file, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs (poppler-utils: deploy/local/test.sh installs it)");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    one_line(&String::from_utf8(out.stdout).unwrap())
+}
+
+/// `text` with every run of blanks and line breaks made one space.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A loopback port nothing listens on (a service made unreachable).

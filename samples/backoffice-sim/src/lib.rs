@@ -43,6 +43,9 @@ pub enum Action {
     /// A preavviso di rigetto (art. 10-bis) with the rule's reasons; the citizen's observations
     /// are then answered with a completion.
     Preavviso,
+    /// The office takes the practice in hand (`in_progress`) and never decides: for a type whose
+    /// silence is consent, the term runs out into `silent_consent` (art. 20 L. 241/1990).
+    Silence,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -270,6 +273,11 @@ async fn answer(
         message.message_id = Some(body.return_id.clone());
         async move { publisher.publish(&message).await }
     };
+    if decision.action == Action::Silence {
+        info!(practice_id = %answered, "the office stays silent: the term will run out");
+        publish("in_progress", ReturnOutcome::InProgress).await?;
+        return Ok(());
+    }
     if !decision.delay.is_zero() {
         publish("in_progress", ReturnOutcome::InProgress).await?;
         tokio::time::sleep(decision.delay).await;
@@ -296,6 +304,8 @@ async fn answer(
                 .unwrap_or_else(|| vec!["La richiesta non possiede i requisiti previsti.".into()]),
             message: rule.and_then(|r| r.message.clone()).unwrap_or_default(),
         },
+        // Taken in hand above, and never decided.
+        Action::Silence => return Ok(()),
         Action::Integrate => ReturnOutcome::IntegrationRequested {
             missing: rule
                 .map(|r| r.missing.clone())

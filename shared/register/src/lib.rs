@@ -10,10 +10,12 @@
 //! [`segnatura`] models and writes the XML; [`signature`] signs it (enveloped XML-DSig with
 //! XAdES baseline-B properties); [`outgoing`] registers what the AOO sends (a back office's
 //! result documents); [`receipt`] writes the receipt PDF of an incoming registration (art.
-//! 18-bis and 8 L. 241/1990); [`daily`] closes a day's register for preservation. The protocol worker
+//! 18-bis and 8 L. 241/1990); [`attestation`] the attestation of silenzio-assenso (art. 20
+//! c.2-bis); [`daily`] closes a day's register for preservation. The protocol worker
 //! registers incoming practices with these; returns, storage, dispatch, notification and the
 //! API read and write the register only through them.
 
+pub mod attestation;
 pub mod daily;
 pub mod facts;
 pub mod outgoing;

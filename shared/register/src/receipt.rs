@@ -108,6 +108,26 @@ impl ReceiptFacts {
         }
     }
 
+    /// Who asks for what, and who answers by when: the part the attestation of silence repeats.
+    pub(crate) fn procedure_blocks(&self) -> Vec<Block> {
+        vec![
+            Block::Field("Richiedente".into(), self.applicant.clone()),
+            Block::Field("Pratica".into(), self.practice_title.clone()),
+            Block::Field("Oggetto".into(), self.subject.clone()),
+            Block::Field("Codice pratica".into(), self.practice_id.clone()),
+            Block::Gap,
+            Block::Field("Ufficio competente".into(), self.office.clone()),
+            Block::Field(
+                "Responsabile del procedimento".into(),
+                self.responsabile.clone(),
+            ),
+            Block::Field(
+                "Termine del procedimento".into(),
+                format!("{} giorni dalla data di presentazione", self.term_days),
+            ),
+        ]
+    }
+
     /// The receipt as a PDF.
     pub fn pdf(&self) -> Vec<u8> {
         let mut blocks = vec![
@@ -123,20 +143,9 @@ impl ReceiptFacts {
                 "Data di presentazione".into(),
                 format!("{} (data di protocollo)", self.protocol_date),
             ),
-            Block::Field("Richiedente".into(), self.applicant.clone()),
-            Block::Field("Pratica".into(), self.practice_title.clone()),
-            Block::Field("Oggetto".into(), self.subject.clone()),
-            Block::Field("Codice pratica".into(), self.practice_id.clone()),
-            Block::Gap,
-            Block::Field("Ufficio competente".into(), self.office.clone()),
-            Block::Field(
-                "Responsabile del procedimento".into(),
-                self.responsabile.clone(),
-            ),
-            Block::Field(
-                "Termine del procedimento".into(),
-                format!("{} giorni dalla data di presentazione", self.term_days),
-            ),
+        ];
+        blocks.extend(self.procedure_blocks());
+        blocks.extend([
             Block::Field("Da concludere entro il".into(), self.due_date.clone()),
             Block::Paragraph(
                 "Il termine è sospeso, una sola volta e per non più di 30 giorni, se l'ufficio \
@@ -151,7 +160,7 @@ impl ReceiptFacts {
             Block::Heading(
                 "Documenti presentati, ciascuno con la sua impronta (SHA-256, base64)".into(),
             ),
-        ];
+        ]);
         for (name, impronta) in &self.documents {
             blocks.push(Block::Field(name.clone(), impronta.clone()));
         }

@@ -26,10 +26,14 @@ pub enum PracticeState {
     Denied,
     Withdrawn,
     Delivered,
+    /// Silenzio-assenso (art. 20 L. 241/1990): the term of a type whose silence is consent ran
+    /// out with no outcome from the office; the application is granted by law, and the register
+    /// holds the attestation (c.2-bis) sent to the citizen.
+    SilentConsent,
 }
 
 impl PracticeState {
-    pub const ALL: [PracticeState; 13] = [
+    pub const ALL: [PracticeState; 14] = [
         Self::Received,
         Self::Validated,
         Self::Rejected,
@@ -43,6 +47,7 @@ impl PracticeState {
         Self::Denied,
         Self::Withdrawn,
         Self::Delivered,
+        Self::SilentConsent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +65,7 @@ impl PracticeState {
             Self::Denied => "denied",
             Self::Withdrawn => "withdrawn",
             Self::Delivered => "delivered",
+            Self::SilentConsent => "silent_consent",
         }
     }
 
@@ -68,7 +74,7 @@ impl PracticeState {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Rejected | Self::Denied | Self::Withdrawn | Self::Delivered
+            Self::Rejected | Self::Denied | Self::Withdrawn | Self::Delivered | Self::SilentConsent
         )
     }
 
@@ -90,6 +96,12 @@ impl PracticeState {
             // Ten days without observations: the office decides all the same.
             (ObservationsRequested, Completed | Denied) => true,
             (Completed, Delivered) => true,
+            // The term ran out while the office held the practice (a suspension that ran its
+            // course counts as over): silence is consent for the types whose catalog says so.
+            (
+                Dispatched | InProgress | IntegrationRequested | ObservationsRequested,
+                SilentConsent,
+            ) => true,
             // The citizen may withdraw until there is an outcome.
             (
                 Received
@@ -167,6 +179,25 @@ mod tests {
         assert!(ObservationsRequested.can_move_to(Withdrawn));
         assert!(!ObservationsRequested.can_move_to(IntegrationRequested));
         assert!(!Stored.can_move_to(ObservationsRequested));
+    }
+
+    #[test]
+    fn silence_is_consent_only_while_the_office_holds_the_practice() {
+        for from in [
+            Dispatched,
+            InProgress,
+            IntegrationRequested,
+            ObservationsRequested,
+        ] {
+            assert!(from.can_move_to(SilentConsent), "{from}");
+        }
+        // Before the office has it, the delay is the fleet's; after an outcome, there is one.
+        for from in [
+            Received, Validated, Registered, Stored, Completed, Denied, Withdrawn,
+        ] {
+            assert!(!from.can_move_to(SilentConsent), "{from}");
+        }
+        assert!(SilentConsent.is_terminal());
     }
 
     #[test]

@@ -139,6 +139,50 @@ pub async fn mark_published(tx: &mut Tx, fired: &Fired) -> Result<(), sqlx::Erro
     Ok(())
 }
 
+/// A practice whose silence has become consent (art. 20 L. 241/1990), as the database says it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SilenceFormed {
+    pub clock: ClockView,
+    /// The last day of the term, as the `overdue` event recorded it.
+    pub due_on: NaiveDate,
+    /// The procedure's day on which the timer found the term passed.
+    pub fired_on: NaiveDate,
+}
+
+impl SilenceFormed {
+    /// Consent is formed on the day after the last day of the term.
+    pub fn formed_on(&self) -> NaiveDate {
+        self.due_on + Duration::days(1)
+    }
+}
+
+/// The practice's silence, when it has become consent: its clock is still open, its type's
+/// silence is consent and its `overdue` event has fired. Read from the database alone, so that
+/// whatever asks (a message on the broker) cannot make it so.
+pub async fn silence_formed(
+    pool: &PgPool,
+    practice_id: Uuid,
+) -> Result<Option<SilenceFormed>, sqlx::Error> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        ", e.overdue_due_on, e.overdue_fired_on \
+         FROM (SELECT * FROM procedure_clocks WHERE practice_id = $1 AND silence = 'consent' \
+             AND concluded_at IS NULL) c, \
+         LATERAL (SELECT due_on AS overdue_due_on, fired_on AS overdue_fired_on \
+             FROM procedure_timer_events \
+             WHERE practice_id = $1 AND kind = 'overdue') e"
+    ))
+    .bind(practice_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| SilenceFormed {
+        clock: view_of(&row),
+        due_on: row.get("overdue_due_on"),
+        fired_on: row.get("overdue_fired_on"),
+    }))
+}
+
 /// The timer events fired so far, by type and kind, for `/metrics`.
 pub async fn fired_counts(pool: &PgPool) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
     let rows = sqlx::query(

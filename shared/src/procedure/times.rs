@@ -5,7 +5,8 @@
 //! Read from the clocks: a clock records the protocol date, the suspended days and the moment
 //! of the outcome, so the days to conclusion are the days from the protocol date to the
 //! outcome's legal date, less the suspended days. Withdrawn and rejected practices have no
-//! outcome of the office and are not counted.
+//! outcome of the office and are not counted; a silenzio-assenso is (the law's outcome, the day
+//! after the term: never within it).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -77,7 +78,7 @@ pub async fn procedure_times(pool: &PgPool, day_secs: u64) -> Result<Vec<TypeTim
     let rows = sqlx::query(
         "SELECT c.practice_type, c.term_days, c.started_on, c.started_at, c.suspended_days, \
          c.due_on, c.concluded_at FROM procedure_clocks c JOIN practices p ON p.id = c.practice_id \
-         WHERE c.concluded_at IS NOT NULL AND p.state IN ('completed', 'denied', 'delivered') \
+         WHERE c.concluded_at IS NOT NULL AND p.state IN ('completed', 'denied', 'delivered', 'silent_consent') \
          ORDER BY c.practice_type",
     )
     .fetch_all(pool)

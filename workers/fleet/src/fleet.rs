@@ -201,6 +201,8 @@ pub fn returns(app: &App) -> anyhow::Result<Returns> {
         events_exchange: app.exchange("events")?,
         topology: app.topology.clone(),
         namespace: app.settings.broker.namespace.clone(),
+        procedure: app.settings.procedure.clone(),
+        municipality: app.settings.municipality.clone(),
     })
 }
 

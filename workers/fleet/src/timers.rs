@@ -2,7 +2,9 @@
 //! clocks' `due_soon` and `overdue` events (`sportello_shared::procedure::fire_timers`, durable
 //! in PostgreSQL, once per practice and kind whatever the number of replicas), then tells each
 //! practice's back office with a [`Reminder`], from an outbox: an event whose reminder did not
-//! go out (a crash between the commit and the publish) goes out on the next pass.
+//! go out (a crash between the commit and the publish) goes out on the next pass. When the
+//! term of a type whose silence is consent passes, it also tells the returns worker
+//! ([`SilenceDue`]), which turns the silence into its attestation (art. 20 L. 241/1990).
 //!
 //! It rides with the dispatch worker (the party that may write to the back offices); every
 //! replica may run it.
@@ -12,6 +14,8 @@ use anyhow::Context;
 use sportello_backoffice::{Reminder, SCHEMA_VERSION, ToBackOffice};
 use sportello_register::register::Clock;
 use sportello_shared::broker::{self, Outgoing, Publisher};
+use sportello_shared::catalog::Silence;
+use sportello_shared::messages::SilenceDue;
 use sportello_shared::procedure::{self, Fired};
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,6 +104,7 @@ async fn publish_reminders(
     }
     let (_, publisher) = publisher.as_ref().expect("opened above");
     let exchange = app.exchange("backoffice")?;
+    let events = app.exchange("events")?;
     for event in &pending {
         let Some(kind) = app.catalog.get(&event.practice_type) else {
             warn!(practice_id = %event.practice_id, practice_type = %event.practice_type, "procedure timer: type not in the catalog; no reminder");
@@ -109,6 +114,12 @@ async fn publish_reminders(
         publisher
             .publish(&reminder(&exchange, &kind.back_office, event))
             .await?;
+        if event.kind == "overdue" && event.silence == Silence::Consent.as_str() {
+            // Silence is consent here: the returns worker registers the attestation.
+            publisher
+                .publish(&SilenceDue::new(event.practice_id).outgoing(&events))
+                .await?;
+        }
         procedure::mark_published(&mut tx, event).await?;
     }
     tx.commit().await?;

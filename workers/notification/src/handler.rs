@@ -10,6 +10,7 @@
 //! | `completed` + pickup    | ready at the counter, with the opening hours               |
 //! | `denied`                | the reasons                                                |
 //! | `withdrawn`             | confirmation                                               |
+//! | `silent_consent`        | granted by silence (art. 20), the attestation attached      |
 //!
 //! Other states (received, validated, stored, dispatched, in_progress, delivered) are the
 //! fleet's business, not the citizen's: they are acknowledged and nothing is sent.
@@ -420,6 +421,17 @@ impl Notifier {
                 reasons: reason_messages(&details["reasons"]),
             },
             Template::Withdrawal => Notice::Withdrawal {},
+            Template::SilentConsent => {
+                let (attached, to_collect, files) = self.result_documents(details).await?;
+                attachments = files;
+                Notice::SilentConsent {
+                    due_date: details["due_on"].as_str().map(italian_date),
+                    formed_on: details["formed_on"].as_str().map(italian_date),
+                    term_days: kind.map(|k| k.term_days),
+                    attached,
+                    to_collect,
+                }
+            }
         };
         Ok((common, notice, attachments))
     }

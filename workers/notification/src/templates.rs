@@ -25,10 +25,13 @@ pub enum Template {
     Pickup,
     Denial,
     Withdrawal,
+    /// Silenzio-assenso (art. 20 L. 241/1990): the term ran out, the application is granted,
+    /// the attestation attached.
+    SilentConsent,
 }
 
 impl Template {
-    pub const ALL: [Template; 8] = [
+    pub const ALL: [Template; 9] = [
         Template::Receipt,
         Template::Rejection,
         Template::IntegrationRequest,
@@ -37,6 +40,7 @@ impl Template {
         Template::Pickup,
         Template::Denial,
         Template::Withdrawal,
+        Template::SilentConsent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +53,7 @@ impl Template {
             Template::Pickup => "pickup",
             Template::Denial => "denial",
             Template::Withdrawal => "withdrawal",
+            Template::SilentConsent => "silent_consent",
         }
     }
 
@@ -85,6 +90,10 @@ impl Template {
             Template::Withdrawal => (
                 include_str!("../templates/withdrawal.txt"),
                 include_str!("../templates/withdrawal.html"),
+            ),
+            Template::SilentConsent => (
+                include_str!("../templates/silent_consent.txt"),
+                include_str!("../templates/silent_consent.html"),
             ),
         }
     }
@@ -213,6 +222,15 @@ pub enum Notice {
         reasons: Vec<String>,
     },
     Withdrawal {},
+    SilentConsent {
+        /// `dd/mm/yyyy`: the last day of the term.
+        due_date: Option<String>,
+        /// `dd/mm/yyyy`: the day from which the application is granted.
+        formed_on: Option<String>,
+        term_days: Option<u32>,
+        attached: Vec<ResultDocument>,
+        to_collect: Vec<ResultDocument>,
+    },
 }
 
 impl Notice {
@@ -226,6 +244,7 @@ impl Notice {
             Notice::Pickup { .. } => Template::Pickup,
             Notice::Denial { .. } => Template::Denial,
             Notice::Withdrawal {} => Template::Withdrawal,
+            Notice::SilentConsent { .. } => Template::SilentConsent,
         }
     }
 }

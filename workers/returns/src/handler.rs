@@ -17,8 +17,9 @@ use sportello_register::signature::AooSigner;
 use sportello_register::{INCOMING_EVENT, Keeper};
 use sportello_shared::broker::Outgoing;
 use sportello_shared::catalog::Catalog;
+use sportello_shared::config::{MunicipalitySettings, ProcedureSettings};
 use sportello_shared::domain::state::PracticeState;
-use sportello_shared::messages::PracticeEvent;
+use sportello_shared::messages::{PracticeEvent, SilenceDue};
 use sportello_shared::objects::{ObjectStore, sha256_hex};
 use sportello_shared::parties::office_of_user;
 use sportello_shared::procedure::{self, SuspensionKind};
@@ -45,6 +46,9 @@ pub struct Returns {
     /// return's office is its broker-checked `user_id`, never what its body claims.
     pub topology: Arc<Topology>,
     pub namespace: String,
+    /// What the attestation of silenzio-assenso says of the office and the municipality.
+    pub procedure: ProcedureSettings,
+    pub municipality: MunicipalitySettings,
 }
 
 impl Handler for Returns {
@@ -53,6 +57,21 @@ impl Handler for Returns {
     }
 
     async fn handle(&self, message: &Incoming) -> Outcome {
+        // The timer job's word that a silenzio-assenso term ran out; whoever sent it, only the
+        // database's facts are acted on.
+        if let Some(due) = SilenceDue::parse(&message.body) {
+            let id = match due {
+                Ok(due) => due.practice_id,
+                Err(reason) => return Outcome::Reject(reason),
+            };
+            return match self.attest_silence(id).await {
+                Ok(outputs) => Outcome::Done(outputs),
+                Err(Failure::Retry(reason)) => Outcome::Retry(reason),
+                Err(Failure::Reject(reason)) => {
+                    Outcome::Reject(format!("silenzio-assenso of practice {id}: {reason}"))
+                }
+            };
+        }
         let parsed = match BackOfficeReturn::parse(&message.body) {
             Ok(parsed) => parsed,
             Err(reason) => return Outcome::Reject(reason),
@@ -134,7 +153,14 @@ impl Returns {
                     code: ClassCode::Flat(kind.classification.code.clone()),
                 };
                 let listed = self
-                    .register_and_archive(&practice, &event_key, classification, &documents)
+                    .register_and_archive(
+                        &practice,
+                        &event_key,
+                        &format!("Esito: {}", practice.subject),
+                        classification,
+                        &documents,
+                        "result",
+                    )
                     .await?;
                 serde_json::json!({
                     "outcome": outcome,
@@ -144,40 +170,18 @@ impl Returns {
                 })
             }
         };
-        let mut tx = self.store.begin().await?;
-        let applied = store::transition(
-            &mut tx,
-            &Transition {
+        let applied = self
+            .move_with_clock(&Transition {
                 practice_id: id,
                 to,
                 actor: &actor,
                 event_key: &event_key,
                 details,
                 rejection_reasons: None,
-            },
-        )
-        .await;
+            })
+            .await;
         match applied {
-            Ok(Applied::Moved { .. }) => {
-                // The procedure's clock moves in the same commit as the state.
-                let now = self.clock.now();
-                let suspension = match to {
-                    PracticeState::IntegrationRequested => Some(SuspensionKind::Integration),
-                    PracticeState::ObservationsRequested => Some(SuspensionKind::Observations),
-                    _ => None,
-                };
-                if let Some(kind) = suspension {
-                    procedure::suspend(&mut tx, id, kind, now, self.day_secs)
-                        .await
-                        .map_err(StoreError::from)?;
-                } else if procedure::concludes(to) {
-                    procedure::conclude(&mut tx, id, now, self.day_secs)
-                        .await
-                        .map_err(StoreError::from)?;
-                }
-                tx.commit().await.map_err(StoreError::from)?;
-            }
-            Ok(Applied::AlreadyApplied) => {}
+            Ok(_) => {}
             Err(StoreError::Refused { from, .. }) => {
                 return Err(Failure::Reject(format!(
                     "the practice is `{from}`: a `{to}` return is not allowed"
@@ -189,14 +193,42 @@ impl Returns {
         Ok(vec![self.event(id, to)])
     }
 
-    /// Registers the result documents as outgoing and archives them with their segnatura;
-    /// returns the protocol facts and the documents as the notification worker reads them.
-    async fn register_and_archive(
+    /// Applies `transition`, and moves the procedure's clock in the same commit: an integration
+    /// request or a preavviso suspends it, an outcome stops it.
+    pub(crate) async fn move_with_clock(
+        &self,
+        transition: &Transition<'_>,
+    ) -> Result<Applied, StoreError> {
+        let mut tx = self.store.begin().await?;
+        let applied = store::transition(&mut tx, transition).await?;
+        if let Applied::Moved { .. } = applied {
+            let (id, to, now) = (transition.practice_id, transition.to, self.clock.now());
+            let suspension = match to {
+                PracticeState::IntegrationRequested => Some(SuspensionKind::Integration),
+                PracticeState::ObservationsRequested => Some(SuspensionKind::Observations),
+                _ => None,
+            };
+            if let Some(kind) = suspension {
+                procedure::suspend(&mut tx, id, kind, now, self.day_secs).await?;
+            } else if procedure::concludes(to) {
+                procedure::conclude(&mut tx, id, now, self.day_secs).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(applied)
+    }
+
+    /// Registers documents sent to the citizen (the results, or the attestation of silence,
+    /// archived as `kind`) as outgoing and archives them with their segnatura; returns the
+    /// protocol facts and the documents as the notification worker reads them.
+    pub(crate) async fn register_and_archive(
         &self,
         practice: &PracticeRecord,
         event_key: &str,
+        subject: &str,
         classification: Classification,
         documents: &[OutgoingDocument],
+        kind: &'static str,
     ) -> Result<(serde_json::Value, Vec<serde_json::Value>), Failure> {
         if documents.is_empty() {
             return Ok((serde_json::Value::Null, Vec::new()));
@@ -226,7 +258,7 @@ impl Returns {
             &OutgoingRequest {
                 practice_id: id,
                 event_key,
-                subject: &format!("Esito: {}", practice.subject),
+                subject,
                 classification,
                 recipient,
                 documents,
@@ -264,7 +296,7 @@ impl Returns {
                 "sha256": entry.sha256,
             }));
             archived.push(Archived {
-                kind: "result",
+                kind,
                 file_name: document.file_name.clone(),
                 media_type: document.media_type.clone(),
                 object_key: entry.key,
@@ -299,7 +331,7 @@ impl Returns {
         Ok((protocol, listed))
     }
 
-    fn event(&self, id: Uuid, state: PracticeState) -> Outgoing {
+    pub(crate) fn event(&self, id: Uuid, state: PracticeState) -> Outgoing {
         PracticeEvent::new(id, state).outgoing(&self.events_exchange)
     }
 }

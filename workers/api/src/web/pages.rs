@@ -288,6 +288,7 @@ pub fn state_label(state: &str) -> &'static str {
         "denied" => "Non accolta",
         "withdrawn" => "Ritirata",
         "delivered" => "Consegnata",
+        "silent_consent" => "Accolta per silenzio-assenso",
         _ => "Altro",
     }
 }

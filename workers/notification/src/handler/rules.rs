@@ -20,7 +20,8 @@ pub fn concerns_citizen(state: PracticeState) -> bool {
         | ObservationsRequested
         | Completed
         | Denied
-        | Withdrawn => true,
+        | Withdrawn
+        | SilentConsent => true,
         Received | Validated | Stored | Dispatched | InProgress | Delivered => false,
     }
 }
@@ -37,6 +38,7 @@ pub fn template_for(state: PracticeState, details: &serde_json::Value) -> Option
         Completed => Template::Outcome,
         Denied => Template::Denial,
         Withdrawn => Template::Withdrawal,
+        SilentConsent => Template::SilentConsent,
         _ => return None,
     })
 }

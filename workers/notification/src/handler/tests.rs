@@ -45,7 +45,8 @@ fn only_the_steps_that_matter_to_the_citizen_send_email() {
             "observations_requested",
             "completed",
             "denied",
-            "withdrawn"
+            "withdrawn",
+            "silent_consent"
         ]
     );
     for state in PracticeState::ALL {

@@ -341,6 +341,33 @@ fn the_withdrawal_confirms() {
 }
 
 #[test]
+fn silent_consent_says_the_application_is_granted_and_attaches_the_attestation() {
+    let rendered = render(
+        Notice::SilentConsent {
+            due_date: Some("02/12/2026".into()),
+            formed_on: Some("03/12/2026".into()),
+            term_days: Some(30),
+            attached: vec![ResultDocument {
+                file_name: "attestazione-silenzio-assenso.pdf".into(),
+                size: human_size(3_000),
+            }],
+            to_collect: vec![],
+        },
+        true,
+    );
+    assert_eq!(
+        rendered.subject,
+        "La Sua domanda è accolta per silenzio-assenso (prot. n. 0000042/2026)"
+    );
+    assert_both(&rendered, "di 30 giorni");
+    assert_both(&rendered, "il 02/12/2026");
+    assert_both(&rendered, "art. 20 della L. 241");
+    assert_both(&rendered, "dal 03/12/2026");
+    assert_both(&rendered, "attestazione-silenzio-assenso.pdf");
+    assert_escaped(&rendered);
+}
+
+#[test]
 fn every_template_compiles_and_renders() {
     let templates = Templates::new();
     for template in Template::ALL {
@@ -368,6 +395,13 @@ fn every_template_compiles_and_renders() {
             Template::Pickup => Notice::Pickup { outcome: None },
             Template::Denial => Notice::Denial { reasons: vec![] },
             Template::Withdrawal => Notice::Withdrawal {},
+            Template::SilentConsent => Notice::SilentConsent {
+                due_date: None,
+                formed_on: None,
+                term_days: None,
+                attached: vec![],
+                to_collect: vec![],
+            },
         };
         assert_eq!(notice.template(), template);
         templates

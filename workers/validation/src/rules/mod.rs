@@ -286,6 +286,7 @@ fn state_label(state: PracticeState) -> &'static str {
         PracticeState::Denied => "non accolta",
         PracticeState::Withdrawn => "ritirata",
         PracticeState::Delivered => "consegnata",
+        PracticeState::SilentConsent => "accolta per silenzio-assenso",
     }
 }
 
