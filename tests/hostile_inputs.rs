@@ -4,6 +4,10 @@
 //! staging area let one citizen file — and storage then delete — another citizen's archived
 //! original.
 
+#[allow(dead_code)]
+#[path = "http/support.rs"]
+mod support;
+
 use sportello_e2e::{TestEnv, samples_dir};
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::domain::staged_key::new_upload_key;
@@ -193,12 +197,21 @@ async fn a_tax_code_typed_with_spaces_is_filed_under_the_real_code() {
         .unwrap()
         .to_owned();
     let spaced = format!(" {} {} {} ", &real[..6], &real[6..11], &real[11..]);
-    submission["applicant"]["tax_code"] = spaced.into();
+    submission["applicant"]["tax_code"] = spaced.clone().into();
     submission["idempotency_key"] = "spaced-tax-code".into();
-    publish_raw(&env, &[submission]).await;
+    // The same citizen, spaced the same way, with a mistake of theirs: the rejection must reach
+    // the folder they can see (the case), not one under the code as typed.
+    let mut mistaken = submission.clone();
+    mistaken["idempotency_key"] = "spaced-tax-code-rejected".into();
+    mistaken["subject"] = "   ".into();
+    publish_raw(&env, &[submission, mistaken]).await;
     let id = practice_id_for("spaced-tax-code");
-    env.wait_until_all_in(&[id], &[PracticeState::Validated, PracticeState::Rejected])
-        .await;
+    let rejected = practice_id_for("spaced-tax-code-rejected");
+    env.wait_until_all_in(
+        &[id, rejected],
+        &[PracticeState::Validated, PracticeState::Rejected],
+    )
+    .await;
     let practice = env.practice(id).await.unwrap();
     assert_eq!(
         practice.state,
@@ -206,11 +219,48 @@ async fn a_tax_code_typed_with_spaces_is_filed_under_the_real_code() {
         "{:?}",
         practice.rejection_reasons
     );
+    let refused = env.practice(rejected).await.unwrap();
+    assert_eq!(refused.state, PracticeState::Rejected);
+    assert_eq!(refused.tax_code, real, "filed under the real code");
     let folder = env.app.store.folder(&real).await.unwrap();
+    for wanted in [id, rejected] {
+        assert!(
+            folder.iter().any(|entry| entry.practice.id == wanted),
+            "{wanted} is in the folder of the real code"
+        );
+    }
+
+    // The citizen's own area over HTTP shows both, the rejection with its Italian reason.
+    let api = support::TestApi::start(&env).await;
+    let listed = api
+        .get(
+            &format!("/citizens/{real}/practices"),
+            Some(&api.citizen(&real)),
+        )
+        .await
+        .json();
+    let ids: Vec<&str> = listed["practices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    for wanted in [id, rejected] {
+        assert!(
+            ids.contains(&wanted.to_string().as_str()),
+            "{wanted} in {listed}"
+        );
+    }
+    let detail = api
+        .get(&format!("/practices/{rejected}"), Some(&api.citizen(&real)))
+        .await
+        .json();
+    assert_eq!(detail["state"], "rejected", "{detail}");
     assert!(
-        folder.iter().any(|entry| entry.practice.id == id),
-        "the practice is in the folder of the real code"
+        detail.to_string().contains("Manca l'oggetto"),
+        "the Italian reason: {detail}"
     );
+    api.stop().await;
 
     fleet.stop().await;
     env.teardown().await;

@@ -241,6 +241,13 @@ mod tests {
                 },
                 PracticeState::Completed,
             ),
+            (
+                ReturnOutcome::PreavvisoRigetto {
+                    reasons: vec!["Manca il requisito".into()],
+                    message: String::new(),
+                },
+                PracticeState::ObservationsRequested,
+            ),
         ] {
             let checked = check_return(&ret(outcome), &kind, &catalog).unwrap();
             assert_eq!(checked.to, state);
@@ -379,6 +386,16 @@ mod tests {
             documents: vec![],
         });
         assert!(refusal(&no_outcome).contains("its outcome"));
+        for reasons in [vec![], vec!["  ".to_owned()]] {
+            let preavviso = ret(ReturnOutcome::PreavvisoRigetto {
+                reasons,
+                message: "Può presentare osservazioni".into(),
+            });
+            assert_eq!(
+                refusal(&preavviso),
+                "a preavviso di rigetto must give its reasons (art. 10-bis)"
+            );
+        }
     }
 
     #[test]
@@ -397,7 +414,15 @@ mod tests {
         for to in [InProgress, IntegrationRequested, Completed, Denied] {
             assert_eq!(check_state(Dispatched, to), Ok(()), "{to}");
             for from in [
-                Received, Validated, Registered, Stored, Completed, Denied, Withdrawn, Delivered,
+                Received,
+                Validated,
+                Registered,
+                Stored,
+                Completed,
+                Denied,
+                Withdrawn,
+                Delivered,
+                SilentConsent,
             ] {
                 assert!(check_state(from, to).is_err(), "{from} → {to}");
             }
@@ -405,6 +430,14 @@ mod tests {
         for to in [IntegrationRequested, Completed, Denied] {
             assert_eq!(check_state(InProgress, to), Ok(()));
         }
+        // After a preavviso the office decides, with or without the observations.
+        for to in [Completed, Denied] {
+            assert_eq!(check_state(ObservationsRequested, to), Ok(()));
+        }
+        assert_eq!(
+            check_state(SilentConsent, Denied).unwrap_err(),
+            "the practice is `silent_consent`: a `denied` return is not allowed"
+        );
         assert_eq!(
             check_state(Completed, Denied).unwrap_err(),
             "the practice is `completed`: a `denied` return is not allowed"
