@@ -34,6 +34,7 @@ use sportello_register::register::{self, Registration, format_number};
 use sportello_shared::catalog::Catalog;
 use sportello_shared::config::{MunicipalitySettings, ProcedureSettings, SmtpSettings};
 use sportello_shared::domain::email::{EmailAddress, mask_email};
+use sportello_shared::domain::privacy::scrub;
 use sportello_shared::domain::submission::Submission;
 use sportello_shared::messages::{PracticeEvent, STAGE_SCHEMA_VERSION};
 use sportello_shared::objects::ObjectStore;
@@ -137,7 +138,7 @@ impl Handler for Notifier {
 }
 
 fn retry(e: impl std::fmt::Display) -> Outcome {
-    Outcome::Retry(mask_addresses(&e.to_string()))
+    Outcome::Retry(scrub(&e.to_string()))
 }
 
 impl Notifier {
@@ -212,7 +213,7 @@ impl Notifier {
                     .map_err(|e| {
                         // A template that does not render is our bug: the operator replays it
                         // once fixed.
-                        Outcome::Reject(mask_addresses(&e.to_string()))
+                        Outcome::Reject(scrub(&e.to_string()))
                     })
             });
         let (rendered, attachments) = match prepared {
@@ -272,8 +273,8 @@ impl Notifier {
         };
         let (status, error) = match &sent {
             Ok(_) => (Status::Sent, None),
-            Err(SendError::Temporary(e)) => (Status::FailedTemporary, Some(mask_addresses(e))),
-            Err(SendError::Permanent(e)) => (Status::FailedPermanent, Some(mask_addresses(e))),
+            Err(SendError::Temporary(e)) => (Status::FailedTemporary, Some(scrub(e))),
+            Err(SendError::Permanent(e)) => (Status::FailedPermanent, Some(scrub(e))),
         };
         if let Err(e) = claim
             .settle(Settlement {

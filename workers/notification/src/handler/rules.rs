@@ -4,7 +4,7 @@
 use super::CLOCK_SLACK;
 use crate::mailer::Channel;
 use crate::templates::Template;
-use sportello_shared::domain::email::{EmailAddress, EmailError, mask_email};
+use sportello_shared::domain::email::{EmailAddress, EmailError};
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::Applicant;
 use sportello_shared::messages::PracticeEvent;
@@ -99,29 +99,4 @@ pub fn choose_recipient(applicant: &Applicant, pec_relay: bool) -> Recipient {
         raw,
         name,
     }
-}
-
-/// `text` with every word that looks like an email address masked: relay replies quote the
-/// recipient, and these texts reach logs and the error queue.
-pub fn mask_addresses(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| {
-        if word.contains('@') {
-            out.push_str(&mask_email(word));
-        } else {
-            out.push_str(word);
-        }
-        word.clear();
-    };
-    for c in text.chars() {
-        if c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | '[' | ']' | ',' | ';' | '"') {
-            flush(&mut word, &mut out);
-            out.push(c);
-        } else {
-            word.push(c);
-        }
-    }
-    flush(&mut word, &mut out);
-    out
 }
