@@ -68,16 +68,54 @@ pub fn login_user(settings: &BrokerSettings) -> Result<String, BrokerError> {
     Ok(login_uri(settings)?.authority.userinfo.username)
 }
 
-/// Opens a connection named after its role (visible in the management UI).
+/// Opens a connection named after its role (visible in the management UI): to the URL's node,
+/// or — when it does not answer — to the first of `broker.failover_hosts` that does.
 pub async fn connect(settings: &BrokerSettings, name: &str) -> Result<Connection, BrokerError> {
     let timeout = Duration::from_secs(settings.connect_timeout_secs);
     let properties = ConnectionProperties::default()
         .with_connection_name(LongString::from(format!("sportello/{name}")));
-    let uri = login_uri(settings)?;
-    tokio::time::timeout(timeout, Connection::connect_uri(uri, properties))
-        .await
-        .map_err(|_| BrokerError::Timeout(timeout))?
-        .map_err(BrokerError::from)
+    let mut failed = None;
+    for uri in node_uris(login_uri(settings)?, &settings.failover_hosts)? {
+        let node = format!("{}:{}", uri.authority.host, uri.authority.port);
+        match tokio::time::timeout(timeout, Connection::connect_uri(uri, properties.clone())).await
+        {
+            Ok(Ok(connection)) => return Ok(connection),
+            Ok(Err(err)) => failed = Some((node, BrokerError::from(err))),
+            Err(_) => failed = Some((node, BrokerError::Timeout(timeout))),
+        }
+        if let Some((node, err)) = &failed
+            && !settings.failover_hosts.is_empty()
+        {
+            tracing::warn!(%node, error = %err, "RabbitMQ node does not answer; trying the next");
+        }
+    }
+    Err(failed
+        .map(|(_, err)| err)
+        .expect("the URL's own node was tried"))
+}
+
+/// `uri`, then `uri` on each `host:port` of the cluster's other nodes, in order.
+pub fn node_uris(uri: AMQPUri, failover_hosts: &[String]) -> Result<Vec<AMQPUri>, BrokerError> {
+    let mut all = Vec::with_capacity(failover_hosts.len() + 1);
+    for entry in failover_hosts {
+        let (host, port) = entry
+            .trim()
+            .rsplit_once(':')
+            .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+            .filter(|(host, _)| !host.is_empty())
+            .ok_or_else(|| {
+                BrokerError::Login(format!("broker.failover_hosts: `{entry}` is not host:port"))
+            })?;
+        let mut node = uri.clone();
+        node.authority.host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        node.authority.port = port;
+        all.push(node);
+    }
+    all.insert(0, uri);
+    Ok(all)
 }
 
 /// A message to publish: where it goes, what it carries.
@@ -233,5 +271,43 @@ impl Publisher {
 
     pub fn channel(&self) -> &Channel {
         &self.channel
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_urls_node_comes_first_then_each_failover_host_with_the_same_login() {
+        let uri: AMQPUri = "amqp://validation:pw@rabbit1:5672/%2f".parse().unwrap();
+        let nodes = node_uris(uri, &["rabbit2:5682".to_owned(), "[::1]:5683".to_owned()]).unwrap();
+        let at: Vec<(String, u16)> = nodes
+            .iter()
+            .map(|n| (n.authority.host.clone(), n.authority.port))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                ("rabbit1".to_owned(), 5672),
+                ("rabbit2".to_owned(), 5682),
+                ("::1".to_owned(), 5683)
+            ]
+        );
+        assert!(
+            nodes
+                .iter()
+                .all(|n| n.authority.userinfo.username == "validation")
+        );
+        assert!(nodes.iter().all(|n| n.vhost == "/"));
+    }
+
+    #[test]
+    fn entries_that_are_not_host_and_port_are_refused_with_their_name() {
+        let uri: AMQPUri = "amqp://u:p@rabbit1:5672/%2f".parse().unwrap();
+        for bad in ["rabbit2", ":5682", "rabbit2:amqp"] {
+            let error = node_uris(uri.clone(), &[bad.to_owned()]).unwrap_err();
+            assert!(error.to_string().contains(bad), "{error}");
+        }
     }
 }

@@ -45,6 +45,9 @@ pub struct BrokerSettings {
     /// Prefix of every exchange and queue name; empty in production.
     pub namespace: String,
     pub connect_timeout_secs: u64,
+    /// The other nodes of the broker's cluster (`host:port`), tried in order after the URL's
+    /// own when it does not answer: a connection lost with its node is opened again on another.
+    pub failover_hosts: Vec<String>,
     /// One login per party (a worker kind, `portal`, `counter`, `api`, `operations`, each back
     /// office's `login` from queues.toml): `[broker.logins.<party>] password = "…"`. The user
     /// name is the party's, namespaced ([`crate::parties::user_name`]).
@@ -96,6 +99,12 @@ pub struct DatabaseSettings {
     /// empty where the process never migrates, as workers do not.
     pub owner_url: SecretString,
     pub max_connections: u32,
+    /// The other servers of the same database (`host:port`: a streaming standby), tried in order
+    /// after the URLs' own host: the store keeps to the one that is read-write, and follows a
+    /// promotion ([`crate::store::primary`]). Empty: the URL's server only.
+    pub failover_hosts: Vec<String>,
+    /// With failover hosts, how often the store checks that its server is still read-write.
+    pub failover_check_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

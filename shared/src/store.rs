@@ -6,6 +6,7 @@
 //! Workers that have work of their own to commit (the register, say) call [`transition`] inside
 //! their transaction, so the work and the state change commit together or not at all.
 
+pub mod primary;
 pub mod reads;
 mod transitions;
 
@@ -15,7 +16,8 @@ use crate::config::DatabaseSettings;
 use crate::domain::state::PracticeState;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgPool, Postgres, Row, Transaction, postgres::PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -60,6 +62,8 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("database schema: {0}")]
     Schema(String),
+    #[error("{0}")]
+    Configuration(String),
     #[error("practice {0} does not exist")]
     UnknownPractice(Uuid),
     #[error("practice {id}: the transition {from} → {to} is not allowed")]
@@ -115,6 +119,35 @@ pub fn is_transient(err: &sqlx::Error) -> bool {
     }
 }
 
+/// The server `url` names or, with failover hosts, the first read-write one among them; and
+/// all of them, in order.
+async fn read_write_server(
+    url: &str,
+    settings: &DatabaseSettings,
+) -> Result<(PgConnectOptions, Vec<PgConnectOptions>), StoreError> {
+    let base: PgConnectOptions = url.parse()?;
+    if settings.failover_hosts.is_empty() {
+        return Ok((base.clone(), vec![base]));
+    }
+    let candidates =
+        primary::candidates(&base, &settings.failover_hosts).map_err(StoreError::Configuration)?;
+    let timeout = Duration::from_secs(settings.failover_check_secs.max(2));
+    match primary::read_write_among(&candidates, timeout).await {
+        Some(options) => Ok((options, candidates)),
+        None => Err(StoreError::Database(sqlx::Error::Configuration(
+            format!(
+                "no read-write PostgreSQL among {}",
+                candidates
+                    .iter()
+                    .map(primary::server_of)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+            .into(),
+        ))),
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
@@ -125,13 +158,25 @@ impl Store {
     /// for. It never migrates: the runtime role may not change the schema (that is what keeps
     /// the register's append-only triggers in place), so `sportello db migrate` does, as the
     /// owner.
+    ///
+    /// With `database.failover_hosts`, it connects to the read-write server among them and
+    /// follows a promotion for as long as the pool lives ([`primary`]).
     pub async fn connect(settings: &DatabaseSettings) -> Result<Store, StoreError> {
+        let (options, candidates) = read_write_server(settings.url(), settings).await?;
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(settings.url())
+            .connect_with(options.clone())
             .await?;
         check_schema(&pool).await?;
+        if candidates.len() > 1 {
+            tokio::spawn(primary::follow(
+                pool.clone(),
+                candidates,
+                options,
+                Duration::from_secs(settings.failover_check_secs.max(1)),
+            ));
+        }
         Ok(Store { pool })
     }
 
@@ -143,10 +188,11 @@ impl Store {
                 "database.owner_url is empty: migrations run as the schema owner (set SPORTELLO__DATABASE__OWNER_URL)".to_owned(),
             ));
         }
+        let (options, _) = read_write_server(settings.owner_url(), settings).await?;
         let pool = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(settings.owner_url())
+            .connect_with(options)
             .await?;
         let migrated = MIGRATOR.run(&pool).await;
         pool.close().await;
