@@ -341,27 +341,8 @@ async fn operator_and_citizen_in_a_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_failed_while_the_store_was_down_is_replayed_from_its_page() {
     // Two one-second retry tiers, so that intake gives up at once.
-    let text = std::fs::read_to_string(repository_root().join("queues.toml")).unwrap();
-    let short = text.replace(
-        r#"retry_delays = ["5s", "30s", "2m", "10m"]"#,
-        r#"retry_delays = ["1s", "1s"]"#,
-    );
-    assert_ne!(
-        short, text,
-        "queues.toml has the retry ladder this test shortens"
-    );
-    let topology = std::env::temp_dir().join(format!("queues-{}.toml", uuid::Uuid::new_v4()));
-    std::fs::write(&topology, &short).unwrap();
-    let topology_file = topology.display().to_string();
-    let dead_store = format!("http://127.0.0.1:{}", sportello_e2e::closed_port());
-    let env = TestEnv::with_settings(|settings| {
-        settings.broker.topology_file = topology_file.clone();
-        settings.object_store.endpoint = dead_store.clone();
-        // Every inline document goes to the staging area, so intake needs the store.
-        settings.object_store.inline_limit_bytes = 0;
-        settings.object_store.request_timeout_secs = 2;
-    })
-    .await;
+    let topology = sportello_e2e::short_retry_topology();
+    let env = TestEnv::with_object_store_away(topology.path()).await;
     let failing = env.start_fleet(&["intake"]);
     let api = TestApi::start(&env).await;
     let submission = support::sample("anagrafe.cambio_residenza-01.json");
@@ -389,13 +370,11 @@ async fn a_message_failed_while_the_store_was_down_is_replayed_from_its_page() {
     failing.stop().await;
 
     // The store is back: the fleet runs with the right settings; operations replay by hand.
-    let mut fixed = env.settings.clone();
-    let local =
-        sportello_shared::config::Settings::load(Some(&repository_root().join("sportello.toml")))
-            .unwrap();
-    fixed.object_store.endpoint = local.object_store.endpoint;
-    fixed.object_store.inline_limit_bytes = local.object_store.inline_limit_bytes;
-    let app = std::sync::Arc::new(sportello_fleet::app::App::build(fixed).await.unwrap());
+    let app = std::sync::Arc::new(
+        sportello_fleet::app::App::build(env.settings_with_object_store_back())
+            .await
+            .unwrap(),
+    );
     let stop = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(sportello_fleet::fleet::run(app, &ROUND_TRIP, stop.clone()));
     let simulator = env.start_simulator();
@@ -441,6 +420,6 @@ async fn a_message_failed_while_the_store_was_down_is_replayed_from_its_page() {
     stop.cancel();
     let _ = running.await;
     api.stop().await;
-    let _ = std::fs::remove_file(&topology);
+    drop(topology);
     env.teardown().await;
 }

@@ -9,11 +9,9 @@
 mod support;
 
 use sportello_e2e::{TestEnv, samples_dir};
-use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::domain::staged_key::new_upload_key;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::practice_id_for;
-use sportello_shared::messages::route;
 use sportello_shared::objects::sha256_hex;
 use uuid::Uuid;
 
@@ -38,19 +36,6 @@ fn attacker_submission(key: &str, staged_key: &str, sha256: &str) -> serde_json:
 }
 
 /// Publishes bodies to intake as they are (a hostile sender does not use our client).
-async fn publish_raw(env: &TestEnv, bodies: &[serde_json::Value]) {
-    let connection = broker::connect(&env.settings.broker, "test-attacker")
-        .await
-        .unwrap();
-    let publisher = Publisher::open(&connection).await.unwrap();
-    for body in bodies {
-        let mut message = Outgoing::json(&env.exchange("intake"), route::SUBMISSION, &(), None);
-        message.body = serde_json::to_vec(body).unwrap();
-        publisher.publish(&message).await.unwrap();
-    }
-    let _ = connection.close(200, "done".into()).await;
-}
-
 async fn archived_objects(env: &TestEnv, id: Uuid) -> Vec<(String, String)> {
     sqlx::query_as(
         "SELECT object_key, sha256 FROM practice_archive_objects WHERE practice_id = $1 ORDER BY object_key",
@@ -108,7 +93,7 @@ async fn a_staged_key_aimed_at_another_citizens_archive_reads_and_deletes_nothin
         &new_upload_key(&root),
         &"0".repeat(64),
     ));
-    publish_raw(&env, &attacks).await;
+    env.publish_submissions(&attacks).await;
 
     let refused = env
         .wait_for_messages(&env.error_queue_of("intake"), attacks.len())
@@ -159,7 +144,7 @@ async fn an_upload_is_a_document_of_one_practice_only() {
     let sha256 = sha256_hex(&pdf);
     let mut owner = attacker_submission("upload-owner", &upload, &sha256);
     owner["applicant"] = sample("protocollo.istanza_generica-01.json")["applicant"].clone();
-    publish_raw(&env, &[owner]).await;
+    env.publish_submissions(&[owner]).await;
     let owner_id = practice_id_for("upload-owner");
     env.wait_until_all_in(
         &[owner_id],
@@ -167,11 +152,8 @@ async fn an_upload_is_a_document_of_one_practice_only() {
     )
     .await;
 
-    publish_raw(
-        &env,
-        &[attacker_submission("upload-thief", &upload, &sha256)],
-    )
-    .await;
+    env.publish_submissions(&[attacker_submission("upload-thief", &upload, &sha256)])
+        .await;
     let refused = env
         .wait_for_messages(&env.error_queue_of("intake"), 1)
         .await;
@@ -204,7 +186,7 @@ async fn a_tax_code_typed_with_spaces_is_filed_under_the_real_code() {
     let mut mistaken = submission.clone();
     mistaken["idempotency_key"] = "spaced-tax-code-rejected".into();
     mistaken["subject"] = "   ".into();
-    publish_raw(&env, &[submission, mistaken]).await;
+    env.publish_submissions(&[submission, mistaken]).await;
     let id = practice_id_for("spaced-tax-code");
     let rejected = practice_id_for("spaced-tax-code-rejected");
     env.wait_until_all_in(

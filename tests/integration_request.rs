@@ -11,10 +11,7 @@ use sportello_backoffice::ToBackOffice;
 use sportello_e2e::{ROUND_TRIP, TestEnv, inline_pdf, repository_root, sample_of_type};
 use sportello_fleet::practice::{self, WithdrawnBy};
 use sportello_register::register;
-use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::domain::state::PracticeState;
-use sportello_shared::domain::submission::practice_id_for;
-use sportello_shared::messages::route;
 use uuid::Uuid;
 
 /// The citizen's answer to the integration request on `practice`, from `application`.
@@ -32,27 +29,6 @@ fn integration(application: &serde_json::Value, key: &str, practice: Uuid) -> se
         ],
         "integrates": practice,
     })
-}
-
-async fn publish_submissions(env: &TestEnv, submissions: &[&serde_json::Value]) -> Vec<Uuid> {
-    let connection = broker::connect(&env.settings.broker, "test-integration")
-        .await
-        .unwrap();
-    let publisher = Publisher::open(&connection).await.unwrap();
-    let mut ids = Vec::new();
-    for submission in submissions {
-        let id = practice_id_for(submission["idempotency_key"].as_str().unwrap());
-        let message = Outgoing::json(
-            &env.exchange("intake"),
-            route::SUBMISSION,
-            submission,
-            Some(id),
-        );
-        publisher.publish(&message).await.unwrap();
-        ids.push(id);
-    }
-    let _ = connection.close(200, "done".into()).await;
-    ids
 }
 
 fn reason_codes(practice: &sportello_shared::store::PracticeRecord) -> Vec<String> {
@@ -101,7 +77,12 @@ async fn a_citizens_integration_is_registered_on_its_own_and_sends_the_practice_
     )
     .unwrap();
     assert_eq!(answer["integrates"], practice.to_string());
-    let ids = publish_submissions(&env, &[&stranger, &nowhere, &answer]).await;
+    let ids: Vec<Uuid> = env
+        .publish_submissions(&[stranger.clone(), nowhere.clone(), answer.clone()])
+        .await
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
     let (stranger_id, nowhere_id, answer_id) = (ids[0], ids[1], ids[2]);
     env.wait_until_all_in(&[stranger_id, nowhere_id], &[PracticeState::Rejected])
         .await;
@@ -183,7 +164,7 @@ async fn a_citizens_integration_is_registered_on_its_own_and_sends_the_practice_
 
     // The practice has its outcome: another answer is not awaited any more.
     let late = integration(&application, "portal-int-2", practice);
-    let late_id = publish_submissions(&env, &[&late]).await[0];
+    let late_id = env.publish_submissions(&[late.clone()]).await[0].unwrap();
     env.wait_until_all_in(&[late_id], &[PracticeState::Rejected])
         .await;
     assert_eq!(
@@ -270,7 +251,7 @@ async fn an_integration_for_a_practice_withdrawn_meanwhile_is_kept_and_reported(
     // citizen withdraws the practice.
     let upstream = env.start_fleet(&["intake", "validation", "protocol", "storage"]);
     let answer = integration(&application, "portal-int-late", practice);
-    let answer_id = publish_submissions(&env, &[&answer]).await[0];
+    let answer_id = env.publish_submissions(&[answer.clone()]).await[0].unwrap();
     env.wait_until_all_in(&[answer_id], &[PracticeState::Stored])
         .await;
     practice::withdraw(&env.app, practice, &WithdrawnBy::Citizen)

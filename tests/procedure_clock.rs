@@ -22,7 +22,6 @@ use sportello_e2e::{
 use sportello_register::register::Clock;
 use sportello_shared::broker::{self, Outgoing, Publisher};
 use sportello_shared::domain::state::PracticeState;
-use sportello_shared::domain::submission::practice_id_for;
 use sportello_shared::messages::{StageMessage, route};
 use sportello_shared::procedure::{self, Status};
 use std::collections::BTreeMap;
@@ -32,21 +31,24 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-async fn publish_submission(env: &TestEnv, submission: &serde_json::Value) -> Uuid {
-    let connection = broker::connect(&env.settings.broker.as_party("portal"), "test-clock")
-        .await
-        .unwrap();
-    let publisher = Publisher::open(&connection).await.unwrap();
-    let id = practice_id_for(submission["idempotency_key"].as_str().unwrap());
-    let message = Outgoing::json(
-        &env.exchange("intake"),
-        route::SUBMISSION,
-        submission,
-        Some(id),
-    );
-    publisher.publish(&message).await.unwrap();
-    let _ = connection.close(200, "done".into()).await;
-    id
+/// The citizen's answer to practice `id` (an integration, or observations on a preavviso): a
+/// submission of the same citizen and type, with one document, that `integrates` it.
+fn answer_to(
+    application: &serde_json::Value,
+    id: Uuid,
+    subject: &str,
+    document: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "schema_version": application["schema_version"],
+        "idempotency_key": format!("clock-answer-{}", Uuid::new_v4()),
+        "channel": { "kind": "portal" },
+        "practice_type": application["practice_type"],
+        "applicant": application["applicant"],
+        "subject": subject,
+        "documents": [document],
+        "integrates": id,
+    })
 }
 
 async fn ask_integration(env: &TestEnv, office: &str, id: Uuid, return_id: &str) {
@@ -179,17 +181,17 @@ async fn an_integration_suspends_the_term_once_and_two_timer_jobs_fire_each_even
 
     // Ten days later the citizen's integration is registered: the term resumes.
     clock.set(t0 + Days::days(10));
-    let integration = serde_json::json!({
-        "schema_version": application["schema_version"],
-        "idempotency_key": format!("clock-integration-{}", Uuid::new_v4()),
-        "channel": { "kind": "portal" },
-        "practice_type": application["practice_type"],
-        "applicant": application["applicant"],
-        "subject": "Integrazione alla CILA: relazione asseverata",
-        "documents": [inline_pdf("relazione_tecnica", "relazione.pdf", "Relazione tecnica asseverata")],
-        "integrates": id,
-    });
-    let answer = publish_submission(&env, &integration).await;
+    let integration = answer_to(
+        &application,
+        id,
+        "Integrazione alla CILA: relazione asseverata",
+        inline_pdf(
+            "relazione_tecnica",
+            "relazione.pdf",
+            "Relazione tecnica asseverata",
+        ),
+    );
+    let answer = env.publish_submissions(&[integration.clone()]).await[0].unwrap();
     env.wait_until_all_in(
         &[answer],
         &[PracticeState::Dispatched, PracticeState::Stored],
@@ -524,17 +526,17 @@ async fn a_preavviso_suspends_the_term_for_the_observations_then_the_office_deci
 
     // Four days later the observations are registered: the term resumes, four days later.
     clock.set(t0 + Days::days(4));
-    let observations = serde_json::json!({
-        "schema_version": application["schema_version"],
-        "idempotency_key": format!("clock-observations-{}", Uuid::new_v4()),
-        "channel": { "kind": "portal" },
-        "practice_type": application["practice_type"],
-        "applicant": application["applicant"],
-        "subject": "Osservazioni al preavviso di rigetto",
-        "documents": [inline_pdf("integrazione", "osservazioni.pdf", "Osservazioni del richiedente")],
-        "integrates": id,
-    });
-    let answer = publish_submission(&env, &observations).await;
+    let observations = answer_to(
+        &application,
+        id,
+        "Osservazioni al preavviso di rigetto",
+        inline_pdf(
+            "integrazione",
+            "osservazioni.pdf",
+            "Osservazioni del richiedente",
+        ),
+    );
+    let answer = env.publish_submissions(&[observations.clone()]).await[0].unwrap();
     env.wait_until_all_in(
         &[answer],
         &[PracticeState::Dispatched, PracticeState::Stored],
@@ -557,7 +559,7 @@ async fn a_preavviso_suspends_the_term_for_the_observations_then_the_office_deci
     // Another CILA: no observations come, and the office decides from the preavviso itself.
     let mut second = application.clone();
     second["idempotency_key"] = format!("clock-second-cila-{}", Uuid::new_v4()).into();
-    let other = publish_submission(&env, &second).await;
+    let other = env.publish_submissions(&[second.clone()]).await[0].unwrap();
     env.wait_until_all_in(&[other], &[PracticeState::Dispatched])
         .await;
     return_as(

@@ -4,10 +4,9 @@
 
 use crate::support::{TestApi, eventually, sample};
 use base64::Engine;
-use sportello_e2e::{TestEnv, repository_root, sportello_binary};
+use sportello_e2e::{TestEnv, short_retry_topology, sportello_binary};
 use sportello_fleet::app::App;
 use sportello_shared::broker::{self, Outgoing, Publisher};
-use sportello_shared::config::Settings;
 use sportello_shared::domain::state::PracticeState;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -15,19 +14,6 @@ use uuid::Uuid;
 
 /// The repository's queues.toml with a retry ladder of two one-second tiers, so that intake
 /// gives up within seconds instead of a quarter of an hour.
-fn short_retries() -> tempfile_path::TempPath {
-    let text = std::fs::read_to_string(repository_root().join("queues.toml")).unwrap();
-    let short = text.replace(
-        r#"retry_delays = ["5s", "30s", "2m", "10m"]"#,
-        r#"retry_delays = ["1s", "1s"]"#,
-    );
-    assert_ne!(
-        short, text,
-        "queues.toml has the default retry ladder this test shortens"
-    );
-    tempfile_path::TempPath::write("queues-short-retries.toml", &short)
-}
-
 /// Runs `sportello` with this test's database and namespace, as an operator would.
 fn sportello(env: &TestEnv, topology: &str, args: &[&str]) -> String {
     let output = std::process::Command::new(sportello_binary())
@@ -48,17 +34,9 @@ fn sportello(env: &TestEnv, topology: &str, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_practice_that_failed_while_the_object_store_was_down_completes_after_a_replay() {
-    let topology = short_retries();
+    let topology = short_retry_topology();
     let topology_file = topology.path().display().to_string();
-    let dead_store = format!("http://127.0.0.1:{}", sportello_e2e::closed_port());
-    let env = TestEnv::with_settings(|settings| {
-        settings.broker.topology_file = topology_file.clone();
-        settings.object_store.endpoint = dead_store.clone();
-        // Every inline document goes to the staging area, so intake needs the store.
-        settings.object_store.inline_limit_bytes = 0;
-        settings.object_store.request_timeout_secs = 2;
-    })
-    .await;
+    let env = TestEnv::with_object_store_away(topology.path()).await;
     let fleet = env.start_fleet(&["intake"]);
     let api = TestApi::start(&env).await;
     let operator = api.operator("OP-BG-014");
@@ -109,11 +87,11 @@ async fn a_practice_that_failed_while_the_object_store_was_down_completes_after_
     fleet.stop().await;
 
     // The store is back: the fleet runs with the right settings, and operations replay.
-    let mut fixed = env.settings.clone();
-    let local = Settings::load(Some(&repository_root().join("sportello.toml"))).unwrap();
-    fixed.object_store.endpoint = local.object_store.endpoint;
-    fixed.object_store.inline_limit_bytes = local.object_store.inline_limit_bytes;
-    let app = Arc::new(App::build(fixed).await.unwrap());
+    let app = Arc::new(
+        App::build(env.settings_with_object_store_back())
+            .await
+            .unwrap(),
+    );
     let stop = CancellationToken::new();
     let running = tokio::spawn(sportello_fleet::fleet::run(
         app,
@@ -287,29 +265,4 @@ async fn a_discarded_message_stays_on_record_with_its_reason() {
     api.stop().await;
     fleet.stop().await;
     env.teardown().await;
-}
-
-/// A file in the temporary directory, removed when dropped.
-mod tempfile_path {
-    use std::path::{Path, PathBuf};
-
-    pub struct TempPath(PathBuf);
-
-    impl TempPath {
-        pub fn write(name: &str, text: &str) -> TempPath {
-            let path = std::env::temp_dir().join(format!("{}-{name}", uuid::Uuid::new_v4()));
-            std::fs::write(&path, text).unwrap();
-            TempPath(path)
-        }
-
-        pub fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TempPath {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
 }

@@ -120,6 +120,31 @@ impl TestEnv {
         Self::build(adjust, lock_services(false).await).await
     }
 
+    /// An environment on `topology` whose object store is away (a closed port) and whose intake
+    /// stages every document, so that a submission fails for want of the store.
+    pub async fn with_object_store_away(topology: &Path) -> TestEnv {
+        let topology_file = topology.display().to_string();
+        let dead_store = format!("http://127.0.0.1:{}", closed_port());
+        Self::with_settings(|settings| {
+            settings.broker.topology_file = topology_file;
+            settings.object_store.endpoint = dead_store;
+            // Every inline document goes to the staging area, so intake needs the store.
+            settings.object_store.inline_limit_bytes = 0;
+            settings.object_store.request_timeout_secs = 2;
+        })
+        .await
+    }
+
+    /// This environment's settings with the machine's object store back (after
+    /// [`TestEnv::with_object_store_away`]).
+    pub fn settings_with_object_store_back(&self) -> Settings {
+        let mut fixed = self.settings.clone();
+        let local = Settings::load(Some(&repository_root().join("sportello.toml"))).unwrap();
+        fixed.object_store.endpoint = local.object_store.endpoint;
+        fixed.object_store.inline_limit_bytes = local.object_store.inline_limit_bytes;
+        fixed
+    }
+
     /// For a test that stops a shared service (Garage, RabbitMQ): it starts once every other
     /// test environment has ended, and none starts until it has. It must be the test's only
     /// environment.
@@ -521,6 +546,32 @@ impl TestEnv {
         .collect()
     }
 
+    /// Publishes submission bodies to intake as they are, as the portal would (whatever they
+    /// hold: the attacks too); the practice id each one's idempotency key names, if it has one.
+    pub async fn publish_submissions(&self, bodies: &[serde_json::Value]) -> Vec<Option<Uuid>> {
+        let connection = broker::connect(&self.settings.broker.as_party("portal"), "test-portal")
+            .await
+            .expect("the portal's login connects");
+        let publisher = broker::Publisher::open(&connection).await.unwrap();
+        let mut ids = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            let id = body["idempotency_key"]
+                .as_str()
+                .map(sportello_shared::domain::submission::practice_id_for);
+            let mut message = sportello_shared::broker::Outgoing::json(
+                &self.exchange("intake"),
+                sportello_shared::messages::route::SUBMISSION,
+                &(),
+                id,
+            );
+            message.body = serde_json::to_vec(body).unwrap();
+            publisher.publish(&message).await.expect("intake takes it");
+            ids.push(id);
+        }
+        let _ = connection.close(200, "done".into()).await;
+        ids
+    }
+
     /// Puts `n` practices in the folder in `validated`, as validation would leave them (made
     /// from the first valid sample, without documents): a register-only workload.
     pub async fn seed_validated(&self, n: i64) -> Vec<Uuid> {
@@ -803,6 +854,42 @@ pub fn answered_samples() -> Vec<PathBuf> {
             expected[f.file_name().unwrap().to_str().unwrap()]["demo"]["state"] != "silent_consent"
         })
         .collect()
+}
+
+/// A file in the temporary directory, removed when dropped.
+pub struct TempFile(PathBuf);
+
+impl TempFile {
+    pub fn write(name: &str, text: &str) -> TempFile {
+        let path = std::env::temp_dir().join(format!("{}-{name}", Uuid::new_v4()));
+        std::fs::write(&path, text).unwrap();
+        TempFile(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// queues.toml with two one-second retry tiers instead of the default ladder, so that a worker
+/// gives a failing message up at once.
+pub fn short_retry_topology() -> TempFile {
+    let text = std::fs::read_to_string(repository_root().join("queues.toml")).unwrap();
+    let short = text.replace(
+        r#"retry_delays = ["5s", "30s", "2m", "10m"]"#,
+        r#"retry_delays = ["1s", "1s"]"#,
+    );
+    assert_ne!(
+        short, text,
+        "queues.toml has the default retry ladder this test shortens"
+    );
+    TempFile::write("queues-short-retries.toml", &short)
 }
 
 /// The text `pdftotext` reads from `pdf`, every run of blanks and line breaks made one space.
