@@ -31,15 +31,17 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// The citizen's answer to practice `id` (an integration, or observations on a preavviso): a
-/// submission of the same citizen and type, with one document, that `integrates` it.
-fn answer_to(
+/// The citizen answers practice `id` (an integration, or observations on a preavviso): a
+/// submission of the same citizen and type, with one document, that `integrates` it; returns
+/// once the answer is registered and stored and the practice is back with its office.
+async fn answer(
+    env: &TestEnv,
     application: &serde_json::Value,
     id: Uuid,
     subject: &str,
     document: serde_json::Value,
-) -> serde_json::Value {
-    serde_json::json!({
+) {
+    let submission = serde_json::json!({
         "schema_version": application["schema_version"],
         "idempotency_key": format!("clock-answer-{}", Uuid::new_v4()),
         "channel": { "kind": "portal" },
@@ -48,7 +50,15 @@ fn answer_to(
         "subject": subject,
         "documents": [document],
         "integrates": id,
-    })
+    });
+    let answer = env.publish_submissions(&[submission]).await[0].unwrap();
+    env.wait_until_all_in(
+        &[answer],
+        &[PracticeState::Dispatched, PracticeState::Stored],
+    )
+    .await;
+    env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
+        .await;
 }
 
 async fn ask_integration(env: &TestEnv, office: &str, id: Uuid, return_id: &str) {
@@ -181,7 +191,8 @@ async fn an_integration_suspends_the_term_once_and_two_timer_jobs_fire_each_even
 
     // Ten days later the citizen's integration is registered: the term resumes.
     clock.set(t0 + Days::days(10));
-    let integration = answer_to(
+    answer(
+        &env,
         &application,
         id,
         "Integrazione alla CILA: relazione asseverata",
@@ -190,15 +201,8 @@ async fn an_integration_suspends_the_term_once_and_two_timer_jobs_fire_each_even
             "relazione.pdf",
             "Relazione tecnica asseverata",
         ),
-    );
-    let answer = env.publish_submissions(&[integration.clone()]).await[0].unwrap();
-    env.wait_until_all_in(
-        &[answer],
-        &[PracticeState::Dispatched, PracticeState::Stored],
     )
     .await;
-    env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
-        .await;
     let view = procedure::view(pool, id).await.unwrap().unwrap();
     assert_eq!(view.suspended, None);
     assert_eq!(view.suspended_days, 10);
@@ -526,7 +530,8 @@ async fn a_preavviso_suspends_the_term_for_the_observations_then_the_office_deci
 
     // Four days later the observations are registered: the term resumes, four days later.
     clock.set(t0 + Days::days(4));
-    let observations = answer_to(
+    answer(
+        &env,
         &application,
         id,
         "Osservazioni al preavviso di rigetto",
@@ -535,15 +540,8 @@ async fn a_preavviso_suspends_the_term_for_the_observations_then_the_office_deci
             "osservazioni.pdf",
             "Osservazioni del richiedente",
         ),
-    );
-    let answer = env.publish_submissions(&[observations.clone()]).await[0].unwrap();
-    env.wait_until_all_in(
-        &[answer],
-        &[PracticeState::Dispatched, PracticeState::Stored],
     )
     .await;
-    env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
-        .await;
     let view = procedure::view(pool, id).await.unwrap().unwrap();
     assert_eq!(view.suspended, None);
     assert_eq!(view.suspended_days, 4);

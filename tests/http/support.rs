@@ -296,31 +296,8 @@ pub async fn read_events(
         buffer.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buffer.find("\n\n") {
             let block: String = buffer.drain(..end + 2).collect();
-            let mut event = SseEvent {
-                event: "message".to_owned(),
-                id: None,
-                data: String::new(),
-            };
-            let mut has_data = false;
-            for line in block.lines() {
-                if let Some(value) = line.strip_prefix("event:") {
-                    event.event = value.trim().to_owned();
-                } else if let Some(value) = line.strip_prefix("id:") {
-                    event.id = Some(value.trim().to_owned());
-                } else if let Some(value) = line.strip_prefix("data:") {
-                    if has_data {
-                        event.data.push('\n');
-                    }
-                    event
-                        .data
-                        .push_str(value.strip_prefix(' ').unwrap_or(value));
-                    has_data = true;
-                }
-            }
             // Comment-only blocks are keep-alives.
-            if has_data {
-                events.push(event);
-            }
+            events.extend(parse_event(&block));
         }
     }
     events
@@ -345,32 +322,31 @@ pub async fn read_to_end(
 }
 
 fn parse_events(text: &str) -> Vec<SseEvent> {
-    let mut events = Vec::new();
-    for block in text.split("\n\n") {
-        let mut event = SseEvent {
-            event: "message".to_owned(),
-            id: None,
-            data: String::new(),
-        };
-        let mut has_data = false;
-        for line in block.lines() {
-            if let Some(value) = line.strip_prefix("event:") {
-                event.event = value.trim().to_owned();
-            } else if let Some(value) = line.strip_prefix("id:") {
-                event.id = Some(value.trim().to_owned());
-            } else if let Some(value) = line.strip_prefix("data:") {
-                if has_data {
-                    event.data.push('\n');
-                }
-                event
-                    .data
-                    .push_str(value.strip_prefix(' ').unwrap_or(value));
-                has_data = true;
+    text.split("\n\n").filter_map(parse_event).collect()
+}
+
+/// One block of a stream as an event; `None` for a block without data (a keep-alive).
+fn parse_event(block: &str) -> Option<SseEvent> {
+    let mut event = SseEvent {
+        event: "message".to_owned(),
+        id: None,
+        data: String::new(),
+    };
+    let mut has_data = false;
+    for line in block.lines() {
+        if let Some(value) = line.strip_prefix("event:") {
+            event.event = value.trim().to_owned();
+        } else if let Some(value) = line.strip_prefix("id:") {
+            event.id = Some(value.trim().to_owned());
+        } else if let Some(value) = line.strip_prefix("data:") {
+            if has_data {
+                event.data.push('\n');
             }
-        }
-        if has_data {
-            events.push(event);
+            event
+                .data
+                .push_str(value.strip_prefix(' ').unwrap_or(value));
+            has_data = true;
         }
     }
-    events
+    has_data.then_some(event)
 }

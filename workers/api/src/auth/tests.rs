@@ -1,5 +1,15 @@
 use super::*;
 
+/// A token of operator `OP` with `roles`, valid for a minute.
+fn mint_operator(signer: &Signer, roles: &BTreeSet<OperatorRole>) -> String {
+    signer
+        .mint(
+            &Subject::Operator { id: "OP", roles },
+            Duration::from_secs(60),
+        )
+        .unwrap()
+}
+
 const AUD: &str = "sportello-api";
 
 /// Test-only keys, generated with `openssl genpkey` (Ed25519: PKCS#8 v1, as the local
@@ -174,15 +184,7 @@ fn openssl_keys_load_and_public_keys_must_match_their_algorithm() {
         )
         .unwrap();
     let roles = counter();
-    let token = signer
-        .mint(
-            &Subject::Operator {
-                id: "OP",
-                roles: &roles,
-            },
-            Duration::from_secs(60),
-        )
-        .unwrap();
+    let token = mint_operator(&signer, &roles);
     assert!(keys.check(&token).is_ok(), "the public half checks it");
     let counter_app = Signer::from_pem("counter", AUD, OPENSSL_P256.as_bytes(), "t").unwrap();
     assert_eq!(counter_app.algorithm(), Algorithm::ES256);
@@ -195,15 +197,7 @@ fn openssl_keys_load_and_public_keys_must_match_their_algorithm() {
             "t",
         )
         .unwrap();
-    let es256 = counter_app
-        .mint(
-            &Subject::Operator {
-                id: "OP",
-                roles: &roles,
-            },
-            Duration::from_secs(60),
-        )
-        .unwrap();
+    let es256 = mint_operator(&counter_app, &roles);
     assert!(keys.check(&es256).is_ok());
     // A generated P-256 key's public PEM is what `trust` reads.
     let generated = Signer::generate("app", AUD, Algorithm::ES256).unwrap();
@@ -216,20 +210,7 @@ fn openssl_keys_load_and_public_keys_must_match_their_algorithm() {
             "t",
         )
         .unwrap();
-    assert!(
-        keys.check(
-            &generated
-                .mint(
-                    &Subject::Operator {
-                        id: "OP",
-                        roles: &roles
-                    },
-                    Duration::from_secs(60)
-                )
-                .unwrap()
-        )
-        .is_ok()
-    );
+    assert!(keys.check(&mint_operator(&generated, &roles)).is_ok());
     assert!(matches!(
         Keys::new(AUD, Duration::ZERO).trust(
             "x",

@@ -5,8 +5,9 @@
 
 use crate::ApiState;
 use crate::auth::OperatorRole;
-use crate::dlq::{self, DlqError};
+use crate::dlq::{self, DlqError, Parked};
 use crate::web::pages::{Fields, csrf, operator, who};
+use crate::web::session::WebUser;
 use crate::web::view::{Refusal, page, page_with};
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -159,33 +160,14 @@ pub async fn replay(
     let user = operator(&state, &headers, OperatorRole::Operations).await?;
     csrf(&user, &fields)?;
     let id: i64 = id.parse().map_err(|_| Refusal::NotFound)?;
-    match dlq::replay(
+    let done = dlq::replay(
         state.services().store.pool(),
         state.link(),
         id,
         &user.caller.actor(),
     )
-    .await
-    {
-        Ok(_) => Ok(
-            Redirect::to(&format!("/cruscotto/code-errore/{id}?esito=ripubblicato"))
-                .into_response(),
-        ),
-        Err(err) => match settled_message(&err) {
-            Some(message) => {
-                detail(
-                    &state,
-                    &user,
-                    id,
-                    StatusCode::CONFLICT,
-                    None,
-                    Some(&message),
-                )
-                .await
-            }
-            None => Err(refusal(err)),
-        },
-    }
+    .await;
+    settle(&state, &user, id, "ripubblicato", done).await
 }
 
 /// `POST /cruscotto/code-errore/{id}/scarta`, with `motivo`.
@@ -199,27 +181,42 @@ pub async fn discard(
     csrf(&user, &fields)?;
     let id: i64 = id.parse().map_err(|_| Refusal::NotFound)?;
     let reason = fields.get("motivo").map(String::as_str).unwrap_or("");
-    match dlq::discard(
+    let done = dlq::discard(
         state.services().store.pool(),
         id,
         &user.caller.actor(),
         reason,
     )
-    .await
-    {
-        Ok(_) => Ok(
-            Redirect::to(&format!("/cruscotto/code-errore/{id}?esito=scartato")).into_response(),
-        ),
-        Err(err) => match settled_message(&err) {
-            Some(message) => {
-                let status = if matches!(err, DlqError::MissingReason) {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                } else {
-                    StatusCode::CONFLICT
-                };
-                detail(&state, &user, id, status, None, Some(&message)).await
-            }
-            None => Err(refusal(err)),
-        },
+    .await;
+    settle(&state, &user, id, "scartato", done).await
+}
+
+/// After a replay or a discard: back to the message's page with `esito`, or the page again with
+/// why nothing was done (422 for a missing reason, 409 for a message settled meanwhile).
+async fn settle(
+    state: &ApiState,
+    user: &WebUser,
+    id: i64,
+    esito: &str,
+    done: Result<Parked, DlqError>,
+) -> Result<Response, Refusal> {
+    let err = match done {
+        Ok(_) => {
+            return Ok(
+                Redirect::to(&format!("/cruscotto/code-errore/{id}?esito={esito}")).into_response(),
+            );
+        }
+        Err(err) => err,
+    };
+    match settled_message(&err) {
+        Some(message) => {
+            let status = if matches!(err, DlqError::MissingReason) {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::CONFLICT
+            };
+            detail(state, user, id, status, None, Some(&message)).await
+        }
+        None => Err(refusal(err)),
     }
 }

@@ -34,14 +34,7 @@ async fn practice_page(
     base: &str,
     said: Said<'_>,
 ) -> Result<Response, Refusal> {
-    let id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
-    let Some(view) = folder::practice(state.services().store.pool(), id).await? else {
-        return Err(Refusal::NotFound);
-    };
-    // Another citizen's practice does not exist, as far as a citizen can tell.
-    if !user.caller.may_read(&view.tax_code) {
-        return Err(Refusal::NotFound);
-    }
+    let view = own_view(state, user, id).await?;
     let labels: BTreeMap<&str, &str> = PracticeState::ALL
         .iter()
         .map(|s| (s.as_str(), state_label(s.as_str())))
@@ -354,6 +347,20 @@ async fn own_record(
         .ok_or(Refusal::NotFound)
 }
 
+/// The folder's view of the practice, when `user` may see it, or 404: another citizen's
+/// practice does not exist, as far as a citizen can tell.
+async fn own_view(
+    state: &ApiState,
+    user: &WebUser,
+    id: &str,
+) -> Result<folder::PracticeView, Refusal> {
+    let id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
+    folder::practice(state.services().store.pool(), id)
+        .await?
+        .filter(|view| user.caller.may_read(&view.tax_code))
+        .ok_or(Refusal::NotFound)
+}
+
 async fn own_practice(state: &ApiState, user: &WebUser, id: &str) -> Result<Uuid, Refusal> {
     Ok(own_record(state, user, id).await?.id)
 }
@@ -407,13 +414,7 @@ async fn archived(
     id: &str,
     q: &Fields,
 ) -> Result<Response, Refusal> {
-    let id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
-    let Some(view) = folder::practice(state.services().store.pool(), id).await? else {
-        return Err(Refusal::NotFound);
-    };
-    if !user.caller.may_read(&view.tax_code) {
-        return Err(Refusal::NotFound);
-    }
+    let view = own_view(state, user, id).await?;
     let wanted = q.get("chiave").map(String::as_str).unwrap_or("");
     let object = view
         .archive
@@ -433,7 +434,7 @@ async fn archived(
         })?;
     let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     if digest != object.sha256 {
-        tracing::error!(practice = %id, "an archived object does not match its recorded SHA-256");
+        tracing::error!(practice = %view.id, "an archived object does not match its recorded SHA-256");
         return Err(Refusal::Unavailable(
             "Il documento archiviato non corrisponde alla sua impronta: è stato segnalato.".into(),
         ));
