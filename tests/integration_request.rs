@@ -164,7 +164,7 @@ async fn a_citizens_integration_is_registered_on_its_own_and_sends_the_practice_
 
     // The practice has its outcome: another answer is not awaited any more.
     let late = integration(&application, "portal-int-2", practice);
-    let late_id = env.publish_submissions(&[late.clone()]).await[0].unwrap();
+    let late_id = env.publish_submissions(std::slice::from_ref(&late)).await[0].unwrap();
     env.wait_until_all_in(&[late_id], &[PracticeState::Rejected])
         .await;
     assert_eq!(
@@ -251,7 +251,7 @@ async fn an_integration_for_a_practice_withdrawn_meanwhile_is_kept_and_reported(
     // citizen withdraws the practice.
     let upstream = env.start_fleet(&["intake", "validation", "protocol", "storage"]);
     let answer = integration(&application, "portal-int-late", practice);
-    let answer_id = env.publish_submissions(&[answer.clone()]).await[0].unwrap();
+    let answer_id = env.publish_submissions(std::slice::from_ref(&answer)).await[0].unwrap();
     env.wait_until_all_in(&[answer_id], &[PracticeState::Stored])
         .await;
     practice::withdraw(&env.app, practice, &WithdrawnBy::Citizen)
