@@ -22,6 +22,7 @@ use serde::Serialize;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres, Row};
 use std::collections::BTreeMap;
+use std::time::Duration;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -111,11 +112,42 @@ pub struct Claim {
     /// properly; still here on drop means an error path, and the connection is closed then,
     /// which lets go of the lock too.
     connection: Option<PoolConnection<Postgres>>,
+    /// Where a settlement goes when the claim's own connection died with its server (a
+    /// failover): the pool, which follows the read-write server.
+    pool: PgPool,
     id: i64,
     pub status: Status,
     /// Attempts counted so far (this one included once [`Claim::begin_attempt`] ran).
     pub attempts: i32,
     counted: bool,
+}
+
+/// How long the outcome of a send is tried again when the claim's connection died with its
+/// server: longer than a failover takes to move the pool (`database.failover_check_secs`).
+pub const SETTLE_PATIENCE: Duration = Duration::from_secs(20);
+
+/// The settlement of notification `$1`: status `$2`, `$3` more attempts, error `$4`; and a
+/// condition on the row.
+macro_rules! settle_sql {
+    ($condition:literal) => {
+        concat!(
+            "UPDATE notifications SET status = $2, attempts = attempts + $3, \
+             last_error = COALESCE($4, last_error), updated_at = now(), \
+             sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END WHERE id = $1",
+            $condition
+        )
+    };
+}
+
+/// The server or the connection went away (not a statement the server refused).
+fn is_connection_lost(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::PoolTimedOut
+    ) || matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
 }
 
 /// Claims the notification of (`practice_id`, `event`); [`enqueue`] must have run. `None` when
@@ -142,6 +174,7 @@ pub async fn claim(
     }
     let mut claim = Claim {
         connection: Some(connection),
+        pool: pool.clone(),
         id,
         status: Status::Queued,
         attempts: 0,
@@ -196,21 +229,47 @@ impl Claim {
         Ok(attempts)
     }
 
+    ///
+    /// After a send, the outcome must not be lost with the claim's connection (the relay has the
+    /// message: a lost outcome means a second copy): when that connection's server went away,
+    /// the outcome is written through the pool, which follows the read-write server, for up to
+    /// [`SETTLE_PATIENCE`] — only while the row is still this attempt's (`sending`); the
+    /// advisory lock went with the dead session.
     pub async fn settle(mut self, settlement: Settlement<'_>) -> Result<(), sqlx::Error> {
         let id = self.id;
         let uncounted = settlement.attempted && !self.counted;
-        sqlx::query(
-            "UPDATE notifications SET status = $2, attempts = attempts + $3, \
-             last_error = COALESCE($4, last_error), updated_at = now(), \
-             sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END WHERE id = $1",
-        )
-        .bind(id)
-        .bind(settlement.status.as_str())
-        .bind(i32::from(uncounted))
-        .bind(settlement.error)
-        .execute(self.connection())
-        .await?;
-        self.unlock().await
+        let written = sqlx::query(settle_sql!(""))
+            .bind(id)
+            .bind(settlement.status.as_str())
+            .bind(i32::from(uncounted))
+            .bind(settlement.error)
+            .execute(self.connection())
+            .await;
+        match written {
+            Ok(_) => self.unlock().await,
+            Err(err) if self.counted && is_connection_lost(&err) => {
+                // The dead connection is not given back to the pool.
+                if let Some(connection) = self.connection.take() {
+                    drop(connection.detach());
+                }
+                let deadline = tokio::time::Instant::now() + SETTLE_PATIENCE;
+                loop {
+                    let retried = sqlx::query(settle_sql!(" AND status = 'sending'"))
+                        .bind(id)
+                        .bind(settlement.status.as_str())
+                        .bind(0)
+                        .bind(settlement.error)
+                        .execute(&self.pool)
+                        .await;
+                    match retried {
+                        Ok(_) => return Ok(()),
+                        Err(again) if tokio::time::Instant::now() >= deadline => return Err(again),
+                        Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+                    }
+                }
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Gives up without trying to send: nothing a retry could change (a bad address, a
