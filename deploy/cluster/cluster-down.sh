@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Stops what deploy/cluster/*-up.sh started — the three RabbitMQ nodes, the three Garage nodes
-# and the PostgreSQL standby — each by its own pid file or control command, never by name, and
-# removes the primary's `# sportello-cluster` pg_hba.conf line. The machine's own RabbitMQ,
-# PostgreSQL and Garage are not touched. Data is kept for the next start unless --purge.
+# Stops what deploy/cluster/*-up.sh started — the three RabbitMQ nodes, the three Garage nodes,
+# the PostgreSQL standby and the fault test's PostgreSQL pair — each by its own pid file or
+# control command, never by name, and removes the primary's `# sportello-cluster` pg_hba.conf
+# line. The machine's own RabbitMQ, PostgreSQL and Garage are not touched. Data is kept for the
+# next start unless --purge.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_root
 purge=0
@@ -39,6 +40,9 @@ if [[ -f $PG/standby/postmaster.pid ]]; then
     log "stopping the PostgreSQL standby (port 5442)"
     runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$PG/standby" -m fast -w stop >/dev/null || true
 fi
+# The fault test's own pair (postgres-pair-up.sh), if it ran.
+bash "$(dirname "${BASH_SOURCE[0]}")/postgres-pair-down.sh"
+
 HBA=$(runuser -u postgres -- psql -h /var/run/postgresql -p 5432 -XAtqc "show hba_file" postgres 2>/dev/null || true)
 if [[ -n $HBA ]] && grep -q "# sportello-cluster$" "$HBA"; then
     log "removing the replication line from $HBA and reloading the primary"

@@ -1,7 +1,9 @@
 //! Benchmark: the whole fleet (`run all` in this process, with the back-office simulator) on
 //! N sample practices, against the raw limits of its components measured in the same run.
 //!
-//! `cargo bench -p sportello-e2e --bench fleet` (the local stack must be up). In order:
+//! `cargo bench -p sportello-e2e --bench fleet` (the local stack must be up; with
+//! `SPORTELLO_BENCH_ON=cluster`, on the clusters of deploy/cluster instead: CPU per component is
+//! then every node of it together, the cost of replication). In order:
 //!
 //! 1. raw limits: publishes with confirm per second into a quorum queue at a practice message's
 //!    size, PostgreSQL one-row-insert commits per second, S3 PUTs per second at a document's
@@ -436,7 +438,14 @@ async fn main() {
     let n = size("SPORTELLO_BENCH_PRACTICES", 2000);
     let half_n = size("SPORTELLO_BENCH_HALF", 300);
     let raw_n = size("SPORTELLO_BENCH_RAW", 2000);
-    let env = TestEnv::new().await;
+    // On the clusters of deploy/cluster when asked (`SPORTELLO_BENCH_ON=cluster`), for the
+    // cost of replication beside the single-node figures.
+    let on_clusters = std::env::var("SPORTELLO_BENCH_ON").as_deref() == Ok("cluster");
+    let env = if on_clusters {
+        TestEnv::with_settings(sportello_e2e::on_the_clusters).await
+    } else {
+        TestEnv::new().await
+    };
     let pool = env.app.store.pool().clone();
     let exchange = env.exchange("intake");
     let batch = practices(&env, "t", n);

@@ -856,6 +856,56 @@ pub fn answered_samples() -> Vec<PathBuf> {
         .collect()
 }
 
+/// Where deploy/cluster keeps the clusters' state.
+pub fn cluster_dir() -> PathBuf {
+    PathBuf::from(
+        std::env::var("SPORTELLO_CLUSTER_DIR")
+            .unwrap_or_else(|_| "/var/lib/sportello/cluster".to_owned()),
+    )
+}
+
+/// `settings` pointed at the clusters of deploy/cluster instead of the local stack: RabbitMQ
+/// ×3 (5681, failing over to 5682 and 5683; its own administrator), Garage ×3 (S3 on node 1,
+/// the cluster's one key for every party) and the PostgreSQL pair (5452, failing over to its
+/// standby on 5462; the local stack's roles). Reads the clusters' secrets from their state.
+pub fn on_the_clusters(settings: &mut Settings) {
+    let read = |path: PathBuf| {
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (start deploy/cluster first)", path.display()))
+    };
+    let admin_password = read(cluster_dir().join("rabbitmq/admin.password"));
+    let key = read(cluster_dir().join("garage/key.txt"));
+    let field = |name: &str| {
+        key.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim_start_matches(':').trim().to_owned())
+            .unwrap_or_else(|| panic!("{name} in garage/key.txt"))
+    };
+    settings.broker.url = SecretString::from("amqp://127.0.0.1:5681/%2f".to_owned());
+    settings.broker.failover_hosts = vec!["127.0.0.1:5682".into(), "127.0.0.1:5683".into()];
+    let admin = settings
+        .broker
+        .admin
+        .as_mut()
+        .expect("[broker.admin] in sportello.toml");
+    admin.management_url = "http://127.0.0.1:15681".into();
+    admin.user = "sportello-admin".into();
+    admin.password = SecretString::from(admin_password.trim().to_owned());
+    settings.object_store.endpoint = "http://127.0.0.1:3910".into();
+    settings.object_store.access_key = field("Key ID");
+    settings.object_store.secret_key = SecretString::from(field("Secret key"));
+    settings.object_store.keys.clear();
+    let at = |url: &str, port: u16| {
+        let (user, rest) = url.rsplit_once('@').expect("a database URL with a user");
+        let path = rest.split_once('/').map_or("", |(_, p)| p);
+        SecretString::from(format!("{user}@127.0.0.1:{port}/{path}"))
+    };
+    settings.database.url = at(settings.database.url(), 5452);
+    settings.database.owner_url = at(settings.database.owner_url(), 5452);
+    settings.database.failover_hosts = vec!["127.0.0.1:5462".into()];
+    settings.database.failover_check_secs = 1;
+}
+
 /// A file in the temporary directory, removed when dropped.
 pub struct TempFile(PathBuf);
 
