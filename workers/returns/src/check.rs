@@ -83,6 +83,15 @@ pub fn check_return(
     })
 }
 
+/// Whether an `in_progress` return found the practice already past it: the office's outcome
+/// (or the citizen's withdrawal) got there first — an `in_progress` held back by a retry
+/// arrives after the outcome it preceded. Nothing to apply and nothing wrong: it is dropped.
+pub fn is_stale(from: PracticeState, to: PracticeState) -> bool {
+    to == PracticeState::InProgress
+        && !matches!(from, PracticeState::Dispatched)
+        && !from.can_move_to(to)
+}
+
 /// Whether a practice in `from` may take a return that moves it to `to`.
 pub fn check_state(from: PracticeState, to: PracticeState) -> Result<(), String> {
     if from.can_move_to(to) {
@@ -406,6 +415,27 @@ mod tests {
             refusal(&foreign),
             "bo.tributi answered for a practice of bo.anagrafe"
         );
+    }
+
+    #[test]
+    fn an_in_progress_that_arrives_after_the_outcome_is_stale_not_wrong() {
+        use PracticeState::*;
+        for from in [
+            InProgress,
+            IntegrationRequested,
+            ObservationsRequested,
+            Completed,
+            Denied,
+            Withdrawn,
+            Delivered,
+            SilentConsent,
+        ] {
+            assert!(is_stale(from, InProgress), "{from}");
+        }
+        assert!(!is_stale(Dispatched, InProgress));
+        // An outcome that finds another outcome is a conflict, not a late message.
+        assert!(!is_stale(Completed, Denied));
+        assert!(!is_stale(Denied, Completed));
     }
 
     #[test]

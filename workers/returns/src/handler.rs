@@ -6,7 +6,7 @@
 //! registration) and adds nothing. The details written with each transition are what the
 //! notification worker tells the citizen.
 
-use crate::check::{CheckedReturn, check_return, check_state};
+use crate::check::{CheckedReturn, check_return, check_state, is_stale};
 use sportello_archive::layout::{self as archive, Entry, Source};
 use sportello_archive::{Archived, record_archived};
 use sportello_backoffice::{BackOfficeReturn, ReturnOutcome};
@@ -121,6 +121,10 @@ impl Returns {
         if seen.is_some() {
             // Applied before; the event may not have gone out if the crash came in between.
             return Ok(vec![self.event(id, to)]);
+        }
+        if is_stale(practice.state, to) {
+            info!(practice_id = %id, state = %practice.state, return_id = %ret.return_id, "an in_progress return arrived after the practice moved on: dropped");
+            return Ok(Vec::new());
         }
         check_state(practice.state, to).map_err(Failure::Reject)?;
         let actor = format!("backoffice:{}", ret.back_office);
