@@ -7,18 +7,12 @@
 
 use base64::Engine;
 use sportello_backoffice::{BackOfficeReturn, ResultDocument, ReturnOutcome};
-use sportello_backoffice_sim::{Action, Behaviour};
-use sportello_e2e::{ROUND_TRIP, TestEnv, repository_root, valid_samples};
+use sportello_e2e::{ROUND_TRIP, TestEnv, valid_samples};
 use sportello_fleet::submit;
 use sportello_shared::broker::Outgoing;
-use sportello_shared::catalog::Handling;
 use sportello_shared::domain::state::PracticeState;
 use std::collections::BTreeMap;
 use uuid::Uuid;
-
-fn behaviour() -> Behaviour {
-    Behaviour::load(&repository_root().join("samples/backoffice-sim.toml")).expect("behaviour")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_valid_sample_completes_the_back_office_round_trip() {
@@ -37,29 +31,11 @@ async fn every_valid_sample_completes_the_back_office_round_trip() {
     )
     .await
     .expect("samples publish");
-    let behaviour = behaviour();
     let mut expected: BTreeMap<Uuid, PracticeState> = BTreeMap::new();
     for done in &submitted {
         let sample: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&done.file).unwrap()).unwrap();
-        let kind = env
-            .app
-            .catalog
-            .get(sample["practice_type"].as_str().unwrap())
-            .unwrap();
-        let decision = behaviour.decide(
-            &kind.back_office,
-            &kind.code,
-            kind.handling == Handling::Realtime,
-        );
-        let state = match decision.action {
-            Action::Complete => PracticeState::Completed,
-            Action::Deny => PracticeState::Denied,
-            Action::Integrate => PracticeState::IntegrationRequested,
-            Action::Preavviso => PracticeState::ObservationsRequested,
-            // Taken in hand and never decided: with real days, the term is far away.
-            Action::Silence => PracticeState::InProgress,
-        };
+        let state = env.office_outcome(sample["practice_type"].as_str().unwrap());
         expected.insert(done.practice_id.unwrap(), state);
     }
     let finals: std::collections::HashSet<PracticeState> = expected.values().copied().collect();

@@ -9,9 +9,7 @@
 //! email in the SMTP sink with its one Message-ID and never more copies than attempts (the
 //! duplicates, from attempts cut off by a fault, counted and printed), every error queue empty.
 
-use sportello_backoffice_sim::{Action, Behaviour};
 use sportello_e2e::{TestEnv, answered_samples, cluster_dir, on_the_clusters, repository_root};
-use sportello_shared::catalog::Handling;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::practice_id_for;
 use std::collections::{BTreeMap, HashMap};
@@ -53,8 +51,6 @@ async fn every_promise_holds_while_a_node_of_each_cluster_goes_away() {
     let mut log = env.settings.log.clone();
     log.level = std::env::var("SPORTELLO_CLUSTER_LOG").unwrap_or_else(|_| "warn".into());
     sportello_shared::telemetry::init(&log);
-    let behaviour =
-        Behaviour::load(&repository_root().join("samples/backoffice-sim.toml")).unwrap();
 
     // The practices, from the samples the offices answer, each with a key of its own.
     let samples: Vec<serde_json::Value> = answered_samples()
@@ -67,23 +63,8 @@ async fn every_promise_holds_while_a_node_of_each_cluster_goes_away() {
         let mut body = samples[i % samples.len()].clone();
         let key = format!("cluster-{}-{i}", env.namespace);
         body["idempotency_key"] = key.clone().into();
-        let kind = env
-            .app
-            .catalog
-            .get(body["practice_type"].as_str().unwrap())
-            .unwrap();
-        let decision = behaviour.decide(
-            &kind.back_office,
-            &kind.code,
-            kind.handling == Handling::Realtime,
-        );
-        let state = match decision.action {
-            Action::Complete => PracticeState::Completed,
-            Action::Deny => PracticeState::Denied,
-            Action::Integrate => PracticeState::IntegrationRequested,
-            Action::Preavviso => PracticeState::ObservationsRequested,
-            Action::Silence => unreachable!("answered samples only"),
-        };
+        let state = env.office_outcome(body["practice_type"].as_str().unwrap());
+        assert_ne!(state, PracticeState::InProgress, "answered samples only");
         expected.insert(practice_id_for(&key), state);
         bodies.push(body);
     }

@@ -508,6 +508,28 @@ impl TestEnv {
         RunningFleet { shutdown, task }
     }
 
+    /// Where a practice of `practice_type` ends with the simulated offices of
+    /// `samples/backoffice-sim.toml` and real days: its outcome, the integration or the
+    /// observations it waits for, or `in_progress` for an office that stays silent.
+    pub fn office_outcome(&self, practice_type: &str) -> PracticeState {
+        use sportello_backoffice_sim::{Action, Behaviour};
+        let behaviour = Behaviour::load(&repository_root().join("samples/backoffice-sim.toml"))
+            .expect("samples/backoffice-sim.toml");
+        let kind = self.app.catalog.get(practice_type).expect("a catalog type");
+        let realtime = kind.handling == sportello_shared::catalog::Handling::Realtime;
+        match behaviour
+            .decide(&kind.back_office, &kind.code, realtime)
+            .action
+        {
+            Action::Complete => PracticeState::Completed,
+            Action::Deny => PracticeState::Denied,
+            Action::Integrate => PracticeState::IntegrationRequested,
+            Action::Preavviso => PracticeState::ObservationsRequested,
+            // Taken in hand and never decided: with real days, the term is far away.
+            Action::Silence => PracticeState::InProgress,
+        }
+    }
+
     /// Publishes `message` logged in as back office `office` (its `login` in queues.toml), with
     /// that login as the message's validated `user_id`, as a real back office does.
     pub async fn publish_as_office(
