@@ -1,6 +1,7 @@
 //! Bad input ends in the error queue with its reason, and the worker keeps serving; the work
 //! queues are quorum queues with a delivery limit and a dead-letter target.
 
+use secrecy::ExposeSecret;
 use sportello_e2e::{TestEnv, json_files, samples_dir};
 use sportello_fleet::submit;
 use sportello_shared::broker::{self, Outgoing, Publisher};
@@ -187,24 +188,17 @@ async fn stage_messages_that_cannot_succeed_go_to_the_error_queue_of_their_stage
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_work_queue_is_a_quorum_queue_with_a_delivery_limit_and_a_dead_letter_target() {
     let env = TestEnv::new().await;
-    let output = std::process::Command::new("rabbitmqctl")
-        .args([
-            "list_queues",
-            "-q",
-            "--formatter",
-            "json",
-            "name",
-            "type",
-            "arguments",
-        ])
-        .output()
-        .expect("rabbitmqctl runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let queues: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let tiers: Vec<String> = (env.app.topology.workers())
+        .flat_map(|w| w.retry_tiers.iter().map(|t| t.queue.clone()))
+        .collect();
+    let queues = queues_once(&env, |queues| {
+        tiers.iter().all(|tier| {
+            queues.iter().any(|q| {
+                q["name"] == tier.as_str() && !pairs(&q["effective_policy_definition"]).is_empty()
+            })
+        })
+    })
+    .await;
     let find = |name: &str| {
         queues
             .iter()
@@ -212,54 +206,140 @@ async fn every_work_queue_is_a_quorum_queue_with_a_delivery_limit_and_a_dead_let
             .unwrap_or_else(|| panic!("{name} is declared"))
             .clone()
     };
-    let arguments =
-        |queue: &serde_json::Value| -> std::collections::BTreeMap<String, serde_json::Value> {
-            // rabbitmqctl prints arguments as [name, type, value] triples or as an object.
-            match &queue["arguments"] {
-                serde_json::Value::Object(map) => map.clone().into_iter().collect(),
-                serde_json::Value::Array(items) => items
-                    .iter()
-                    .filter_map(|item| Some((item[0].as_str()?.to_owned(), item[2].clone())))
-                    .collect(),
-                _ => Default::default(),
-            }
-        };
     for worker in env.app.topology.workers() {
         let queue = find(&worker.queue);
         assert_eq!(queue["type"], "quorum", "{}", worker.queue);
-        let args = arguments(&queue);
+        // The limits are policies, so that they can change live: the only argument is the type.
         assert_eq!(
-            args["x-delivery-limit"],
+            pairs(&queue["arguments"]).keys().collect::<Vec<_>>(),
+            ["x-queue-type"],
+            "{}",
+            worker.queue
+        );
+        let policy = pairs(&queue["effective_policy_definition"]);
+        assert_eq!(
+            policy["delivery-limit"],
             serde_json::json!(worker.delivery_limit),
             "{}",
             worker.queue
         );
         assert_eq!(
-            args["x-dead-letter-exchange"],
+            policy["dead-letter-exchange"],
             env.exchange("errors"),
             "{}",
             worker.queue
         );
         assert_eq!(
-            args["x-dead-letter-routing-key"],
+            policy["dead-letter-routing-key"],
             worker.worker.as_str(),
             "{}",
             worker.queue
         );
         assert_eq!(find(&worker.error_queue)["type"], "quorum");
         for tier in &worker.retry_tiers {
-            let tier_args = arguments(&find(&tier.queue));
+            let tier_policy = pairs(&find(&tier.queue)["effective_policy_definition"]);
             assert_eq!(
-                tier_args["x-message-ttl"],
+                tier_policy["message-ttl"],
                 serde_json::json!(tier.delay.as_millis() as u64)
             );
             assert_eq!(
-                tier_args["x-dead-letter-routing-key"],
+                tier_policy["dead-letter-routing-key"],
                 worker.queue.as_str()
             );
+            assert_eq!(tier_policy["dead-letter-strategy"], "at-least-once");
         }
     }
     env.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_limit_changes_on_the_running_queues() {
+    let env = TestEnv::new().await;
+    let original = std::fs::read_to_string(sportello_e2e::repository_root().join("queues.toml"))
+        .expect("queues.toml");
+    assert_eq!(original.matches("delivery_limit = 5\n").count(), 1);
+    let edited = original.replace("delivery_limit = 5\n", "delivery_limit = 9\n");
+    let topology = sportello_shared::topology::Topology::parse(&edited)
+        .unwrap()
+        .namespaced(&env.namespace);
+    sportello_shared::broker_users::apply_policies(&env.settings.broker, &topology)
+        .await
+        .expect("the administrator sets the edited policies");
+    // Nothing declares the queues again: they follow the policies where they run.
+    let effective = |queues: &[serde_json::Value], name: &str| {
+        queues
+            .iter()
+            .find(|q| q["name"] == name)
+            .map(|q| pairs(&q["effective_policy_definition"]))
+            .unwrap_or_default()
+    };
+    let queues = queues_once(&env, |queues| {
+        topology.workers().all(|worker| {
+            effective(queues, &worker.queue).get("delivery-limit") == Some(&serde_json::json!(9))
+        })
+    })
+    .await;
+    for worker in topology.workers() {
+        let policy = effective(&queues, &worker.queue);
+        assert_eq!(
+            policy["delivery-limit"],
+            serde_json::json!(9),
+            "{}",
+            worker.queue
+        );
+        assert_eq!(policy["dead-letter-routing-key"], worker.worker.as_str());
+    }
+    env.teardown().await;
+}
+
+/// Every queue of the virtual host with its type, arguments and the policy in force, as the
+/// management API shows them to the administrator.
+async fn queues_as_the_broker_sees_them(env: &TestEnv) -> Vec<serde_json::Value> {
+    let admin = env.settings.broker.admin.as_ref().expect("[broker.admin]");
+    reqwest::Client::new()
+        .get(format!(
+            "{}/api/queues/%2F?columns=name,type,arguments,effective_policy_definition",
+            admin.management_url.trim_end_matches('/')
+        ))
+        .basic_auth(&admin.user, Some(admin.password.expose_secret()))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("the management API answers")
+        .json()
+        .await
+        .expect("a list of queues")
+}
+
+/// The queues as soon as `ready` holds of them: the management API's view of a queue's policy
+/// follows the broker by a statistics interval (5 s by default).
+async fn queues_once(
+    env: &TestEnv,
+    ready: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let queues = queues_as_the_broker_sees_them(env).await;
+        if ready(&queues) || std::time::Instant::now() > deadline {
+            return queues;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// A table as an object (the management API) or as [name, …, value] rows.
+fn pairs(table: &serde_json::Value) -> std::collections::BTreeMap<String, serde_json::Value> {
+    match table {
+        serde_json::Value::Object(map) => map.clone().into_iter().collect(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .filter_map(|item| {
+                let row = item.as_array()?;
+                Some((row.first()?.as_str()?.to_owned(), row.last()?.clone()))
+            })
+            .collect(),
+        _ => Default::default(),
+    }
 }
 
 /// Every tax code written in the malformed samples.

@@ -1,6 +1,7 @@
-//! Creates and updates every party's RabbitMQ user and permissions, through the management HTTP
-//! API with the `[broker.admin]` login: `sportello broker users` for a deployment, and each
-//! test's own namespaced users. What each party may do is [`crate::parties`]'; the passwords
+//! Creates and updates every party's RabbitMQ user and permissions, and the queues' policies,
+//! through the management HTTP API with the `[broker.admin]` login: `sportello broker users`
+//! (and `broker policies` alone, for a live change) for a deployment, and each test's own
+//! namespaced users and policies. What each party may do is [`crate::parties`]'; the passwords
 //! are the deployment's (`[broker.logins.<party>]`), so running it again is idempotent.
 
 use crate::config::BrokerSettings;
@@ -52,7 +53,53 @@ pub async fn apply(settings: &BrokerSettings, topology: &Topology) -> anyhow::Re
             .await?;
         users.push(user);
     }
+    apply_policies_as(&admin, topology).await?;
     Ok(users)
+}
+
+/// Sets the policy of every work queue and retry tier of `topology` ([`Topology::policies`]);
+/// returns their names. The queues follow at once, running or not yet declared.
+pub async fn apply_policies(
+    settings: &BrokerSettings,
+    topology: &Topology,
+) -> anyhow::Result<Vec<String>> {
+    apply_policies_as(&Admin::new(settings)?, topology).await
+}
+
+async fn apply_policies_as(admin: &Admin, topology: &Topology) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for policy in topology.policies() {
+        admin
+            .put(
+                &format!("policies/{}/{}", encode(&admin.vhost), encode(&policy.name)),
+                policy.body(),
+            )
+            .await?;
+        names.push(policy.name);
+    }
+    Ok(names)
+}
+
+/// Deletes these policies (a test's, at teardown); one already gone is no error.
+pub async fn remove_policies(settings: &BrokerSettings, names: &[String]) -> anyhow::Result<()> {
+    let admin = Admin::new(settings)?;
+    for name in names {
+        admin
+            .delete(&format!(
+                "policies/{}/{}",
+                encode(&admin.vhost),
+                encode(name)
+            ))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The policies of the virtual host whose names start with `prefix` (a test sweep's).
+pub async fn list_policies(settings: &BrokerSettings, prefix: &str) -> anyhow::Result<Vec<String>> {
+    let admin = Admin::new(settings)?;
+    let path = format!("policies/{}", encode(&admin.vhost));
+    names_starting_with(&admin, &path, prefix).await
 }
 
 /// Deletes these users (a test's, at teardown); one already gone is no error.
@@ -67,12 +114,20 @@ pub async fn remove(settings: &BrokerSettings, users: &[String]) -> anyhow::Resu
 /// The users of the management API whose names start with `prefix` (a test sweep's).
 pub async fn list(settings: &BrokerSettings, prefix: &str) -> anyhow::Result<Vec<String>> {
     let admin = Admin::new(settings)?;
-    let users: Vec<serde_json::Value> = admin
-        .request(reqwest::Method::GET, "users", None)
+    names_starting_with(&admin, "users", prefix).await
+}
+
+async fn names_starting_with(
+    admin: &Admin,
+    path: &str,
+    prefix: &str,
+) -> anyhow::Result<Vec<String>> {
+    let items: Vec<serde_json::Value> = admin
+        .request(reqwest::Method::GET, path, None)
         .await?
         .json()
         .await?;
-    Ok(users
+    Ok(items
         .iter()
         .filter_map(|u| u["name"].as_str())
         .filter(|name| name.starts_with(prefix))

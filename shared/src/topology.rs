@@ -13,6 +13,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+mod policies;
+pub use policies::QueuePolicy;
+
 const EMBEDDED: &str = include_str!("../../queues.toml");
 
 #[derive(Debug, thiserror::Error)]
@@ -365,7 +368,8 @@ impl Topology {
             .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// Declares every exchange, queue, retry tier, error queue and binding.
+    /// Declares every exchange, queue, retry tier, error queue and binding; their limits and
+    /// delays are the policies of [`Topology::policies`], which the broker administrator sets.
     pub async fn apply(&self, channel: &Channel) -> Result<(), TopologyError> {
         let durable = ExchangeDeclareOptions {
             durable: true,
@@ -381,39 +385,23 @@ impl Topology {
                 )
                 .await?;
         }
+        // Delivery limits, dead-lettering and retry delays are policies (`policies`), so that
+        // they can change while the queues run: a queue carries only its type.
         let errors = &self.exchanges["errors"].name;
         for worker in self.workers.values() {
-            declare_queue(channel, &worker.error_queue, quorum(&[])).await?;
+            declare_queue(channel, &worker.error_queue, quorum()).await?;
             bind(channel, &worker.error_queue, errors, &worker.worker).await?;
-            let work_args = quorum(&[
-                (
-                    "x-delivery-limit",
-                    AMQPValue::LongUInt(worker.delivery_limit),
-                ),
-                ("x-dead-letter-exchange", string(errors)),
-                ("x-dead-letter-routing-key", string(&worker.worker)),
-            ]);
-            declare_queue(channel, &worker.queue, work_args).await?;
+            declare_queue(channel, &worker.queue, quorum()).await?;
             for (exchange, routing_key) in &worker.bindings {
                 bind(channel, &worker.queue, &exchange.name, routing_key).await?;
             }
             for tier in &worker.retry_tiers {
-                // Back to the work queue through the default exchange once the delay is over;
-                // at-least-once dead-lettering so a broker restart cannot drop a waiting retry.
-                let ttl = u32::try_from(tier.delay.as_millis()).unwrap_or(u32::MAX);
-                let args = quorum(&[
-                    ("x-message-ttl", AMQPValue::LongUInt(ttl)),
-                    ("x-dead-letter-exchange", string("")),
-                    ("x-dead-letter-routing-key", string(&worker.queue)),
-                    ("x-dead-letter-strategy", string("at-least-once")),
-                    ("x-overflow", string("reject-publish")),
-                ]);
-                declare_queue(channel, &tier.queue, args).await?;
+                declare_queue(channel, &tier.queue, quorum()).await?;
             }
         }
         let backoffice = &self.exchanges["backoffice"].name;
         for (id, queue) in &self.back_offices {
-            declare_queue(channel, queue, quorum(&[])).await?;
+            declare_queue(channel, queue, quorum()).await?;
             bind(channel, queue, backoffice, id).await?;
         }
         Ok(())
@@ -465,12 +453,9 @@ fn string(value: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(value))
 }
 
-fn quorum(extra: &[(&str, AMQPValue)]) -> FieldTable {
+fn quorum() -> FieldTable {
     let mut table = FieldTable::default();
     table.insert(ShortString::from("x-queue-type"), string("quorum"));
-    for (key, value) in extra {
-        table.insert(ShortString::from(*key), value.clone());
-    }
     table
 }
 

@@ -90,8 +90,8 @@ async fn lock_services(exclusive: bool) -> std::fs::File {
 }
 
 /// Gives the test's namespace its own broker users, one per party, with fresh passwords and
-/// the permissions of `parties` scoped to the namespace's names, through the same code as
-/// `sportello broker users`; the test's own connections speak as its `operations` party.
+/// the permissions of `parties` scoped to the namespace's names, and its queues' policies,
+/// through the same code as `sportello broker users`; the test's own connections speak as its `operations` party.
 async fn namespace_broker_users(settings: &mut Settings) -> Vec<String> {
     let topology = sportello_fleet::app::load_topology(settings).expect("queues.toml loads");
     for party in sportello_shared::parties::all(&topology) {
@@ -646,6 +646,9 @@ impl Drop for TestEnv {
             exchanges: self.app.topology.exchange_names(),
             admin_url: self.admin_url.clone(),
             databases: vec![self.database.clone()],
+            policies: (self.app.topology.policies().into_iter())
+                .map(|policy| policy.name)
+                .collect(),
             users: self.broker_users.clone(),
         };
         // Drop cannot await, and may run inside a runtime: clean up on a thread of its own.
@@ -668,6 +671,7 @@ struct Leftovers {
     exchanges: Vec<String>,
     admin_url: String,
     databases: Vec<String>,
+    policies: Vec<String>,
     /// Broker users, removed last: the connection above logs in as one of them.
     users: Vec<String>,
 }
@@ -699,6 +703,7 @@ impl Leftovers {
             }
             admin.close().await;
         }
+        let _ = sportello_shared::broker_users::remove_policies(&self.broker, &self.policies).await;
         let _ = sportello_shared::broker_users::remove(&self.broker, &self.users).await;
     }
 }
@@ -767,6 +772,12 @@ async fn sweep_stale(settings: &Settings) {
                     .collect();
                 admin.close().await;
             }
+            let policies = sportello_shared::broker_users::list_policies(&settings.broker, "t")
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(stale)
+                .collect();
             let users = sportello_shared::broker_users::list(&settings.broker, "t")
                 .await
                 .unwrap_or_default()
@@ -781,6 +792,7 @@ async fn sweep_stale(settings: &Settings) {
                 exchanges: list("list_exchanges").into_iter().filter(stale).collect(),
                 admin_url,
                 databases,
+                policies,
                 users,
             }
             .remove()

@@ -61,7 +61,7 @@ pub enum Command {
         #[arg(long = "as", value_enum, default_value = "portal")]
         sender: Sender,
     },
-    /// The broker's users: one per party, with its permissions (see `parties`).
+    /// The broker's users (one per party, with its permissions: see `parties`) and policies.
     Broker {
         #[command(subcommand)]
         action: BrokerAction,
@@ -130,8 +130,12 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum BrokerAction {
     /// Creates or updates every party's user and permissions from queues.toml and
-    /// [broker.logins], through the management API with the [broker.admin] login (idempotent).
+    /// [broker.logins], and the queues' policies, through the management API with the
+    /// [broker.admin] login (idempotent).
     Users,
+    /// Sets only the queues' policies from queues.toml (delivery limits, dead-lettering, retry
+    /// delays): the running queues follow at once (idempotent).
+    Policies,
 }
 
 /// Who publishes submissions: each has its own broker login, allowed only to write intake.
@@ -305,7 +309,17 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let topology = load_topology(&settings)?;
             let users = broker_users::apply(&settings.broker, &topology).await?;
-            println!("{} broker users and their permissions set", users.len());
+            println!(
+                "{} broker users and their permissions set, and the queues' policies",
+                users.len()
+            );
+        }
+        Command::Broker {
+            action: BrokerAction::Policies,
+        } => {
+            let topology = load_topology(&settings)?;
+            let policies = broker_users::apply_policies(&settings.broker, &topology).await?;
+            println!("{} queue policies set", policies.len());
         }
         Command::Submit { files, raw, sender } => {
             let topology = load_topology(&settings)?;
