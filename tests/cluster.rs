@@ -39,6 +39,46 @@ fn kill_rabbit(n: u8) -> String {
     )
 }
 
+/// Every queue of the topology is a quorum queue with a member on each of the three nodes (as
+/// the management API of node 1 lists them), so that any node can go.
+async fn assert_every_quorum_queue_on_every_node(env: &TestEnv) {
+    use secrecy::ExposeSecret;
+    let admin = env.settings.broker.admin.as_ref().unwrap();
+    let queues: Vec<serde_json::Value> = reqwest::Client::new()
+        .get(format!(
+            "{}/api/queues/%2F?columns=name,type,members",
+            admin.management_url
+        ))
+        .basic_auth(&admin.user, Some(admin.password.expose_secret()))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("the cluster's management API answers")
+        .json()
+        .await
+        .unwrap();
+    let nodes: Vec<String> = (1..=3).map(|n| format!("sportello-c{n}@localhost")).collect();
+    for name in env.app.topology.queue_names() {
+        let queue = queues
+            .iter()
+            .find(|q| q["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} is declared"));
+        assert_eq!(queue["type"], "quorum", "{name}");
+        let mut members: Vec<String> = queue["members"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} lists its members"))
+            .iter()
+            .filter_map(|m| m.as_str().map(str::to_owned))
+            .collect();
+        members.sort();
+        assert_eq!(members, nodes, "{name}: a member on every node");
+    }
+    println!(
+        "cluster: {} quorum queues, each with a member on all three nodes",
+        env.app.topology.queue_names().len()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the clusters of deploy/cluster: run deploy/cluster/fault-test.sh"]
 async fn every_promise_holds_while_a_node_of_each_cluster_goes_away() {
@@ -69,6 +109,7 @@ async fn every_promise_holds_while_a_node_of_each_cluster_goes_away() {
         bodies.push(body);
     }
     let ids: Vec<Uuid> = expected.keys().copied().collect();
+    assert_every_quorum_queue_on_every_node(&env).await;
 
     let fleet = env.start_fleet(sportello_fleet::fleet::WORKERS);
     let sim = env.start_simulator();
@@ -116,8 +157,8 @@ async fn every_promise_holds_while_a_node_of_each_cluster_goes_away() {
         ),
         (
             0.45,
-            "Garage node 3 stopped",
-            format!("kill \"$(cat {cluster}/garage/n3/pid)\""),
+            "Garage node 1 (the fleet's first S3 endpoint) stopped",
+            format!("kill \"$(cat {cluster}/garage/n1/pid)\""),
         ),
         (
             0.60,
@@ -126,7 +167,7 @@ async fn every_promise_holds_while_a_node_of_each_cluster_goes_away() {
         ),
         (
             0.80,
-            "Garage node 3 started again",
+            "Garage node 1 started again",
             "bash deploy/cluster/garage-up.sh >/dev/null".to_owned(),
         ),
     ];
@@ -284,6 +325,9 @@ async fn every_promise_holds_while_a_node_of_each_cluster_goes_away() {
         sent.len(),
         duplicated.len()
     );
+
+    // The queues kept a member on every node through the kills.
+    assert_every_quorum_queue_on_every_node(&env).await;
 
     // Nothing waits in an error queue.
     for worker in sportello_fleet::fleet::WORKERS {

@@ -1,6 +1,7 @@
-//! The fleet follows its services when a node goes away, with the real RabbitMQ and
-//! PostgreSQL behind two doors each: the configured one (`broker.url`, `database.url`) and a
-//! failover host (`broker.failover_hosts`, `database.failover_hosts`). A door that is closed
+//! The fleet follows its services when a node goes away, with the real RabbitMQ, PostgreSQL and
+//! object store behind two doors each: the configured one (`broker.url`, `database.url`,
+//! `object_store.endpoint`) and a failover (`broker.failover_hosts`, `database.failover_hosts`,
+//! `object_store.failover_endpoints`). A door that is closed
 //! at the start is passed over; a door that dies under a running fleet, with its connections,
 //! is left for the other — the workers reconnect to the next node, the store's pool follows
 //! the server that still takes writes — and the practices go on.
@@ -70,24 +71,30 @@ fn through(url: &str, port: u16) -> String {
     url.replacen(&host_port(url), &format!("127.0.0.1:{port}"), 1)
 }
 
-fn real_services() -> (String, String) {
+fn real_services() -> (String, String, String) {
     let config = sportello_e2e::repository_root().join("sportello.toml");
     let settings = sportello_shared::config::Settings::load(Some(&config)).unwrap();
     (
         host_port(settings.broker.url()),
         host_port(settings.database.url()),
+        host_port(&settings.object_store.endpoint),
     )
 }
 
+/// The workers up to the archive: what the practices here go through.
+const TO_THE_ARCHIVE: &[&str] = &["intake", "validation", "protocol", "storage"];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_first_node_is_passed_over_for_the_next() {
-    let (broker, database) = real_services();
-    let (dead_broker, dead_database) = (closed_port(), closed_port());
+    let (broker, database, objects) = real_services();
+    let (dead_broker, dead_database, dead_objects) = (closed_port(), closed_port(), closed_port());
     let env = TestEnv::with_settings(|s| {
         s.broker.url = through(s.broker.url(), dead_broker).into();
         s.broker.failover_hosts = vec![broker.clone()];
         s.database.url = through(s.database.url(), dead_database).into();
         s.database.failover_hosts = vec![database.clone()];
+        s.object_store.failover_endpoints = vec![format!("http://{objects}")];
+        s.object_store.endpoint = through(&s.object_store.endpoint, dead_objects);
     })
     .await;
     assert_eq!(
@@ -100,26 +107,31 @@ async fn a_closed_first_node_is_passed_over_for_the_next() {
         database.rsplit_once(':').unwrap().1,
         "the store chose the server that answers"
     );
-    let fleet = env.start_fleet(&["intake", "validation"]);
+    let fleet = env.start_fleet(TO_THE_ARCHIVE);
     let id = env.submit_files(&valid_samples()[..1]).await[0];
-    env.wait_until_all_in(&[id], &[PracticeState::Validated])
-        .await;
+    env.wait_until_all_in(&[id], &[PracticeState::Stored]).await;
     fleet.stop().await;
+    let registration = env.incoming_registration(id).await;
+    assert!(env.assert_archived(registration).await > 0);
     env.teardown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_a_node_dies_under_the_fleet_the_practices_go_on_through_the_other() {
-    let (broker, database) = real_services();
+    let (broker, database, objects) = real_services();
     let broker_a = Forwarder::open(broker.clone()).await;
     let broker_b = Forwarder::open(broker).await;
     let database_a = Forwarder::open(database.clone()).await;
     let database_b = Forwarder::open(database).await;
-    let (ba, bb, da, db) = (
+    let objects_a = Forwarder::open(objects.clone()).await;
+    let objects_b = Forwarder::open(objects).await;
+    let (ba, bb, da, db, oa, ob) = (
         broker_a.port,
         broker_b.port,
         database_a.port,
         database_b.port,
+        objects_a.port,
+        objects_b.port,
     );
     let env = TestEnv::with_settings(|s| {
         s.broker.url = through(s.broker.url(), ba).into();
@@ -127,28 +139,33 @@ async fn when_a_node_dies_under_the_fleet_the_practices_go_on_through_the_other(
         s.database.url = through(s.database.url(), da).into();
         s.database.failover_hosts = vec![format!("127.0.0.1:{db}")];
         s.database.failover_check_secs = 1;
+        s.object_store.endpoint = format!("http://127.0.0.1:{oa}");
+        s.object_store.failover_endpoints = vec![format!("http://127.0.0.1:{ob}")];
     })
     .await;
     let pool = env.app.store.pool().clone();
     assert_eq!(pool.connect_options().get_port(), da);
-    let fleet = env.start_fleet(&["intake", "validation"]);
+    let fleet = env.start_fleet(TO_THE_ARCHIVE);
     let samples = valid_samples();
     let first = env.submit_files(&samples[..1]).await[0];
-    env.wait_until_all_in(&[first], &[PracticeState::Validated])
+    env.wait_until_all_in(&[first], &[PracticeState::Stored])
         .await;
 
-    // Both first nodes die at once, with every connection the fleet had through them.
+    // The three first nodes die at once, with every connection the fleet had through them.
     broker_a.kill();
     database_a.kill();
+    objects_a.kill();
     let second = env.submit_files(&samples[1..2]).await[0];
-    env.wait_until_all_in(
-        &[second],
-        &[PracticeState::Validated, PracticeState::Rejected],
-    )
-    .await;
+    env.wait_until_all_in(&[second], &[PracticeState::Stored, PracticeState::Rejected])
+        .await;
     assert_eq!(
         env.practice(second).await.unwrap().state,
-        PracticeState::Validated
+        PracticeState::Stored
+    );
+    let registration = env.incoming_registration(second).await;
+    assert!(
+        env.assert_archived(registration).await > 0,
+        "archived through the other endpoint"
     );
     assert_eq!(
         pool.connect_options().get_port(),
@@ -166,4 +183,5 @@ async fn when_a_node_dies_under_the_fleet_the_practices_go_on_through_the_other(
     env.teardown().await;
     broker_b.kill();
     database_b.kill();
+    objects_b.kill();
 }

@@ -111,6 +111,9 @@ pub struct DatabaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct ObjectStoreSettings {
     pub endpoint: String,
+    /// The other nodes of the same store (a Garage cluster's S3 endpoints, each a URL), tried in
+    /// turn when `endpoint` does not answer. Empty: `endpoint` alone.
+    pub failover_endpoints: Vec<String>,
     pub region: String,
     /// Where senders upload and intake parks large documents until storage archives them.
     pub staging_bucket: String,

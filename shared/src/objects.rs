@@ -2,13 +2,17 @@
 //!
 //! Garage wants path-style requests, region `garage` and an endpoint without a trailing slash.
 //! Errors keep the HTTP status, so that callers can tell "not there" (a permanent problem with
-//! the message) from "store down" (wait and retry).
+//! the message) from "store down" (wait and retry). With `failover_endpoints` (the other nodes
+//! of a Garage cluster), a request the store did not answer is sent to the next endpoint, and
+//! the process keeps to the one that answered.
 
 use crate::config::ObjectStoreSettings;
+use futures::future::BoxFuture;
 use s3::{Bucket, Region, creds::Credentials, error::S3Error};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// S3 requests this process has sent, by kind: what the fleet benchmark counts per practice.
@@ -85,16 +89,25 @@ fn classify(key: &str, err: S3Error) -> ObjectError {
 /// the archive whatever key name it sends, and a `..` in a staging key resolves inside staging.
 #[derive(Clone)]
 pub struct ObjectStore {
+    /// The same two buckets at each endpoint: the configured one first, then the failovers.
+    endpoints: Arc<[Buckets]>,
+    /// The endpoint that answered last, shared by every clone.
+    current: Arc<AtomicUsize>,
+    staging_prefix: String,
+}
+
+struct Buckets {
     staging: Box<Bucket>,
     archive: Box<Bucket>,
-    staging_prefix: String,
 }
 
 impl std::fmt::Debug for ObjectStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let first = &self.endpoints[0];
         f.debug_struct("ObjectStore")
-            .field("staging", &self.staging.name())
-            .field("archive", &self.archive.name())
+            .field("staging", &first.staging.name())
+            .field("archive", &first.archive.name())
+            .field("endpoints", &self.endpoints.len())
             .finish()
     }
 }
@@ -132,29 +145,76 @@ impl ObjectStore {
         }
         let credentials = Credentials::new(Some(access_key), Some(secret_key), None, None, None)
             .map_err(|e| ObjectError::Config(e.to_string()))?;
-        let region = Region::Custom {
-            region: settings.region.clone(),
-            endpoint: settings.endpoint.trim_end_matches('/').to_owned(),
-        };
-        let bucket = |name: &str| {
-            Bucket::new(name, region.clone(), credentials.clone())
+        let bucket = |endpoint: &str, name: &str| {
+            let region = Region::Custom {
+                region: settings.region.clone(),
+                endpoint: endpoint.trim_end_matches('/').to_owned(),
+            };
+            Bucket::new(name, region, credentials.clone())
                 .map_err(|e| ObjectError::Config(e.to_string()))?
                 .with_path_style()
                 .with_request_timeout(Duration::from_secs(settings.request_timeout_secs))
                 .map_err(|e| ObjectError::Config(e.to_string()))
         };
+        let endpoints = std::iter::once(&settings.endpoint)
+            .chain(&settings.failover_endpoints)
+            .map(|endpoint| {
+                Ok(Buckets {
+                    staging: bucket(endpoint, &settings.staging_bucket)?,
+                    archive: bucket(endpoint, &settings.archive_bucket)?,
+                })
+            })
+            .collect::<Result<Vec<_>, ObjectError>>()?;
         Ok(ObjectStore {
-            staging: bucket(&settings.staging_bucket)?,
-            archive: bucket(&settings.archive_bucket)?,
+            endpoints: endpoints.into(),
+            current: Arc::new(AtomicUsize::new(0)),
             staging_prefix: settings.staging_root().to_owned(),
         })
     }
 
-    /// The bucket `key` lives in.
+    /// The bucket `key` lives in, at the endpoint that answered last.
     fn bucket_for(&self, key: &str) -> &Bucket {
+        self.bucket_at(self.current.load(Ordering::Relaxed), key)
+    }
+
+    fn bucket_at<'a>(&'a self, endpoint: usize, key: &str) -> &'a Bucket {
+        let buckets = &self.endpoints[endpoint % self.endpoints.len()];
         match key.strip_prefix(self.staging_prefix.as_str()) {
-            Some(rest) if rest.starts_with('/') => &self.staging,
-            _ => &self.archive,
+            Some(rest) if rest.starts_with('/') => &buckets.staging,
+            _ => &buckets.archive,
+        }
+    }
+
+    /// `request` on the bucket of `key` at the endpoint that answered last, then, while the
+    /// store does not answer ([`ObjectError::Unavailable`]), at each other endpoint in turn;
+    /// the first that answers becomes the one to use. Every request here may be sent again
+    /// (a PUT of the same bytes, a read): one the store took before the connection failed
+    /// changes nothing when it is repeated.
+    async fn at_any_endpoint<'a, T>(
+        &'a self,
+        key: &str,
+        request: impl Fn(&'a Bucket) -> BoxFuture<'a, Result<T, ObjectError>>,
+    ) -> Result<T, ObjectError> {
+        let first = self.current.load(Ordering::Relaxed);
+        let mut step = 0;
+        loop {
+            let endpoint = (first + step) % self.endpoints.len();
+            match request(self.bucket_at(endpoint, key)).await {
+                Err(ObjectError::Unavailable(reason)) if step + 1 < self.endpoints.len() => {
+                    tracing::warn!(
+                        endpoint = %self.bucket_at(endpoint, key).url(),
+                        reason = %reason,
+                        "object store endpoint did not answer; trying the next"
+                    );
+                    step += 1;
+                }
+                answered => {
+                    if step > 0 && !matches!(answered, Err(ObjectError::Unavailable(_))) {
+                        self.current.store(endpoint, Ordering::Relaxed);
+                    }
+                    return answered;
+                }
+            }
         }
     }
 
@@ -175,12 +235,17 @@ impl ObjectStore {
         bytes: &[u8],
         content_type: &str,
     ) -> Result<(), ObjectError> {
-        requests::count(&requests::PUT);
-        self.bucket_for(key)
-            .put_object_with_content_type(key, bytes, content_type)
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(key, e))
+        self.at_any_endpoint(key, |bucket| {
+            Box::pin(async move {
+                requests::count(&requests::PUT);
+                bucket
+                    .put_object_with_content_type(key, bytes, content_type)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify(key, e))
+            })
+        })
+        .await
     }
 
     /// Like [`ObjectStore::put`], sending `sha256` (lowercase hex) as `x-amz-checksum-sha256`:
@@ -198,41 +263,53 @@ impl ObjectStore {
         let digest = hex::decode(sha256)
             .map_err(|_| ObjectError::Config(format!("`{sha256}` is not a hex SHA-256")))?;
         let checksum = base64::engine::general_purpose::STANDARD.encode(digest);
-        requests::count(&requests::PUT);
-        self.bucket_for(key)
-            .put_object_builder(key, bytes)
-            .with_content_type(content_type)
-            .with_header("x-amz-checksum-sha256", checksum)
-            .map_err(|e| ObjectError::Config(e.to_string()))?
-            .execute()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(key, e))
+        let checksum = checksum.as_str();
+        self.at_any_endpoint(key, |bucket| {
+            Box::pin(async move {
+                requests::count(&requests::PUT);
+                bucket
+                    .put_object_builder(key, bytes)
+                    .with_content_type(content_type)
+                    .with_header("x-amz-checksum-sha256", checksum)
+                    .map_err(|e| ObjectError::Config(e.to_string()))?
+                    .execute()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify(key, e))
+            })
+        })
+        .await
     }
 
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, ObjectError> {
-        requests::count(&requests::GET);
-        self.bucket_for(key)
-            .get_object(key)
-            .await
-            .map(|response| response.to_vec())
-            .map_err(|e| classify(key, e))
+        self.at_any_endpoint(key, |bucket| {
+            Box::pin(async move {
+                requests::count(&requests::GET);
+                bucket
+                    .get_object(key)
+                    .await
+                    .map(|response| response.to_vec())
+                    .map_err(|e| classify(key, e))
+            })
+        })
+        .await
     }
 
     /// The first `len` bytes (fewer if the object is shorter): enough to sniff the media type.
     pub async fn head_bytes(&self, key: &str, len: usize) -> Result<Vec<u8>, ObjectError> {
-        requests::count(&requests::GET);
         let end = len.saturating_sub(1) as u64;
-        match self
-            .bucket_for(key)
-            .get_object_range(key, 0, Some(end))
-            .await
-        {
-            Ok(response) => Ok(response.to_vec()),
-            // An empty object has no byte 0: 416 means "exists, nothing to read".
-            Err(S3Error::HttpFailWithBody(416, _)) => Ok(Vec::new()),
-            Err(e) => Err(classify(key, e)),
-        }
+        self.at_any_endpoint(key, |bucket| {
+            Box::pin(async move {
+                requests::count(&requests::GET);
+                match bucket.get_object_range(key, 0, Some(end)).await {
+                    Ok(response) => Ok(response.to_vec()),
+                    // An empty object has no byte 0: 416 means "exists, nothing to read".
+                    Err(S3Error::HttpFailWithBody(416, _)) => Ok(Vec::new()),
+                    Err(e) => Err(classify(key, e)),
+                }
+            })
+        })
+        .await
     }
 
     /// Up to `len` bytes from `offset` (fewer at the end of the object): what the content check
@@ -247,28 +324,24 @@ impl ObjectStore {
             return Ok(Vec::new());
         }
         let end = offset.saturating_add(len as u64 - 1);
-        requests::count(&requests::GET);
-        match self
-            .bucket_for(key)
-            .get_object_range(key, offset, Some(end))
-            .await
-        {
-            Ok(response) => Ok(response.to_vec()),
-            // Past the end: nothing to read there.
-            Err(S3Error::HttpFailWithBody(416, _)) => Ok(Vec::new()),
-            Err(e) => Err(classify(key, e)),
-        }
+        self.at_any_endpoint(key, |bucket| {
+            Box::pin(async move {
+                requests::count(&requests::GET);
+                match bucket.get_object_range(key, offset, Some(end)).await {
+                    Ok(response) => Ok(response.to_vec()),
+                    // Past the end: nothing to read there.
+                    Err(S3Error::HttpFailWithBody(416, _)) => Ok(Vec::new()),
+                    Err(e) => Err(classify(key, e)),
+                }
+            })
+        })
+        .await
     }
 
     /// SHA-256 (lowercase hex) and size of an object, read as a stream so memory stays flat.
     pub async fn digest(&self, key: &str) -> Result<(String, u64), ObjectError> {
         use futures::StreamExt;
-        requests::count(&requests::GET);
-        let mut response = self
-            .bucket_for(key)
-            .get_object_stream(key)
-            .await
-            .map_err(|e| classify(key, e))?;
+        let mut response = self.open_stream(key).await?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         while let Some(chunk) = response.bytes().next().await {
@@ -280,23 +353,33 @@ impl ObjectStore {
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), ObjectError> {
-        requests::count(&requests::OTHER);
-        self.bucket_for(key)
-            .delete_object(key)
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(key, e))
+        self.at_any_endpoint(key, |bucket| {
+            Box::pin(async move {
+                requests::count(&requests::OTHER);
+                bucket
+                    .delete_object(key)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify(key, e))
+            })
+        })
+        .await
     }
 
     /// Whether `key` exists. A 404 is an answer (`false`), anything else but success is not.
     pub async fn exists(&self, key: &str) -> Result<bool, ObjectError> {
-        requests::count(&requests::HEAD);
-        match self.bucket_for(key).head_object(key).await {
-            Ok((_, 404)) => Ok(false),
-            Ok(_) => Ok(true),
-            Err(S3Error::HttpFailWithBody(404, _)) => Ok(false),
-            Err(e) => Err(ObjectError::Unavailable(e.to_string())),
-        }
+        self.at_any_endpoint(key, |bucket| {
+            Box::pin(async move {
+                requests::count(&requests::HEAD);
+                match bucket.head_object(key).await {
+                    Ok((_, 404)) => Ok(false),
+                    Ok(_) => Ok(true),
+                    Err(S3Error::HttpFailWithBody(404, _)) => Ok(false),
+                    Err(e) => Err(ObjectError::Unavailable(e.to_string())),
+                }
+            })
+        })
+        .await
     }
 
     /// Copies `from` to `to` through this process with at most one part in memory: the source
@@ -310,12 +393,7 @@ impl ObjectStore {
         content_type: &str,
     ) -> Result<u64, ObjectError> {
         use futures::StreamExt;
-        requests::count(&requests::GET);
-        let mut source = self
-            .bucket_for(from)
-            .get_object_stream(from)
-            .await
-            .map_err(|e| classify(from, e))?;
+        let mut source = self.open_stream(from).await?;
         let mut upload = PartUpload::new(self, to, content_type, None);
         let copied = async {
             while let Some(chunk) = source.bytes().next().await {
@@ -343,12 +421,7 @@ impl ObjectStore {
         sha256: &str,
     ) -> Result<u64, ObjectError> {
         use futures::StreamExt;
-        requests::count(&requests::GET);
-        let mut source = self
-            .bucket_for(from)
-            .get_object_stream(from)
-            .await
-            .map_err(|e| classify(from, e))?;
+        let mut source = self.open_stream(from).await?;
         let mut upload = PartUpload::new(self, to, content_type, Some(sha256));
         let copied = async {
             while let Some(chunk) = source.bytes().next().await {
@@ -365,12 +438,17 @@ impl ObjectStore {
 
     /// Every key under `prefix` (for checks and operations, not for hot paths).
     pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, ObjectError> {
-        requests::count(&requests::OTHER);
         let pages = self
-            .bucket_for(prefix)
-            .list(prefix.to_owned(), None)
-            .await
-            .map_err(|e| classify(prefix, e))?;
+            .at_any_endpoint(prefix, |bucket| {
+                Box::pin(async move {
+                    requests::count(&requests::OTHER);
+                    bucket
+                        .list(prefix.to_owned(), None)
+                        .await
+                        .map_err(|e| classify(prefix, e))
+                })
+            })
+            .await?;
         Ok(pages
             .into_iter()
             .flat_map(|page| page.contents.into_iter().map(|object| object.key))
@@ -389,15 +467,35 @@ impl ObjectStore {
     /// Whether the store answers at all (for start-up checks and readiness).
     /// A 403 is an answer too: a party's key may not read a bucket it never needs.
     pub async fn ping(&self) -> Result<(), ObjectError> {
-        for bucket in [&self.staging, &self.archive] {
-            match bucket.head_object("sportello-readiness-probe").await {
-                Ok(_)
-                | Err(S3Error::HttpFailWithBody(404, _))
-                | Err(S3Error::HttpFailWithBody(403, _)) => {}
-                Err(e) => return Err(ObjectError::Unavailable(e.to_string())),
-            }
+        let probe = "sportello-readiness-probe";
+        for key in [format!("{}/{probe}", self.staging_prefix), probe.to_owned()] {
+            self.at_any_endpoint(&key, |bucket| {
+                Box::pin(async move {
+                    match bucket.head_object(probe).await {
+                        Ok(_)
+                        | Err(S3Error::HttpFailWithBody(404, _))
+                        | Err(S3Error::HttpFailWithBody(403, _)) => Ok(()),
+                        Err(e) => Err(ObjectError::Unavailable(e.to_string())),
+                    }
+                })
+            })
+            .await?;
         }
         Ok(())
+    }
+
+    /// An object's bytes as a stream (memory stays flat however large it is).
+    async fn open_stream(&self, key: &str) -> Result<s3::request::ResponseDataStream, ObjectError> {
+        self.at_any_endpoint(key, |bucket| {
+            Box::pin(async move {
+                requests::count(&requests::GET);
+                bucket
+                    .get_object_stream(key)
+                    .await
+                    .map_err(|e| classify(key, e))
+            })
+        })
+        .await
     }
 }
 

@@ -400,6 +400,17 @@ impl TestEnv {
         seen
     }
 
+    /// The id of a practice's incoming registration.
+    pub async fn incoming_registration(&self, practice: Uuid) -> i64 {
+        sqlx::query_scalar(
+            "SELECT id FROM registrations WHERE practice_id = $1 AND direction = 'incoming'",
+        )
+        .bind(practice)
+        .fetch_one(self.app.store.pool())
+        .await
+        .expect("the practice is registered")
+    }
+
     /// Checks that a registration's documents and segnatura are in the archive, each read back
     /// with the SHA-256 its impronta says, and nothing else indexed for it; returns how many.
     pub async fn assert_archived(&self, registration_id: i64) -> usize {
@@ -900,7 +911,7 @@ pub fn cluster_dir() -> PathBuf {
 
 /// `settings` pointed at the clusters of deploy/cluster instead of the local stack: RabbitMQ
 /// ×3 (5681, failing over to 5682 and 5683; its own administrator), Garage ×3 (S3 on node 1,
-/// the cluster's one key for every party) and the PostgreSQL pair (5452, failing over to its
+/// failing over to nodes 2 and 3; the cluster's one key for every party) and the PostgreSQL pair (5452, failing over to its
 /// standby on 5462; the local stack's roles). Reads the clusters' secrets from their state.
 pub fn on_the_clusters(settings: &mut Settings) {
     let read = |path: PathBuf| {
@@ -926,6 +937,8 @@ pub fn on_the_clusters(settings: &mut Settings) {
     admin.user = "sportello-admin".into();
     admin.password = SecretString::from(admin_password.trim().to_owned());
     settings.object_store.endpoint = "http://127.0.0.1:3910".into();
+    settings.object_store.failover_endpoints =
+        vec!["http://127.0.0.1:3920".into(), "http://127.0.0.1:3930".into()];
     settings.object_store.access_key = field("Key ID");
     settings.object_store.secret_key = SecretString::from(field("Secret key"));
     settings.object_store.keys.clear();
