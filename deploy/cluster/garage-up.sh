@@ -58,7 +58,8 @@ CONF
 }
 
 for n in 1 2 3; do start_node "$n"; done
-for n in 1 2 3; do wait_for 60 "Garage node $n (log: $BASE/n$n/garage.log)" gcli "$n" node id -q; done
+# `node id` reads the node's key from its metadata directory; `status` needs the daemon's RPC.
+for n in 1 2 3; do wait_for 60 "Garage node $n (log: $BASE/n$n/garage.log)" gcli "$n" status; done
 
 # Connect node 1 to the others (the membership then spreads by itself).
 for n in 2 3; do

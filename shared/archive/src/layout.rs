@@ -27,6 +27,12 @@ pub struct Entry<'a> {
     pub media_type: &'a str,
     /// SHA-256, lowercase hex: the impronta of the segnatura.
     pub sha256: String,
+    /// Whether the registration fixed `sha256` before anything was written (an impronta of the
+    /// signed segnatura, or the segnatura itself): then every write to the key, a redelivery's
+    /// included, carries these bytes and no other (the store refuses others), and the key is
+    /// not asked first. An object whose bytes are made again at each attempt (the receipt,
+    /// from the database's facts) is `false`: asked first, never overwritten.
+    pub certified: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,11 +128,15 @@ pub fn sanitise(name: &str) -> String {
 /// object whose SHA-256 is not that one (a staged copy larger than a part is hashed as it is
 /// copied and never completed unless it matches). Nothing is read back on this path.
 ///
-/// The key is checked first (one HEAD): Garage 2.5 answers 200 to `If-None-Match: *` on an
-/// existing key (measured), so only asking keeps an archived object from being overwritten. An object found there is streamed and compared (a redelivery, or an alarm).
+/// An uncertified entry's key is checked first (one HEAD): Garage 2.5 answers 200 to
+/// `If-None-Match: *` on an existing key (measured), so only asking keeps an archived object
+/// from being overwritten; an object found there is streamed and compared (a redelivery, or an
+/// alarm). A certified entry is not asked: its key belongs to one registration (the number is
+/// never reused) and may only ever receive its certified bytes, so a write over an earlier
+/// attempt's object puts the same bytes again — one request where asking would be two.
 /// Returns the size of the stored object.
 pub async fn put_verified(objects: &ObjectStore, entry: &Entry<'_>) -> Result<u64, ArchiveError> {
-    if objects.exists(&entry.key).await? {
+    if !entry.certified && objects.exists(&entry.key).await? {
         let (found, size) = objects.digest(&entry.key).await?;
         if found != entry.sha256 {
             return Err(ArchiveError::Conflict {

@@ -2,7 +2,8 @@
 //! and the index of what is there (`practice_archive_objects`, owned here).
 //!
 //! Layout: [`layout`] names archive keys (`archivio/<aoo>/<register>/<year>/<number>/…`) and
-//! is the one way to write them — never over something else, always read back and checked;
+//! is the one way to write them — never over other bytes, each write proved by the store against
+//! its impronta;
 //! [`record_archived`] indexes what was written, in the caller's transaction; [`of_practice`]
 //! and [`of_registration`] read the index back. Storage archives a practice's documents with
 //! these, returns a back office's results; dispatch links them, the API shows and opens them.

@@ -71,6 +71,7 @@ async fn the_store_refuses_bytes_that_are_not_their_checksum() {
         source: Source::Bytes(bytes),
         media_type: "application/json",
         sha256: sha256_hex(bytes),
+        certified: false,
     };
     let same: &'static [u8] = b"istanza di cambio di residenza";
     assert_eq!(
@@ -81,6 +82,26 @@ async fn the_store_refuses_bytes_that_are_not_their_checksum() {
     assert!(
         matches!(other, Err(ArchiveError::Conflict { .. })),
         "{other:?}"
+    );
+    assert_eq!(objects.digest(&good).await.unwrap().0, sha256_hex(&body));
+    // A certified entry is not asked first: over an earlier attempt's object it puts the same
+    // bytes again, and bytes other than its certified SHA-256 are never sent.
+    let certified = Entry {
+        certified: true,
+        ..entry(same)
+    };
+    assert_eq!(
+        layout::put_verified(&objects, &certified).await.unwrap(),
+        body.len() as u64
+    );
+    let forged = Entry {
+        source: Source::Bytes(b"altre parole"),
+        ..certified.clone()
+    };
+    let refused = layout::put_verified(&objects, &forged).await;
+    assert!(
+        matches!(refused, Err(ArchiveError::Corrupted { .. })),
+        "{refused:?}"
     );
     assert_eq!(objects.digest(&good).await.unwrap().0, sha256_hex(&body));
     let _ = objects.delete(&good).await;

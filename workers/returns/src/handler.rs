@@ -290,6 +290,8 @@ impl Returns {
                 source: Source::Bytes(&document.bytes),
                 media_type: &document.media_type,
                 sha256: sha256_hex(&document.bytes),
+                // Hashed here, not read from the registration: asked first.
+                certified: false,
             };
             let size = archive::put_verified(&self.objects, &entry).await?;
             listed.push(serde_json::json!({
@@ -313,6 +315,7 @@ impl Returns {
             source: Source::Bytes(registered.segnatura.as_bytes()),
             media_type: "application/xml",
             sha256: sha256_hex(registered.segnatura.as_bytes()),
+            certified: true,
         };
         let size = archive::put_verified(&self.objects, &segnatura).await?;
         archived.push(Archived {

@@ -149,6 +149,7 @@ impl Storage {
                 source: Source::Bytes(&registration.primary_document),
                 media_type: "application/json",
                 sha256: impronta(0)?,
+                certified: true,
             },
         )];
         for (i, document) in documents.iter().enumerate() {
@@ -178,6 +179,7 @@ impl Storage {
                     source,
                     media_type: &document.declared_media_type,
                     sha256,
+                    certified: true,
                 },
             ));
         }
@@ -190,6 +192,7 @@ impl Storage {
                 source: Source::Bytes(registration.segnatura.as_bytes()),
                 media_type: "application/xml",
                 sha256: sha256_hex(registration.segnatura.as_bytes()),
+                certified: true,
             },
         ));
         // A first submission's receipt, the same bytes the citizen got by email.
@@ -212,6 +215,7 @@ impl Storage {
                     source: Source::Bytes(pdf),
                     media_type: "application/pdf",
                     sha256: sha256_hex(pdf),
+                    certified: false,
                 },
             ));
         }
