@@ -85,8 +85,10 @@ done
 running=$(rmqctl 1 cluster_status --formatter json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["running_nodes"]))')
 [[ $running == 3 ]] || die "the cluster has $running running nodes, not 3"
 # An administrator for `sportello broker users` (guest is refused by Sportello anyway).
-if ! rmqctl 1 list_users --formatter json | grep -q '"sportello-admin"'; then
-    rmqctl 1 add_user sportello-admin "$(<"$BASE/admin.password")" >/dev/null
+# Added unless it exists (a node just restarted may not list its users yet: ask only on failure).
+if ! rmqctl 1 add_user sportello-admin "$(<"$BASE/admin.password")" >/dev/null 2>&1; then
+    wait_for 30 "the administrator sportello-admin on $(node 1)" \
+        bash -c "HOME='$BASE' '$RMQ_BIN/rabbitmqctl' -n '$(node 1)' list_users -q | grep -q '^sportello-admin'"
 fi
 rmqctl 1 set_user_tags sportello-admin administrator >/dev/null
 rmqctl 1 set_permissions -p / sportello-admin '.*' '.*' '.*' >/dev/null

@@ -78,11 +78,15 @@ pub struct NewNotification<'a> {
     pub message_id: &'a str,
 }
 
-/// Records the notification as `queued` unless a delivery of the same event already did.
-pub async fn enqueue(pool: &PgPool, new: &NewNotification<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// Records the notification as `queued` unless a delivery of the same event already did;
+/// returns its row's id, for [`claim`]. One statement: the row a concurrent delivery inserted is
+/// locked and returned by the conflict clause (a no-op update, which a `DO NOTHING` would not
+/// return), so no second read can miss it.
+pub async fn enqueue(pool: &PgPool, new: &NewNotification<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
         "INSERT INTO notifications (practice_id, event, recipient, channel, template, status, message_id) \
-         VALUES ($1, $2, $3, $4, $5, 'queued', $6) ON CONFLICT (practice_id, event) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, 'queued', $6) \
+         ON CONFLICT (practice_id, event) DO UPDATE SET event = notifications.event RETURNING id",
     )
     .bind(new.practice_id)
     .bind(new.event)
@@ -90,9 +94,8 @@ pub async fn enqueue(pool: &PgPool, new: &NewNotification<'_>) -> Result<(), sql
     .bind(new.channel)
     .bind(new.template)
     .bind(new.message_id)
-    .execute(pool)
-    .await?;
-    Ok(())
+    .fetch_one(pool)
+    .await
 }
 
 /// The first key of our advisory locks ("NOTI"): the two-key space, apart from sqlx's
@@ -150,20 +153,10 @@ fn is_connection_lost(err: &sqlx::Error) -> bool {
     ) || matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
 }
 
-/// Claims the notification of (`practice_id`, `event`); [`enqueue`] must have run. `None` when
-/// another delivery holds it right now (it is sending: come back later).
-pub async fn claim(
-    pool: &PgPool,
-    practice_id: Uuid,
-    event: &str,
-) -> Result<Option<Claim>, sqlx::Error> {
+/// Claims notification `id` (from [`enqueue`]). `None` when another delivery holds it right now
+/// (it is sending: come back later).
+pub async fn claim(pool: &PgPool, id: i64) -> Result<Option<Claim>, sqlx::Error> {
     let mut connection = pool.acquire().await?;
-    let id: i64 =
-        sqlx::query_scalar("SELECT id FROM notifications WHERE practice_id = $1 AND event = $2")
-            .bind(practice_id)
-            .bind(event)
-            .fetch_one(&mut *connection)
-            .await?;
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
         .bind(LOCK_CLASS)
         .bind(lock_key(id))

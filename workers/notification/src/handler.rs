@@ -164,7 +164,7 @@ impl Notifier {
             .map_err(|e| Outcome::Reject(format!("stored submission unreadable: {e}")))?;
         let recipient = choose_recipient(&submission.applicant, self.mailer.has_pec());
         let message_id = letter::message_id(id, &event_name, &self.letterhead.domain);
-        record::enqueue(
+        let notification = record::enqueue(
             pool,
             &NewNotification {
                 practice_id: id,
@@ -177,7 +177,7 @@ impl Notifier {
         )
         .await
         .map_err(retry)?;
-        let Some(claim) = record::claim(pool, id, &event_name).await.map_err(retry)? else {
+        let Some(claim) = record::claim(pool, notification).await.map_err(retry)? else {
             // Another delivery of the same event is sending it now: it will settle the row,
             // and this one, back from the retry queue, will find it so.
             return Err(Outcome::Retry(format!(
