@@ -57,7 +57,9 @@ async fn assert_every_quorum_queue_on_every_node(env: &TestEnv) {
         .json()
         .await
         .unwrap();
-    let nodes: Vec<String> = (1..=3).map(|n| format!("sportello-c{n}@localhost")).collect();
+    let nodes: Vec<String> = (1..=3)
+        .map(|n| format!("sportello-c{n}@localhost"))
+        .collect();
     for name in env.app.topology.queue_names() {
         let queue = queues
             .iter()

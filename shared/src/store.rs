@@ -8,8 +8,10 @@
 
 pub mod primary;
 pub mod reads;
+mod snapshot;
 mod transitions;
 
+pub use snapshot::Snapshot;
 pub use transitions::{Applied, Transition, advance_many, transition};
 
 use crate::config::DatabaseSettings;
@@ -316,38 +318,16 @@ impl Store {
     }
 
     pub async fn practice(&self, id: Uuid) -> Result<Option<PracticeRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, idempotency_key, submission, practice_type, channel, operator_id, tax_code, subject, \
-             integrates, state, rejection_reasons, received_at, updated_at FROM practices WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(PracticeRecord::from_row).transpose()
+        snapshot::practice(&self.pool, id).await
     }
 
     pub async fn documents(&self, id: Uuid) -> Result<Vec<StoredDocument>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT position, role, file_name, declared_media_type, declared_sha256, sha256, size_bytes, \
-             content, staged_key FROM practice_documents WHERE practice_id = $1 ORDER BY position",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| StoredDocument {
-                position: row.get("position"),
-                role: row.get("role"),
-                file_name: row.get("file_name"),
-                declared_media_type: row.get("declared_media_type"),
-                declared_sha256: row.get("declared_sha256"),
-                sha256: row.get("sha256"),
-                size: row.get::<i64, _>("size_bytes") as u64,
-                content: row.get("content"),
-                staged_key: row.get("staged_key"),
-            })
-            .collect())
+        snapshot::documents(&self.pool, id).await
+    }
+
+    /// One read-only transaction for the reads of a delivery ([`Snapshot`]).
+    pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        Snapshot::begin(&self.pool).await
     }
 
     /// A transition in a transaction of its own.
@@ -383,23 +363,7 @@ impl Store {
     }
 
     pub async fn history(&self, id: Uuid) -> Result<Vec<HistoryEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT from_state, to_state, actor, details, at FROM practice_history \
-             WHERE practice_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| HistoryEntry {
-                from: row.get("from_state"),
-                to: row.get("to_state"),
-                actor: row.get("actor"),
-                details: row.get("details"),
-                at: row.get("at"),
-            })
-            .collect())
+        snapshot::history(&self.pool, id).await
     }
 }
 

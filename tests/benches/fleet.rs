@@ -20,6 +20,12 @@
 //!    (real-time types), percentiles;
 //! 4. peak RSS of this process (the whole fleet, the simulator and the bench).
 //!
+//! With `SPORTELLO_BENCH_PROCESSES=separate`, each worker runs as its own `sportello run
+//! <worker>` process instead (the release binary, target/release/sportello: `cargo build
+//! --release --bin sportello` first), the simulator staying here; `SPORTELLO_BENCH_EXTRA`
+//! names workers given a second process (`storage,notification`), for what scale-out buys.
+//! Each process's peak RSS is printed, and their CPU counts as sportello's.
+//!
 //! The services are shared with whatever else runs on the machine: CPU per process counts
 //! everything those processes did meanwhile, so read the ratios, and run it on a quiet box.
 
@@ -88,7 +94,7 @@ fn process_ticks() -> BTreeMap<&'static str, u64> {
                 .get(12)
                 .and_then(|s| s.parse::<u64>().ok())
                 .unwrap_or(0);
-        let group = if pid == own {
+        let group = if pid == own || comm == "sportello" {
             "sportello"
         } else if comm == "postgres" {
             "PostgreSQL"
@@ -126,7 +132,12 @@ fn box_ticks() -> (u64, u64) {
 }
 
 fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    peak_rss_of("self")
+}
+
+/// VmHWM of `/proc/<pid>`: the most memory the process ever had resident.
+fn peak_rss_of(pid: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -433,6 +444,81 @@ async fn raw_smtp(env: &TestEnv, connections: u32, n: usize) -> f64 {
 
 // ---------------------------------------------------------------------------------------------
 
+/// The fleet: in this process (`run all`), or one process per worker (and more where asked).
+enum Fleet {
+    InProcess(sportello_e2e::RunningFleet),
+    Processes(Vec<(String, tokio::process::Child)>),
+}
+
+impl Fleet {
+    fn start(env: &TestEnv) -> Fleet {
+        if std::env::var("SPORTELLO_BENCH_PROCESSES").as_deref() != Ok("separate") {
+            return Fleet::InProcess(env.start_fleet(sportello_fleet::fleet::WORKERS));
+        }
+        let binary = sportello_e2e::repository_root().join("target/release/sportello");
+        assert!(
+            binary.is_file(),
+            "{} is missing: cargo build --release --bin sportello",
+            binary.display()
+        );
+        let extra = std::env::var("SPORTELLO_BENCH_EXTRA").unwrap_or_default();
+        let mut names: Vec<String> = (sportello_fleet::fleet::WORKERS.iter())
+            .map(|w| w.to_string())
+            .collect();
+        names.extend(
+            extra
+                .split(',')
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned),
+        );
+        let children = names
+            .into_iter()
+            .map(|worker| {
+                let child = tokio::process::Command::new(&binary)
+                    .args(["run", &worker])
+                    .envs(env.child_env())
+                    .env("SPORTELLO__HTTP__ENABLED", "false")
+                    .env("SPORTELLO__LOG__LEVEL", "warn")
+                    .stdout(std::process::Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .expect("sportello starts");
+                (worker, child)
+            })
+            .collect();
+        Fleet::Processes(children)
+    }
+
+    /// Each worker process's peak RSS so far (none in process).
+    fn peak_rss(&self) -> Vec<(String, f64)> {
+        match self {
+            Fleet::InProcess(_) => Vec::new(),
+            Fleet::Processes(children) => children
+                .iter()
+                .filter_map(|(worker, child)| {
+                    Some((worker.clone(), peak_rss_of(&child.id()?.to_string())))
+                })
+                .collect(),
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Fleet::InProcess(fleet) => fleet.stop().await,
+            Fleet::Processes(children) => {
+                for (_, mut child) in children {
+                    if let Some(pid) = child.id() {
+                        let _ = std::process::Command::new("kill")
+                            .args(["-TERM", &pid.to_string()])
+                            .status();
+                    }
+                    let _ = child.wait().await;
+                }
+            }
+        }
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let n = size("SPORTELLO_BENCH_PRACTICES", 2000);
@@ -471,7 +557,7 @@ async fn main() {
     // 2. Throughput.
     let management = Management::new(&env);
     let queues = env.app.topology.queue_names();
-    let fleet = env.start_fleet(sportello_fleet::fleet::WORKERS);
+    let fleet = Fleet::start(&env);
     let sim = env.start_simulator();
     let mut polls = 0u64;
     let broker_before = management.settled(&queues).await;
@@ -620,6 +706,7 @@ async fn main() {
         .unwrap(),
     );
     let _ = connection.close(200, "done".into()).await;
+    let worker_rss = fleet.peak_rss();
     sim.stop().await;
     fleet.stop().await;
 
@@ -658,6 +745,10 @@ async fn main() {
         "  commits                                   {commits_pp:>9.1}  (+ {rollbacks_pp:.2} rollbacks)"
     );
     println!("  broker messages (into queues)             {messages_pp:>9.1}");
+    if !worker_rss.is_empty() {
+        // The request counters are each process's own: here only the simulator's and ours.
+        println!("  S3 requests: counted in process only (the workers ran apart)");
+    }
     println!(
         "  S3 requests                               {:>9.1}  (PUT {:.1}, GET {:.1}, HEAD {:.1}, other {:.1})",
         s3_pp.0 + s3_pp.1 + s3_pp.2 + s3_pp.3,
@@ -721,5 +812,8 @@ async fn main() {
         "peak RSS (this process: fleet + simulator + bench) {:>7.1} MiB",
         peak_rss_mib()
     );
+    for (worker, mib) in &worker_rss {
+        println!("peak RSS of the {worker:<12} process {mib:>7.1} MiB");
+    }
     env.teardown().await;
 }

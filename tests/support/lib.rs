@@ -937,8 +937,10 @@ pub fn on_the_clusters(settings: &mut Settings) {
     admin.user = "sportello-admin".into();
     admin.password = SecretString::from(admin_password.trim().to_owned());
     settings.object_store.endpoint = "http://127.0.0.1:3910".into();
-    settings.object_store.failover_endpoints =
-        vec!["http://127.0.0.1:3920".into(), "http://127.0.0.1:3930".into()];
+    settings.object_store.failover_endpoints = vec![
+        "http://127.0.0.1:3920".into(),
+        "http://127.0.0.1:3930".into(),
+    ];
     settings.object_store.access_key = field("Key ID");
     settings.object_store.secret_key = SecretString::from(field("Secret key"));
     settings.object_store.keys.clear();

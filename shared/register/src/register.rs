@@ -311,14 +311,14 @@ pub async fn practices_numbered(
 }
 
 /// The registrations of one practice, oldest first (the incoming one, then outgoing ones).
-pub async fn of_practice(
-    pool: &PgPool,
+pub async fn of_practice<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     practice_id: Uuid,
 ) -> Result<Vec<Registration>, sqlx::Error> {
     let sql = format!("{SELECT_REGISTRATION} WHERE r.practice_id = $1 ORDER BY r.id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(practice_id)
-        .fetch_all(pool)
+        .fetch_all(db)
         .await?;
     Ok(rows.into_iter().map(registration_from_row).collect())
 }
@@ -361,8 +361,8 @@ pub async fn first_incoming_of(
 
 /// The registration a cause produced for a practice (`protocol` for the incoming one), read
 /// outside a transaction.
-pub async fn of_event(
-    pool: &PgPool,
+pub async fn of_event<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     practice_id: Uuid,
     event_key: &str,
 ) -> Result<Option<Registration>, sqlx::Error> {
@@ -370,7 +370,7 @@ pub async fn of_event(
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(practice_id)
         .bind(event_key)
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await?;
     Ok(row.map(registration_from_row))
 }

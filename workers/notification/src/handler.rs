@@ -137,6 +137,13 @@ impl Handler for Notifier {
     }
 }
 
+/// The registrations an email speaks of: the practice's own and, for an integration, those of
+/// the practice it answers.
+struct Registrations {
+    own: Vec<Registration>,
+    answered: Vec<Registration>,
+}
+
 fn retry(e: impl std::fmt::Display) -> Outcome {
     Outcome::Retry(scrub(&e.to_string()))
 }
@@ -145,13 +152,26 @@ impl Notifier {
     async fn notify(&self, event: &PracticeEvent) -> Result<Outcome, Outcome> {
         let id = event.practice_id;
         let pool = self.store.pool();
-        let practice = self
-            .store
+        // Everything the email is made of, read at one moment in one transaction.
+        let mut snapshot = self.store.snapshot().await.map_err(retry)?;
+        let practice = snapshot
             .practice(id)
             .await
             .map_err(retry)?
             .ok_or_else(|| Outcome::Reject(format!("practice {id} does not exist")))?;
-        let history = self.store.history(id).await.map_err(retry)?;
+        let history = snapshot.history(id).await.map_err(retry)?;
+        let registrations = Registrations {
+            own: register::of_practice(snapshot.connection(), id)
+                .await
+                .map_err(retry)?,
+            answered: match practice.integrates {
+                None => Vec::new(),
+                Some(answered) => register::of_practice(snapshot.connection(), answered)
+                    .await
+                    .map_err(retry)?,
+            },
+        };
+        snapshot.close().await.map_err(retry)?;
         let (event_name, entry) = occurrence(&history, event).ok_or_else(|| {
             Outcome::Reject(format!(
                 "practice {id} has no history entry into `{}`",
@@ -204,7 +224,7 @@ impl Notifier {
         };
         // Everything the email needs is gathered and rendered before an attempt is counted.
         let prepared = self
-            .content(&practice, &submission, entry, template)
+            .content(&practice, &submission, &registrations, entry, template)
             .await
             .and_then(|(common, notice, attachments)| {
                 self.templates
@@ -312,22 +332,16 @@ impl Notifier {
         &self,
         practice: &PracticeRecord,
         submission: &Submission,
+        registrations: &Registrations,
         entry: &HistoryEntry,
         template: Template,
     ) -> Result<(Common, Notice, Vec<Attachment>), Outcome> {
-        let registrations = register::of_practice(self.store.pool(), practice.id)
-            .await
-            .map_err(retry)?;
-        let incoming = registrations.iter().find(|r| r.direction == "incoming");
+        let incoming = registrations.own.iter().find(|r| r.direction == "incoming");
         let kind = self.catalog.get(&practice.practice_type);
         let integrates = match practice.integrates {
             None => None,
             Some(answered) => {
-                let first = register::of_practice(self.store.pool(), answered)
-                    .await
-                    .map_err(retry)?;
-                let protocol = first
-                    .iter()
+                let protocol = (registrations.answered.iter())
                     .find(|r| r.direction == "incoming")
                     .map(|r| format!("{}/{}", format_number(r.number), r.year));
                 Some(IntegratedView {

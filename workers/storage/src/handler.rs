@@ -88,8 +88,9 @@ impl Storage {
     }
 
     async fn store_practice(&self, id: Uuid) -> Result<Vec<Outgoing>, Failure> {
-        let practice = self
-            .store
+        // What the archive is made of, read in one transaction.
+        let mut snapshot = self.store.snapshot().await?;
+        let practice = snapshot
             .practice(id)
             .await?
             .ok_or_else(|| Failure::Reject(format!("practice {id} does not exist")))?;
@@ -102,16 +103,19 @@ impl Storage {
                 return Ok(Vec::new());
             }
         }
-        let mut connection = self.store.pool().acquire().await?;
-        let registration = registration_facts(&mut connection, id, INCOMING_EVENT)
+        let registration = registration_facts(snapshot.connection(), id, INCOMING_EVENT)
             .await?
             .ok_or_else(|| {
                 Failure::Reject(format!(
                     "practice {id} is registered but has no registration"
                 ))
             })?;
-        drop(connection);
-        let documents = self.store.documents(id).await?;
+        let documents = snapshot.documents(id).await?;
+        let incoming = match practice.integrates {
+            None => register::of_event(snapshot.connection(), id, INCOMING_EVENT).await?,
+            Some(_) => None,
+        };
+        snapshot.close().await?;
         let listed = registration
             .documents
             .as_array()
@@ -196,13 +200,10 @@ impl Storage {
             },
         ));
         // A first submission's receipt, the same bytes the citizen got by email.
-        let receipt = match (
-            practice.integrates,
-            self.catalog.get(&practice.practice_type),
-        ) {
-            (None, Some(kind)) => register::of_event(self.store.pool(), id, INCOMING_EVENT)
-                .await?
-                .map(|r| ReceiptFacts::of(&r, kind, &self.procedure, &self.municipality).pdf()),
+        let receipt = match (incoming, self.catalog.get(&practice.practice_type)) {
+            (Some(r), Some(kind)) => {
+                Some(ReceiptFacts::of(&r, kind, &self.procedure, &self.municipality).pdf())
+            }
             _ => None,
         };
         if let Some(pdf) = &receipt {

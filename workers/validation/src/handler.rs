@@ -54,8 +54,13 @@ impl Handler for Validation {
 
 impl Validation {
     async fn validate(&self, id: Uuid) -> Result<Outcome, Outcome> {
-        let practice = self
+        // The practice, its documents and an integration's target, read in one transaction.
+        let mut snapshot = self
             .store
+            .snapshot()
+            .await
+            .map_err(|e| Outcome::Retry(e.to_string()))?;
+        let practice = snapshot
             .practice(id)
             .await
             .map_err(|e| Outcome::Retry(e.to_string()))?
@@ -74,20 +79,14 @@ impl Validation {
         }
         let submission: Submission = serde_json::from_value(practice.submission.clone())
             .map_err(|e| Outcome::Reject(format!("stored submission unreadable: {e}")))?;
-        let documents = self
-            .store
+        let documents = snapshot
             .documents(id)
             .await
             .map_err(|e| Outcome::Retry(e.to_string()))?;
-        let mut facts = Vec::with_capacity(documents.len());
-        for document in &documents {
-            facts.push(self.facts(document).await?);
-        }
-        let verdict = match submission.integrates {
-            None => rules::check(&submission, &facts, &self.catalog),
-            Some(target) => {
-                let target = self
-                    .store
+        let target = match submission.integrates {
+            None => None,
+            Some(target) => Some(
+                snapshot
                     .practice(target)
                     .await
                     .map_err(|e| Outcome::Retry(e.to_string()))?
@@ -95,7 +94,20 @@ impl Validation {
                         state: p.state,
                         tax_code: p.tax_code,
                         practice_type: p.practice_type,
-                    });
+                    }),
+            ),
+        };
+        snapshot
+            .close()
+            .await
+            .map_err(|e| Outcome::Retry(e.to_string()))?;
+        let mut facts = Vec::with_capacity(documents.len());
+        for document in &documents {
+            facts.push(self.facts(document).await?);
+        }
+        let verdict = match target {
+            None => rules::check(&submission, &facts, &self.catalog),
+            Some(target) => {
                 rules::check_integration(&submission, &facts, &self.catalog, target.as_ref())
             }
         };
