@@ -95,14 +95,14 @@ pub async fn of_practice(pool: &PgPool, practice_id: Uuid) -> Result<Vec<Indexed
 }
 
 /// What one registration archived, by key.
-pub async fn of_registration(
-    pool: &PgPool,
+pub async fn of_registration<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     registration_id: i64,
 ) -> Result<Vec<Indexed>, sqlx::Error> {
     let sql = format!("{INDEXED} WHERE registration_id = $1 ORDER BY object_key");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(registration_id)
-        .fetch_all(pool)
+        .fetch_all(db)
         .await?;
     Ok(rows.iter().map(indexed).collect())
 }

@@ -165,8 +165,8 @@ pub async fn documents_of(pool: &PgPool, id: Uuid) -> Result<Vec<DocumentRow>, s
 }
 
 /// How many times the practice `id` entered `state` (its history's transitions to it).
-pub async fn times_entered(
-    pool: &PgPool,
+pub async fn times_entered<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     id: Uuid,
     state: PracticeState,
 ) -> Result<i64, sqlx::Error> {
@@ -175,7 +175,7 @@ pub async fn times_entered(
     )
     .bind(id)
     .bind(state.as_str())
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
 }
 

@@ -20,7 +20,7 @@ use sportello_shared::domain::state::PracticeState;
 use sportello_shared::messages::{PracticeEvent, StageMessage};
 use sportello_shared::objects::ObjectStore;
 use sportello_shared::store::{
-    self, Applied, PracticeRecord, Store, StoreError, Transition, reads,
+    self, Applied, PracticeRecord, Snapshot, Store, StoreError, Transition, reads,
 };
 use sportello_shared::worker::{Failure, Handler, Incoming, Outcome};
 use std::sync::Arc;
@@ -54,15 +54,11 @@ impl Handler for Dispatch {
     }
 }
 
-/// How many times a practice has been dispatched so far.
-pub async fn dispatch_count(store: &Store, id: Uuid) -> Result<i64, sqlx::Error> {
-    reads::times_entered(store.pool(), id, PracticeState::Dispatched).await
-}
-
 impl Dispatch {
     async fn dispatch(&self, id: Uuid) -> Result<Vec<Outgoing>, Failure> {
-        let practice = self
-            .store
+        // The practice, its dispatches so far, its registration and archive: one transaction.
+        let mut snapshot = self.store.snapshot().await?;
+        let practice = snapshot
             .practice(id)
             .await?
             .ok_or_else(|| Failure::Reject(format!("practice {id} does not exist")))?;
@@ -74,11 +70,14 @@ impl Dispatch {
         })?;
         let back_office = kind.back_office.clone();
         if let Some(parent) = practice.integrates {
+            let archived = archived(&mut snapshot, id).await?;
+            snapshot.close().await?;
             return self
-                .dispatch_integration(&practice, parent, back_office)
+                .dispatch_integration(&practice, parent, back_office, archived)
                 .await;
         }
-        let done = dispatch_count(&self.store, id).await?;
+        let done =
+            reads::times_entered(snapshot.connection(), id, PracticeState::Dispatched).await?;
         let n = match practice.state {
             PracticeState::Stored
             | PracticeState::IntegrationRequested
@@ -90,7 +89,9 @@ impl Dispatch {
                 return Ok(Vec::new());
             }
         };
-        let request = self.request(&practice, &back_office, n).await?;
+        let archived = archived(&mut snapshot, id).await?;
+        snapshot.close().await?;
+        let request = self.request(&practice, &back_office, n, archived).await?;
         if practice.state != PracticeState::Dispatched {
             let event_key = format!("dispatch:{n}");
             let applied = self
@@ -132,6 +133,7 @@ impl Dispatch {
         integration: &PracticeRecord,
         parent: Uuid,
         back_office: String,
+        archived: Archived,
     ) -> Result<Vec<Outgoing>, Failure> {
         let id = integration.id;
         match integration.state {
@@ -141,7 +143,7 @@ impl Dispatch {
                 return Ok(Vec::new());
             }
         }
-        let request = self.request(integration, &back_office, 1).await?;
+        let request = self.request(integration, &back_office, 1, archived).await?;
         if integration.state == PracticeState::Stored {
             let mut tx = self.store.begin().await?;
             let answered = store::transition(
@@ -220,14 +222,9 @@ impl Dispatch {
         practice: &PracticeRecord,
         back_office: &str,
         n: i64,
+        (registration, objects): Archived,
     ) -> Result<PracticeRequest, Failure> {
         let id = practice.id;
-        let registration = register::of_event(self.store.pool(), id, "protocol")
-            .await?
-            .ok_or_else(|| Failure::Reject(format!("practice {id} has no registration")))?;
-        let registration_id = registration.id;
-        let objects =
-            sportello_archive::of_registration(self.store.pool(), registration_id).await?;
         let expires_at = Utc::now() + Duration::seconds(i64::from(self.link_validity_secs));
         let mut documents = Vec::with_capacity(objects.len());
         for object in objects {
@@ -283,6 +280,18 @@ impl Dispatch {
             dispatched_at: Utc::now(),
         })
     }
+}
+
+/// A practice's incoming registration and what it archived: what a request links.
+type Archived = (register::Registration, Vec<sportello_archive::Indexed>);
+
+async fn archived(snapshot: &mut Snapshot, id: Uuid) -> Result<Archived, Failure> {
+    let registration = register::of_event(snapshot.connection(), id, "protocol")
+        .await?
+        .ok_or_else(|| Failure::Reject(format!("practice {id} has no registration")))?;
+    let objects =
+        sportello_archive::of_registration(snapshot.connection(), registration.id).await?;
+    Ok((registration, objects))
 }
 
 /// The back office a practice belongs to, for messages sent outside dispatch (withdrawal).
