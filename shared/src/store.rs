@@ -523,17 +523,7 @@ pub async fn document_facts_of(
         by_practice
             .entry(row.get("practice_id"))
             .or_default()
-            .push(StoredDocument {
-                position: row.get("position"),
-                role: row.get("role"),
-                file_name: row.get("file_name"),
-                declared_media_type: row.get("declared_media_type"),
-                declared_sha256: row.get("declared_sha256"),
-                sha256: row.get("sha256"),
-                size: row.get::<i64, _>("size_bytes") as u64,
-                content: None,
-                staged_key: row.get("staged_key"),
-            });
+            .push(snapshot::stored_document(&row, None));
     }
     Ok(by_practice)
 }

@@ -71,19 +71,27 @@ pub(super) async fn documents<'e>(
     .fetch_all(db)
     .await?;
     Ok(rows
-        .into_iter()
-        .map(|row| StoredDocument {
-            position: row.get("position"),
-            role: row.get("role"),
-            file_name: row.get("file_name"),
-            declared_media_type: row.get("declared_media_type"),
-            declared_sha256: row.get("declared_sha256"),
-            sha256: row.get("sha256"),
-            size: row.get::<i64, _>("size_bytes") as u64,
-            content: row.get("content"),
-            staged_key: row.get("staged_key"),
-        })
+        .iter()
+        .map(|row| stored_document(row, row.get("content")))
         .collect())
+}
+
+/// A `practice_documents` row; `content` apart, for the reads that leave the bytes out.
+pub(super) fn stored_document(
+    row: &sqlx::postgres::PgRow,
+    content: Option<Vec<u8>>,
+) -> StoredDocument {
+    StoredDocument {
+        position: row.get("position"),
+        role: row.get("role"),
+        file_name: row.get("file_name"),
+        declared_media_type: row.get("declared_media_type"),
+        declared_sha256: row.get("declared_sha256"),
+        sha256: row.get("sha256"),
+        size: row.get::<i64, _>("size_bytes") as u64,
+        content,
+        staged_key: row.get("staged_key"),
+    }
 }
 
 pub(super) async fn history<'e>(
