@@ -42,21 +42,7 @@ fn kill_rabbit(n: u8) -> String {
 /// Every queue of the topology is a quorum queue with a member on each of the three nodes (as
 /// the management API of node 1 lists them), so that any node can go.
 async fn assert_every_quorum_queue_on_every_node(env: &TestEnv) {
-    use secrecy::ExposeSecret;
-    let admin = env.settings.broker.admin.as_ref().unwrap();
-    let queues: Vec<serde_json::Value> = reqwest::Client::new()
-        .get(format!(
-            "{}/api/queues/%2F?columns=name,type,members",
-            admin.management_url
-        ))
-        .basic_auth(&admin.user, Some(admin.password.expose_secret()))
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .expect("the cluster's management API answers")
-        .json()
-        .await
-        .unwrap();
+    let queues = env.broker_queues("name,type,members").await;
     let nodes: Vec<String> = (1..=3)
         .map(|n| format!("sportello-c{n}@localhost"))
         .collect();

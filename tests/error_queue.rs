@@ -1,7 +1,6 @@
 //! Bad input ends in the error queue with its reason, and the worker keeps serving; the work
 //! queues are quorum queues with a delivery limit and a dead-letter target.
 
-use secrecy::ExposeSecret;
 use sportello_e2e::{TestEnv, json_files, samples_dir};
 use sportello_fleet::submit;
 use sportello_shared::broker::{self, Outgoing, Publisher};
@@ -292,25 +291,6 @@ async fn a_delivery_limit_changes_on_the_running_queues() {
     env.teardown().await;
 }
 
-/// Every queue of the virtual host with its type, arguments and the policy in force, as the
-/// management API shows them to the administrator.
-async fn queues_as_the_broker_sees_them(env: &TestEnv) -> Vec<serde_json::Value> {
-    let admin = env.settings.broker.admin.as_ref().expect("[broker.admin]");
-    reqwest::Client::new()
-        .get(format!(
-            "{}/api/queues/%2F?columns=name,type,arguments,effective_policy_definition",
-            admin.management_url.trim_end_matches('/')
-        ))
-        .basic_auth(&admin.user, Some(admin.password.expose_secret()))
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .expect("the management API answers")
-        .json()
-        .await
-        .expect("a list of queues")
-}
-
 /// The queues as soon as `ready` holds of them: the management API's view of a queue's policy
 /// follows the broker by a statistics interval (5 s by default).
 async fn queues_once(
@@ -319,7 +299,9 @@ async fn queues_once(
 ) -> Vec<serde_json::Value> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let queues = queues_as_the_broker_sees_them(env).await;
+        let queues = env
+            .broker_queues("name,type,arguments,effective_policy_definition")
+            .await;
         if ready(&queues) || std::time::Instant::now() > deadline {
             return queues;
         }

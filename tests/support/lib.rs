@@ -400,6 +400,28 @@ impl TestEnv {
         seen
     }
 
+    /// The virtual host's queues as the broker's management API lists them to the administrator,
+    /// with `columns` (`name,type,members`, …).
+    pub async fn broker_queues(&self, columns: &str) -> Vec<serde_json::Value> {
+        let admin = self.settings.broker.admin.as_ref().expect("[broker.admin]");
+        reqwest::Client::new()
+            .get(format!(
+                "{}/api/queues/%2F?columns={columns}",
+                admin.management_url.trim_end_matches('/')
+            ))
+            .basic_auth(
+                &admin.user,
+                Some(secrecy::ExposeSecret::expose_secret(&admin.password)),
+            )
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .expect("the management API answers")
+            .json()
+            .await
+            .expect("a list of queues")
+    }
+
     /// The id of a practice's incoming registration.
     pub async fn incoming_registration(&self, practice: Uuid) -> i64 {
         sqlx::query_scalar(
