@@ -153,7 +153,7 @@ async fn operator_and_citizen_in_a_browser() {
         .practice(filed)
         .await
         .expect("the filed practice exists");
-    assert_eq!(record.tax_code, counter_cf);
+    assert_eq!(record.tax_code.as_str(), counter_cf);
     let seen: Vec<String> = serde_json::from_value(desk["facts"]["states_seen"].clone()).unwrap();
     assert!(
         seen.iter().any(|s| s == "dispatched")

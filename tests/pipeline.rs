@@ -6,6 +6,7 @@
 use sportello_e2e::{TestEnv, json_files, samples_dir};
 use sportello_fleet::submit;
 use sportello_shared::domain::state::PracticeState;
+use sportello_shared::domain::tax_code::FiledTaxCode;
 use sportello_shared::messages::StageMessage;
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
@@ -35,7 +36,7 @@ async fn every_sample_is_validated_or_rejected_with_its_reasons() {
         .await;
 
     let mut valid_ids = BTreeSet::new();
-    let mut per_citizen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_citizen: BTreeMap<FiledTaxCode, usize> = BTreeMap::new();
     for done in &submitted {
         let name = done.file.file_name().unwrap().to_str().unwrap();
         let want = &expected[name];
@@ -78,7 +79,7 @@ async fn every_sample_is_validated_or_rejected_with_its_reasons() {
                 let message = reason["message"].as_str().unwrap();
                 assert!(!message.is_empty(), "{name}: every reason explains itself");
                 assert!(
-                    !message.contains(&practice.tax_code),
+                    !message.contains(practice.tax_code.as_str()),
                     "{name}: no tax code in the message"
                 );
             }

@@ -16,6 +16,7 @@ pub use transitions::{Applied, Transition, advance_many, transition};
 
 use crate::config::DatabaseSettings;
 use crate::domain::state::PracticeState;
+use crate::domain::tax_code::FiledTaxCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -339,7 +340,7 @@ impl Store {
     }
 
     /// The citizen's folder: every practice of `tax_code`, oldest first, with its history.
-    pub async fn folder(&self, tax_code: &str) -> Result<Vec<FolderEntry>, StoreError> {
+    pub async fn folder(&self, tax_code: &FiledTaxCode) -> Result<Vec<FolderEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, idempotency_key, submission, practice_type, channel, operator_id, tax_code, subject, \
              integrates, state, rejection_reasons, received_at, updated_at FROM practices \
@@ -377,7 +378,7 @@ pub struct NewPractice {
     pub practice_type: String,
     pub channel: String,
     pub operator_id: Option<String>,
-    pub tax_code: String,
+    pub tax_code: FiledTaxCode,
     pub subject: String,
     pub integrates: Option<Uuid>,
     pub actor: String,
@@ -418,7 +419,7 @@ pub struct PracticeRecord {
     pub channel: String,
     pub operator_id: Option<String>,
     #[serde(skip)]
-    pub tax_code: String,
+    pub tax_code: FiledTaxCode,
     pub subject: String,
     pub integrates: Option<Uuid>,
     pub state: PracticeState,

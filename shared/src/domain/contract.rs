@@ -10,7 +10,7 @@
 
 use crate::domain::staged_key;
 use crate::domain::submission::{Channel, SUBMISSION_SCHEMA_VERSION, Submission};
-use crate::domain::tax_code::MAX_RAW_TAX_CODE_CHARS;
+use crate::domain::tax_code::FiledTaxCode;
 
 /// The subject becomes the register's "oggetto"; longer ones are essays, not subjects.
 pub const MAX_SUBJECT_CHARS: usize = 500;
@@ -59,12 +59,8 @@ pub fn parse_submission(body: &[u8], staging_prefix: &str) -> Result<Submission,
     if let Channel::Counter { operator_id } = &submission.channel {
         check_operator_id(operator_id)?;
     }
-    let tax_code_chars = submission.applicant.tax_code.chars().count();
-    if tax_code_chars > MAX_RAW_TAX_CODE_CHARS {
-        return Err(format!(
-            "applicant.tax_code has {tax_code_chars} characters: a tax code has 16 (at most {MAX_RAW_TAX_CODE_CHARS} are taken, for validation to explain)"
-        ));
-    }
+    FiledTaxCode::file(&submission.applicant.tax_code)
+        .map_err(|e| format!("applicant.tax_code has {e}"))?;
     for (position, document) in submission.documents.iter().enumerate() {
         if let Some(key) = &document.staged_key {
             staged_key::parse_upload_key(staging_prefix, key).map_err(|e| {

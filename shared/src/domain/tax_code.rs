@@ -131,6 +131,84 @@ impl TaxCode {
     }
 }
 
+/// The tax code a practice is filed under: [`normalise`]d, at most [`MAX_RAW_TAX_CODE_CHARS`]
+/// characters, valid or not (a practice refused for its tax code is still the citizen's, under
+/// the code they typed). The folder, the store, the tokens and the back offices carry this type,
+/// so that every door compares the same form; like [`TaxCode`] it prints masked.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type)]
+#[serde(try_from = "String", into = "String")]
+#[sqlx(transparent)]
+pub struct FiledTaxCode(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{found} characters: a tax code has 16 (at most {MAX_RAW_TAX_CODE_CHARS} are taken, for validation to explain)"
+)]
+pub struct TooLongToFile {
+    pub found: usize,
+}
+
+impl FiledTaxCode {
+    /// The filed form of what a citizen or an operator typed.
+    pub fn file(raw: &str) -> Result<FiledTaxCode, TooLongToFile> {
+        let code = normalise(raw);
+        let found = code.chars().count();
+        if found > MAX_RAW_TAX_CODE_CHARS {
+            return Err(TooLongToFile { found });
+        }
+        Ok(FiledTaxCode(code))
+    }
+
+    /// The folder named by an address or typed in a search box: letters and digits once the
+    /// blanks are gone, or nothing a practice could be filed under.
+    pub fn named(text: &str) -> Option<FiledTaxCode> {
+        FiledTaxCode::file(text)
+            .ok()
+            .filter(|code| !code.0.is_empty() && code.0.chars().all(|c| c.is_ascii_alphanumeric()))
+    }
+
+    /// The full code: for the register, the back offices and the citizen's own folder only.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The valid tax code this is, if it is one.
+    pub fn valid(&self) -> Result<TaxCode, TaxCodeError> {
+        TaxCode::parse(&self.0)
+    }
+}
+
+impl From<TaxCode> for FiledTaxCode {
+    fn from(code: TaxCode) -> FiledTaxCode {
+        FiledTaxCode(code.0)
+    }
+}
+
+impl TryFrom<String> for FiledTaxCode {
+    type Error = TooLongToFile;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        FiledTaxCode::file(&value)
+    }
+}
+
+impl From<FiledTaxCode> for String {
+    fn from(code: FiledTaxCode) -> String {
+        code.0
+    }
+}
+
+impl fmt::Display for FiledTaxCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&mask_tax_code(&self.0))
+    }
+}
+
+impl fmt::Debug for FiledTaxCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FiledTaxCode({})", mask_tax_code(&self.0))
+    }
+}
+
 fn expected_at(index: usize) -> &'static str {
     if NUMERIC_POSITIONS.contains(&index) {
         "a digit (or its omocodia letter)"
@@ -447,5 +525,55 @@ mod tests {
     fn errors_do_not_echo_the_code() {
         let err = TaxCode::parse("RSSMRA80A01X501U").unwrap_err().to_string();
         assert!(!err.contains("RSSMRA"), "{err}");
+    }
+
+    #[test]
+    fn a_filed_code_is_the_typed_one_without_blanks_valid_or_not() {
+        let filed = FiledTaxCode::file(" rssmra 80a01 h501u ").unwrap();
+        assert_eq!(filed.as_str(), "RSSMRA80A01H501U");
+        assert_eq!(filed.valid().unwrap().as_str(), "RSSMRA80A01H501U");
+        let typo = FiledTaxCode::file("RSSMRA80A01H501X").unwrap();
+        assert_eq!(typo.as_str(), "RSSMRA80A01H501X");
+        assert!(typo.valid().is_err());
+        let valid = TaxCode::parse("RSSMRA80A01H501U").unwrap();
+        assert_eq!(FiledTaxCode::from(valid), filed);
+    }
+
+    #[test]
+    fn a_code_too_long_to_be_one_is_not_filed() {
+        let longest = "X".repeat(MAX_RAW_TAX_CODE_CHARS);
+        assert!(FiledTaxCode::file(&longest).is_ok());
+        let err = FiledTaxCode::file(&format!("{longest}X")).unwrap_err();
+        assert_eq!(err.found, MAX_RAW_TAX_CODE_CHARS + 1);
+        let json = serde_json::json!("X".repeat(MAX_RAW_TAX_CODE_CHARS + 1));
+        assert!(serde_json::from_value::<FiledTaxCode>(json).is_err());
+    }
+
+    #[test]
+    fn a_folder_is_named_by_letters_and_digits_only() {
+        assert_eq!(
+            FiledTaxCode::named("RSSMRA 80A01 H501U").unwrap().as_str(),
+            "RSSMRA80A01H501U"
+        );
+        for not_a_folder in [
+            "",
+            "   ",
+            "RSSMRA80A01H501U/../x",
+            "RSS%20MRA",
+            "RSSMRÀ80A01H501U",
+        ] {
+            assert_eq!(FiledTaxCode::named(not_a_folder), None, "{not_a_folder}");
+        }
+    }
+
+    #[test]
+    fn a_filed_code_prints_masked_and_serialises_whole() {
+        let filed = FiledTaxCode::file("RSSMRA80A01H501U").unwrap();
+        assert!(!format!("{filed}").contains("80A01H501"));
+        assert!(!format!("{filed:?}").contains("80A01H501"));
+        assert_eq!(
+            serde_json::to_value(&filed).unwrap(),
+            serde_json::json!("RSSMRA80A01H501U")
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! folder names its tables (`practices`, `practice_documents`, `practice_history`).
 
 use crate::domain::state::PracticeState;
+use crate::domain::tax_code::FiledTaxCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgPool, Row};
@@ -22,7 +23,10 @@ pub struct PracticeRow {
 }
 
 /// The practices of `tax_code`, oldest first (received, then id).
-pub async fn practices_of(pool: &PgPool, tax_code: &str) -> Result<Vec<PracticeRow>, sqlx::Error> {
+pub async fn practices_of(
+    pool: &PgPool,
+    tax_code: &FiledTaxCode,
+) -> Result<Vec<PracticeRow>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, practice_type, subject, state, channel, received_at, updated_at \
          FROM practices WHERE tax_code = $1 ORDER BY received_at, id",
@@ -45,7 +49,7 @@ pub async fn practices_of(pool: &PgPool, tax_code: &str) -> Result<Vec<PracticeR
 }
 
 /// The tax code a practice belongs to, or `None` when there is no such practice.
-pub async fn owner(pool: &PgPool, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+pub async fn owner(pool: &PgPool, id: Uuid) -> Result<Option<FiledTaxCode>, sqlx::Error> {
     sqlx::query_scalar("SELECT tax_code FROM practices WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
@@ -94,7 +98,7 @@ pub async fn transitions_since(
 #[derive(Debug, Clone)]
 pub struct PracticeDetail {
     pub id: Uuid,
-    pub tax_code: String,
+    pub tax_code: FiledTaxCode,
     pub practice_type: String,
     pub subject: String,
     pub channel: String,
@@ -183,7 +187,7 @@ pub async fn times_entered<'e>(
 #[derive(Debug, Clone)]
 pub struct DeskRow {
     pub id: Uuid,
-    pub tax_code: String,
+    pub tax_code: FiledTaxCode,
     pub practice_type: String,
     pub state: String,
     pub updated_at: DateTime<Utc>,

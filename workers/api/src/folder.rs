@@ -10,6 +10,7 @@ use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sportello_register::register::{self, format_number};
+use sportello_shared::domain::tax_code::FiledTaxCode;
 use sportello_shared::notifications;
 use sportello_shared::procedure;
 use sportello_shared::store::reads;
@@ -102,7 +103,7 @@ pub struct ArchivedObject {
 #[derive(Debug, Clone, Serialize)]
 pub struct PracticeView {
     pub id: Uuid,
-    pub tax_code: String,
+    pub tax_code: FiledTaxCode,
     pub practice_type: String,
     pub subject: String,
     pub channel: String,
@@ -127,7 +128,7 @@ pub use sportello_shared::notifications::NotificationRow as NotificationView;
 /// The practices of `tax_code`, oldest first.
 pub async fn practices_of(
     pool: &PgPool,
-    tax_code: &str,
+    tax_code: &FiledTaxCode,
 ) -> Result<Vec<PracticeSummary>, sqlx::Error> {
     let practices = reads::practices_of(pool, tax_code).await?;
     let ids: Vec<Uuid> = practices.iter().map(|p| p.id).collect();
@@ -155,7 +156,7 @@ pub async fn practices_of(
 }
 
 /// The tax code a practice belongs to, or `None` when there is no such practice.
-pub async fn owner(pool: &PgPool, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+pub async fn owner(pool: &PgPool, id: Uuid) -> Result<Option<FiledTaxCode>, sqlx::Error> {
     reads::owner(pool, id).await
 }
 

@@ -260,7 +260,7 @@ impl Dispatch {
                 applicant: Applicant {
                     given_name: text(&applicant["given_name"]),
                     family_name: text(&applicant["family_name"]),
-                    tax_code: practice.tax_code.clone(),
+                    tax_code: practice.tax_code.as_str().to_owned(),
                     email: text(&applicant["email"]),
                 },
                 data: submission

@@ -342,7 +342,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = Store::connect(&settings.database)
                 .await
                 .context("PostgreSQL")?;
-            let tax_code = sportello_shared::domain::tax_code::normalise(&tax_code);
+            let tax_code = sportello_shared::domain::tax_code::FiledTaxCode::file(&tax_code)?;
             let entries = store.folder(&tax_code).await?;
             let sent = folder::notifications(&store, &entries).await?;
             if json {

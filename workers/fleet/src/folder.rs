@@ -3,17 +3,18 @@
 use chrono_tz::Europe::Rome;
 use sportello_notification::record::{self, Notifications};
 use sportello_register::register::{Registration, format_number};
+use sportello_shared::domain::tax_code::FiledTaxCode;
 use sportello_shared::store::{FolderEntry, Store};
 use std::fmt::Write;
 use uuid::Uuid;
 
 /// The folder as JSON: `{ "tax_code": …, "practices": [ … with history and notifications … ] }`.
 pub fn to_json(
-    tax_code: &str,
+    tax_code: &FiledTaxCode,
     folder: &[FolderEntry],
     notifications: &Notifications,
 ) -> serde_json::Value {
-    let mut value = serde_json::json!({ "tax_code": tax_code, "practices": folder });
+    let mut value = serde_json::json!({ "tax_code": tax_code.as_str(), "practices": folder });
     if let Some(practices) = value["practices"].as_array_mut() {
         for (practice, entry) in practices.iter_mut().zip(folder) {
             practice["notifications"] = serde_json::to_value(
@@ -34,11 +35,16 @@ pub async fn notifications(store: &Store, folder: &[FolderEntry]) -> anyhow::Res
 }
 
 /// The folder as text, times in Italian local time.
-pub fn to_text(tax_code: &str, folder: &[FolderEntry], notifications: &Notifications) -> String {
+pub fn to_text(
+    tax_code: &FiledTaxCode,
+    folder: &[FolderEntry],
+    notifications: &Notifications,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Cartella del cittadino {tax_code}: {} pratiche",
+        "Cartella del cittadino {}: {} pratiche",
+        tax_code.as_str(),
         folder.len()
     );
     for entry in folder {

@@ -14,7 +14,7 @@ use sportello_shared::domain::contract::parse_submission;
 use sportello_shared::domain::staged_key;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::{Channel, DocumentSource, Submission, practice_id_for};
-use sportello_shared::domain::tax_code;
+use sportello_shared::domain::tax_code::FiledTaxCode;
 use sportello_shared::messages::{hand_over, route};
 use sportello_shared::objects::{ObjectError, ObjectStore, sha256_hex};
 use sportello_shared::store::{NewDocument, NewPractice, Store};
@@ -69,6 +69,8 @@ impl Intake {
         if let Some(outputs) = self.seen_before(&submission, id, &digest).await? {
             return Ok(outputs);
         }
+        let tax_code = FiledTaxCode::file(&submission.applicant.tax_code)
+            .map_err(|e| Failure::Reject(format!("applicant.tax_code has {e}")))?;
         let documents = self.collect_documents(&submission, id).await?;
         let practice = NewPractice {
             id,
@@ -81,7 +83,7 @@ impl Intake {
                 Channel::Counter { operator_id } => Some(operator_id.clone()),
                 Channel::Portal => None,
             },
-            tax_code: tax_code::normalise(&submission.applicant.tax_code),
+            tax_code,
             subject: submission.subject.clone(),
             integrates: submission.integrates,
             actor: match &submission.channel {

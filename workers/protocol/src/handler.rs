@@ -26,6 +26,7 @@ use sportello_shared::domain::media;
 use sportello_shared::domain::privacy::scrub;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::Submission;
+use sportello_shared::domain::tax_code::FiledTaxCode;
 use sportello_shared::messages::{StageMessage, hand_over, route};
 use sportello_shared::procedure;
 use sportello_shared::store::{self, Store, StoreError};
@@ -327,11 +328,13 @@ impl Protocol {
             format!("practice type `{practice_type}` is no longer in the catalog")
         })?;
         let applicant = &submission.applicant;
+        let tax_code = FiledTaxCode::file(&applicant.tax_code)
+            .map_err(|e| format!("applicant.tax_code has {e}"))?;
         let person = NaturalPerson {
             given_name: applicant.given_name.trim().to_owned(),
             family_name: applicant.family_name.trim().to_owned(),
             title: None,
-            codice_fiscale: Some(applicant.tax_code.trim().to_uppercase()),
+            codice_fiscale: Some(tax_code.as_str().to_owned()),
             contacts: Some(Contacts {
                 emails: vec![applicant.email.trim().to_owned()],
                 ..Contacts::default()
@@ -388,7 +391,7 @@ impl Protocol {
                 "role": "mittente",
                 "given_name": applicant.given_name,
                 "family_name": applicant.family_name,
-                "tax_code": applicant.tax_code.trim().to_uppercase(),
+                "tax_code": tax_code.as_str(),
                 "email": applicant.email,
                 "company": applicant.company.as_ref().map(|c| serde_json::json!({"name": c.name, "vat_number": c.vat_number})),
             }]),

@@ -244,7 +244,7 @@ impl Returns {
             given_name: text(&applicant["given_name"]),
             family_name: text(&applicant["family_name"]),
             title: None,
-            codice_fiscale: Some(practice.tax_code.clone()),
+            codice_fiscale: Some(practice.tax_code.as_str().to_owned()),
             contacts: Some(Contacts {
                 emails: vec![text(&applicant["email"])],
                 ..Contacts::default()

@@ -129,14 +129,14 @@ impl Signer {
         let now = now();
         let (sub, role, cf, roles) = match subject {
             Subject::Citizen { tax_code } => {
-                let tax_code = tax_code.trim().to_uppercase();
-                if tax_code.is_empty() {
-                    return Err(TokenError::MissingTaxCode);
-                }
+                let tax_code = FiledTaxCode::file(tax_code)
+                    .ok()
+                    .filter(|code| !code.as_str().is_empty())
+                    .ok_or(TokenError::MissingTaxCode)?;
                 (
-                    format!("citizen:{tax_code}"),
+                    format!("citizen:{}", tax_code.as_str()),
                     Role::Citizen,
-                    Some(tax_code),
+                    Some(String::from(tax_code)),
                     Vec::new(),
                 )
             }
@@ -409,8 +409,8 @@ impl Keys {
                 let tax_code = claims
                     .cf
                     .as_deref()
-                    .map(|cf| cf.trim().to_uppercase())
-                    .filter(|cf| !cf.is_empty())
+                    .and_then(|cf| FiledTaxCode::file(cf).ok())
+                    .filter(|cf| !cf.as_str().is_empty())
                     .ok_or_else(|| {
                         ApiError::Unauthorized("a citizen token must carry `cf`".to_owned())
                     })?;

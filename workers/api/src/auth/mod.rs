@@ -40,6 +40,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{PrivatePkcs8KeyDer, SubjectPublicKeyInfoDer};
 use serde::{Deserialize, Serialize};
 use sportello_shared::config::HttpSettings;
+use sportello_shared::domain::tax_code::FiledTaxCode;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Duration;
@@ -126,8 +127,8 @@ pub struct Claims {
 /// Who is asking, once the token has been checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
-    /// A citizen, by their tax code (upper case).
-    Citizen { tax_code: String },
+    /// A citizen, by their tax code as the folder files it.
+    Citizen { tax_code: FiledTaxCode },
     /// An operator, by their operator id, with their roles (never empty).
     Operator {
         id: String,
@@ -138,9 +139,9 @@ pub enum Caller {
 impl Caller {
     /// Whether this caller may read the folder of `tax_code`, once [`Caller::reader`] let them
     /// read folders at all.
-    pub fn may_read(&self, tax_code: &str) -> bool {
+    pub fn may_read(&self, tax_code: &FiledTaxCode) -> bool {
         match self {
-            Caller::Citizen { tax_code: own } => own.eq_ignore_ascii_case(tax_code),
+            Caller::Citizen { tax_code: own } => own == tax_code,
             Caller::Operator { .. } => true,
         }
     }

@@ -68,7 +68,7 @@ fn each_issuer_is_checked_with_its_own_key_for_what_it_may_grant() {
     assert_eq!(
         keys.check(&citizen).unwrap().caller,
         Caller::Citizen {
-            tax_code: "RSSMRA85T10A562S".into()
+            tax_code: FiledTaxCode::file("RSSMRA85T10A562S").unwrap()
         }
     );
     let roles = counter();

@@ -9,12 +9,12 @@ use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use serde::Serialize;
-use sportello_shared::domain::tax_code;
+use sportello_shared::domain::tax_code::FiledTaxCode;
 use uuid::Uuid;
 
 #[derive(Debug, Serialize)]
 pub struct CitizenPractices {
-    pub tax_code: String,
+    pub tax_code: FiledTaxCode,
     pub practices: Vec<folder::PracticeSummary>,
 }
 
@@ -25,17 +25,13 @@ pub async fn citizen_practices(
 ) -> Result<Json<CitizenPractices>, ApiError> {
     caller.reader()?;
     let Path(cf) = cf?;
-    // Practices are filed under the code without blanks (`tax_code::normalise`); a path that
-    // carries blanks is not a code at all, and is told so.
-    let tax_code = cf.trim().to_uppercase();
-    if tax_code.is_empty()
-        || tax_code.len() > tax_code::MAX_RAW_TAX_CODE_CHARS
-        || !tax_code.chars().all(|c| c.is_ascii_alphanumeric())
-    {
-        return Err(ApiError::BadRequest(
-            "a tax code is made of letters and digits".to_owned(),
-        ));
-    }
+    // Practices are filed under the code without blanks (`FiledTaxCode`); a path that carries
+    // blanks is not a code at all, and is told so.
+    let not_a_code = || ApiError::BadRequest("a tax code is made of letters and digits".to_owned());
+    let tax_code = Some(cf.trim())
+        .filter(|typed| !typed.contains(char::is_whitespace))
+        .and_then(FiledTaxCode::named)
+        .ok_or_else(not_a_code)?;
     // Another citizen's folder does not exist, as far as a citizen can tell.
     if !caller.may_read(&tax_code) {
         return Err(ApiError::NotFound("no such folder".to_owned()));

@@ -24,7 +24,7 @@ use serde::Serialize;
 use sportello_shared::broker::Outgoing;
 use sportello_shared::domain::contract::parse_submission;
 use sportello_shared::domain::submission::{Channel, Submission, practice_id_for};
-use sportello_shared::domain::tax_code;
+use sportello_shared::domain::tax_code::FiledTaxCode;
 use sportello_shared::messages::route;
 use sportello_shared::objects::sha256_hex;
 use tracing::info;
@@ -140,8 +140,7 @@ pub async fn submit(
 fn allowed(caller: &Caller, submission: &Submission) -> Result<(), ApiError> {
     match (caller, &submission.channel) {
         (Caller::Citizen { tax_code }, Channel::Portal) => {
-            if tax_code::normalise(&submission.applicant.tax_code) == tax_code::normalise(tax_code)
-            {
+            if FiledTaxCode::file(&submission.applicant.tax_code).as_ref() == Ok(tax_code) {
                 Ok(())
             } else {
                 Err(ApiError::Forbidden(

@@ -85,7 +85,10 @@ pub async fn events(State(state): State<ApiState>, mut request: Request, next: N
         let ttl = left.min(STREAM_TOKEN);
         let signer = signer(state.keys().audience());
         let minted = match &user.caller {
-            Caller::Citizen { tax_code } => signer.mint(&Subject::Citizen { tax_code }, ttl),
+            Caller::Citizen { tax_code } => {
+                let tax_code = tax_code.as_str();
+                signer.mint(&Subject::Citizen { tax_code }, ttl)
+            }
             Caller::Operator { id, roles } => signer.mint(&Subject::Operator { id, roles }, ttl),
         };
         if let Ok(token) = minted

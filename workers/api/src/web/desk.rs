@@ -16,7 +16,7 @@ use base64::Engine;
 use serde::Serialize;
 use sportello_register::register::{self, RegisterId};
 use sportello_shared::domain::state::PracticeState;
-use sportello_shared::domain::tax_code;
+use sportello_shared::domain::tax_code::{FiledTaxCode, TAX_CODE_LEN};
 use sportello_shared::store::reads;
 use sportello_shared::{notifications, parked};
 use uuid::Uuid;
@@ -31,7 +31,7 @@ struct Count {
 #[derive(Serialize)]
 struct Row {
     id: Uuid,
-    tax_code: String,
+    tax_code: FiledTaxCode,
     practice_type: String,
     title: String,
     state: String,
@@ -103,9 +103,9 @@ pub async fn search(
     if let Ok(id) = text.parse::<Uuid>() {
         return Ok(Redirect::to(&format!("/cruscotto/pratiche/{id}")).into_response());
     }
-    let cf = tax_code::normalise(&text);
-    if cf.len() == 16 && cf.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Ok(Redirect::to(&format!("/cruscotto/cittadini/{cf}")).into_response());
+    if let Some(cf) = FiledTaxCode::named(&text).filter(|cf| cf.as_str().len() == TAX_CODE_LEN) {
+        let to = format!("/cruscotto/cittadini/{}", cf.as_str());
+        return Ok(Redirect::to(&to).into_response());
     }
     let protocol = text.split_once('/').and_then(|(a, b)| {
         let (a, b) = (a.trim().parse::<i64>().ok()?, b.trim().parse::<i64>().ok()?);
@@ -141,10 +141,7 @@ pub async fn folder(
     Path(cf): Path<String>,
 ) -> Result<Response, Refusal> {
     let user = operator(&state, &headers, OperatorRole::Counter).await?;
-    let cf = tax_code::normalise(&cf);
-    if cf.is_empty() || cf.len() > 32 || !cf.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(Refusal::NotFound);
-    }
+    let cf = FiledTaxCode::named(&cf).ok_or(Refusal::NotFound)?;
     let practices = summaries(
         &state,
         folder::practices_of(state.services().store.pool(), &cf).await?,
@@ -357,7 +354,7 @@ pub(super) async fn publish_submission(
 ) -> Result<(), String> {
     let subject = match &user.caller {
         Caller::Operator { id, .. } => id.clone(),
-        Caller::Citizen { tax_code } => tax_code.clone(),
+        Caller::Citizen { tax_code } => tax_code.as_str().to_owned(),
     };
     let session = Session {
         caller: user.caller.clone(),

@@ -127,10 +127,10 @@ pub async fn citizen_home(
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
     let user = signed_in(&state, &headers, false).await?;
-    let cf = user.tax_code().unwrap_or_default().to_owned();
+    let cf = user.tax_code().ok_or(Refusal::NotFound)?;
     let practices = summaries(
         &state,
-        folder::practices_of(state.services().store.pool(), &cf).await?,
+        folder::practices_of(state.services().store.pool(), cf).await?,
     );
     Ok(page(
         "citizen.html",

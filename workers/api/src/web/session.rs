@@ -20,6 +20,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use ring::rand::{SecureRandom, SystemRandom};
 use sha2::{Digest, Sha256};
+use sportello_shared::domain::tax_code::FiledTaxCode;
 use std::collections::BTreeSet;
 
 pub const SESSION_COOKIE: &str = "sportello_sessione";
@@ -45,7 +46,7 @@ impl WebUser {
         self.caller.has(role)
     }
 
-    pub fn tax_code(&self) -> Option<&str> {
+    pub fn tax_code(&self) -> Option<&FiledTaxCode> {
         match &self.caller {
             Caller::Citizen { tax_code } => Some(tax_code),
             Caller::Operator { .. } => None,
@@ -189,7 +190,7 @@ pub async fn open(
 type SessionRow = (
     String,
     Option<String>,
-    Option<String>,
+    Option<FiledTaxCode>,
     String,
     DateTime<Utc>,
 );
@@ -233,12 +234,12 @@ pub async fn find(state: &ApiState, headers: &HeaderMap) -> Result<Found, sqlx::
             secret_sha256: hash,
         }
     } else {
-        let tax_code = tax_code.unwrap_or_default();
+        let Some(tax_code) = tax_code else {
+            return Ok(Found::Ended);
+        };
         WebUser {
-            caller: Caller::Citizen {
-                tax_code: tax_code.clone(),
-            },
-            name: tax_code,
+            name: tax_code.as_str().to_owned(),
+            caller: Caller::Citizen { tax_code },
             csrf,
             expires_at,
             secret_sha256: hash,

@@ -30,6 +30,7 @@ use sportello_shared::domain::content::Problem;
 use sportello_shared::domain::media;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::Submission;
+use sportello_shared::domain::tax_code::FiledTaxCode;
 
 /// Every reason code [`check`] can give; they are part of the API (folder, emails, HTTP).
 pub const REASON_CODES: &[&str] = &[
@@ -196,8 +197,7 @@ fn known_type<'c>(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntegrationTarget {
     pub state: PracticeState,
-    /// As stored: trimmed, upper case.
-    pub tax_code: String,
+    pub tax_code: FiledTaxCode,
     pub practice_type: String,
 }
 
@@ -217,9 +217,9 @@ pub fn check_integration(
     let practice_type = known_type(sub, catalog, &mut reasons);
     check_applicant(&sub.applicant, practice_type, &mut reasons);
     check_subject(&sub.subject, &mut reasons);
-    let applicant = sub.applicant.tax_code.trim().to_uppercase();
+    let applicant = FiledTaxCode::file(&sub.applicant.tax_code).ok();
     match target {
-        Some(target) if target.tax_code == applicant => {
+        Some(target) if applicant.as_ref() == Some(&target.tax_code) => {
             if target.practice_type != sub.practice_type.trim() {
                 reasons.add(
                     INTEGRAZIONE_NON_ATTESA,

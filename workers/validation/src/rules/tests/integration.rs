@@ -16,7 +16,7 @@ fn cila_integration() -> (Submission, Vec<DocumentFacts>, IntegrationTarget) {
     );
     let target = IntegrationTarget {
         state: PracticeState::IntegrationRequested,
-        tax_code: TAX_CODE.to_owned(),
+        tax_code: FiledTaxCode::file(TAX_CODE).unwrap(),
         practice_type: "edilizia.cila".to_owned(),
     };
     (sub, facts, target)
@@ -128,7 +128,7 @@ fn another_citizens_practice_reads_as_unknown() {
     let (sub, facts, target) = cila_integration();
     let unknown = check_integration(&sub, &facts, &catalog(), None);
     let someone_else = IntegrationTarget {
-        tax_code: CHILD_TAX_CODE.to_owned(),
+        tax_code: FiledTaxCode::file(CHILD_TAX_CODE).unwrap(),
         ..target
     };
     let theirs = check_integration(&sub, &facts, &catalog(), Some(&someone_else));
