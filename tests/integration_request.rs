@@ -152,10 +152,7 @@ async fn a_citizens_integration_is_registered_on_its_own_and_sends_the_practice_
         .nth(1)
         .expect("PrimaRegistrazione in the segnatura");
     assert!(
-        prima.contains(&format!(
-            "NumeroRegistrazione>{}<",
-            register::format_number(first.number)
-        )),
+        prima.contains(&format!("NumeroRegistrazione>{:07}<", first.number.get())),
         "{prima}"
     );
     sportello_e2e::assert_signature_verifies(&own.segnatura);

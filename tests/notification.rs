@@ -11,7 +11,6 @@ use mail::{Inbox, Sample};
 use secrecy::SecretString;
 use sportello_e2e::{PATIENCE, RunningFleet, TestEnv, json_files, samples_dir};
 use sportello_fleet::folder;
-use sportello_register::register::format_number;
 use sportello_shared::broker::{self, Publisher};
 use sportello_shared::config::{PecRelaySettings, Settings, SmtpTls};
 use sportello_shared::domain::email::EmailAddress;
@@ -177,7 +176,7 @@ async fn every_applicant_gets_exactly_the_email_of_their_outcome() {
         let practice = env.practice(*id).await.unwrap();
         if practice.state == PracticeState::Registered {
             let (number, documents) = &registrations[id];
-            let number = format_number(*number);
+            let number = format!("{number:07}");
             assert!(email.subject.contains(&number), "{}", email.subject);
             assert!(email.subject.starts_with("Ricevuta di protocollo"));
             for part in [&email.text, &html] {

@@ -5,9 +5,14 @@
 use chrono::{TimeZone, Utc};
 use sportello_e2e::{TestClock, TestEnv, sportello_binary, valid_samples};
 use sportello_register::{daily, register};
+use sportello_shared::domain::protocol_number::ProtocolNumber;
 use sportello_shared::domain::state::PracticeState;
 use std::path::PathBuf;
 use uuid::Uuid;
+
+fn number(n: i64) -> ProtocolNumber {
+    ProtocolNumber::new(n).unwrap()
+}
 
 async fn submit_and_register(env: &TestEnv, files: &[PathBuf]) -> Vec<Uuid> {
     let ids = env.submit_files(files).await;
@@ -51,7 +56,7 @@ async fn numbering_restarts_at_one_on_the_first_of_january_italian_time() {
     let register = sportello_fleet::fleet::keeper(&env.settings.protocol)
         .unwrap()
         .register_id();
-    let first_2027 = register::find(env.app.store.pool(), &register, 2027, 1)
+    let first_2027 = register::find(env.app.store.pool(), &register, 2027, number(1))
         .await
         .unwrap()
         .unwrap();
@@ -59,7 +64,7 @@ async fn numbering_restarts_at_one_on_the_first_of_january_italian_time() {
     assert_eq!(first_2027.registration_date.to_string(), "2027-01-01");
     assert!(first_2027.segnatura.contains("0000001"));
     assert!(first_2027.segnatura.contains("2027-01-01"));
-    let last_2026 = register::find(env.app.store.pool(), &register, 2026, 3)
+    let last_2026 = register::find(env.app.store.pool(), &register, 2026, number(3))
         .await
         .unwrap()
         .unwrap();
@@ -216,13 +221,13 @@ async fn the_daily_register_is_stored_once_with_its_manifest() {
     let register = sportello_fleet::fleet::keeper(&env.settings.protocol)
         .unwrap()
         .register_id();
-    let first = register::find(env.app.store.pool(), &register, 2026, 1)
+    let first = register::find(env.app.store.pool(), &register, 2026, number(1))
         .await
         .unwrap()
         .unwrap();
     let request = register::AnnulRequest {
         year: 2026,
-        number: 2,
+        number: number(2),
         operator: "OP-BG-001",
         reason: "Errore materiale",
         measure: "Provvedimento n. 3/2026",

@@ -50,7 +50,7 @@ fn sample_segnatura(
             administration: keeper.administration.clone(),
             aoo: keeper.aoo.clone(),
             register: keeper.register.clone(),
-            number: 1,
+            number: ProtocolNumber::new(1).unwrap(),
             date: chrono::Utc::now().date_naive(),
             time: None,
         },

@@ -6,7 +6,6 @@ use crate::mail::{self, Inbox};
 use crate::support::{TestApi, sample};
 use chrono::Duration;
 use sportello_e2e::{PATIENCE, TestEnv, one_line, pdf_text};
-use sportello_register::register::format_number;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::objects::sha256_hex;
 use uuid::Uuid;
@@ -127,7 +126,7 @@ async fn the_receipt_is_one_pdf_with_every_field_of_the_registration() {
     let due = date + Duration::days(i64::from(kind.term_days));
     let mut expected = vec![
         env.settings.municipality.name.clone(),
-        format!("Numero di protocollo: {}/{year}", format_number(number)),
+        format!("Numero di protocollo: {number:07}/{year}"),
         format!("Data di presentazione: {}", date.format("%d/%m/%Y")),
         format!("Oggetto: {}", one_line(&subject)),
         format!("Ufficio competente: {}", one_line(&kind.office)),

@@ -8,6 +8,7 @@
 //! the archive holds is what the segnatura certifies; [`verify_archived`] reads an object back
 //! for an independent check, off the hot path.
 
+use sportello_shared::domain::protocol_number::ProtocolNumber;
 use sportello_shared::objects::{ObjectError, ObjectStore, sha256_hex};
 use sportello_shared::worker::Failure;
 
@@ -69,9 +70,9 @@ impl From<ArchiveError> for Failure {
 }
 
 /// The folder of one registration.
-pub fn registration_prefix(aoo: &str, register: &str, year: i32, number: i64) -> String {
+pub fn registration_prefix(aoo: &str, register: &str, year: i32, number: ProtocolNumber) -> String {
     format!(
-        "archivio/{}/{}/{year}/{number:07}",
+        "archivio/{}/{}/{year}/{number}",
         sanitise(aoo),
         sanitise(register)
     )
@@ -206,7 +207,7 @@ mod tests {
 
     #[test]
     fn keys_are_readable_and_safe() {
-        let prefix = registration_prefix("c_a794", "PG", 2026, 42);
+        let prefix = registration_prefix("c_a794", "PG", 2026, ProtocolNumber::new(42).unwrap());
         assert_eq!(prefix, "archivio/c_a794/PG/2026/0000042");
         assert_eq!(
             document_key(&prefix, 3, "Planimetria piano terra (v2).pdf"),

@@ -5,9 +5,10 @@
 //! Producing a day twice gives the same answer: the day is recorded once in `daily_registers`,
 //! and an object already in the store is only ever compared, never overwritten.
 
-use crate::register::{RegisterId, format_number};
+use crate::register::RegisterId;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
+use sportello_shared::domain::protocol_number::ProtocolNumber;
 use sportello_shared::objects::{ObjectError, ObjectStore, sha256_hex};
 use sqlx::{PgPool, Row};
 
@@ -130,7 +131,7 @@ pub async fn produce(
     .into_iter()
     .map(|row| Entry {
         anno: row.get("year"),
-        numero: format_number(row.get("number")),
+        numero: row.get::<ProtocolNumber, _>("number").to_string(),
         direzione: row.get("direction"),
         registrato_il: row.get("registered_at"),
         oggetto: row.get("subject"),
@@ -153,7 +154,7 @@ pub async fn produce(
     .into_iter()
     .map(|row| AnnulmentEntry {
         anno: row.get("year"),
-        numero: format_number(row.get("number")),
+        numero: row.get::<ProtocolNumber, _>("number").to_string(),
         annullato_il: row.get("annulled_at"),
         operatore: row.get("operator"),
         motivo: row.get("reason"),

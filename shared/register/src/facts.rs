@@ -2,6 +2,7 @@
 //! the register here, so that no other crate runs SQL on `registrations`.
 
 use base64::Engine;
+use sportello_shared::domain::protocol_number::ProtocolNumber;
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -11,7 +12,7 @@ pub struct RegistrationFacts {
     pub aoo: String,
     pub register: String,
     pub year: i32,
-    pub number: i64,
+    pub number: ProtocolNumber,
     pub documents: serde_json::Value,
     pub primary_document: Vec<u8>,
     pub segnatura: String,

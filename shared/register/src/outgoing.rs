@@ -14,6 +14,7 @@ use crate::segnatura::{
 };
 use crate::signature::AooSigner;
 use chrono::NaiveDate;
+use sportello_shared::domain::protocol_number::ProtocolNumber;
 use sportello_shared::store::Tx;
 use sqlx::Row;
 use uuid::Uuid;
@@ -43,7 +44,7 @@ pub struct OutgoingRequest<'a> {
 pub struct RegisteredOutgoing {
     pub id: i64,
     pub year: i32,
-    pub number: i64,
+    pub number: ProtocolNumber,
     pub segnatura: String,
     /// `false` when the cause had already registered it (redelivery).
     pub created: bool,
@@ -109,7 +110,7 @@ pub async fn register_outgoing(
         fingerprint: Fingerprint::of(&d.bytes),
         location: None,
     };
-    let registration = |number: u64, date: NaiveDate| RegistrationId {
+    let registration = |number: ProtocolNumber, date: NaiveDate| RegistrationId {
         administration: keeper.administration.clone(),
         aoo: keeper.aoo.clone(),
         register: keeper.register.clone(),
@@ -118,11 +119,8 @@ pub async fn register_outgoing(
         time: None,
     };
     let segnatura = Segnatura {
-        registration: registration(number as u64, register::legal_date(now)),
-        first_registration: Some(registration(
-            first.get::<i64, _>("number") as u64,
-            first_date,
-        )),
+        registration: registration(number, register::legal_date(now)),
+        first_registration: Some(registration(first.get("number"), first_date)),
         subject: request.subject.to_owned(),
         classification: request.classification.clone(),
         dossier: None,

@@ -14,7 +14,7 @@ use sportello_shared::catalog::PracticeType;
 use sportello_shared::config::{MunicipalitySettings, ProcedureSettings};
 use sportello_shared::pdf::{self, Block};
 
-use crate::register::{Registration, format_number};
+use crate::register::Registration;
 
 /// The file name under which the receipt is attached and archived.
 pub const RECEIPT_FILE_NAME: &str = "ricevuta.pdf";
@@ -71,11 +71,7 @@ impl ReceiptFacts {
             municipality: municipality.name.clone(),
             office: kind.office.clone(),
             responsabile: responsabile.to_owned(),
-            protocol_number: format!(
-                "{}/{}",
-                format_number(registration.number),
-                registration.year
-            ),
+            protocol_number: format!("{}/{}", registration.number, registration.year),
             protocol_date: day(registration.registration_date),
             subject: registration.subject.clone(),
             practice_title: kind.title.clone(),

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Europe::Rome;
 use serde::Serialize;
+use sportello_shared::domain::protocol_number::ProtocolNumber;
 use sportello_shared::store::Tx;
 use sqlx::{PgPool, Row};
 use std::collections::{HashMap, HashSet};
@@ -44,18 +45,13 @@ pub fn legal_year(at: DateTime<Utc>) -> i32 {
     legal_date(at).year()
 }
 
-/// A protocol number as written: at least seven digits.
-pub fn format_number(number: i64) -> String {
-    format!("{number:07}")
-}
-
 /// Locks the year's counter and reserves `count` numbers; returns the first of them.
 pub async fn reserve(
     tx: &mut Tx,
     register: &RegisterId,
     year: i32,
     count: usize,
-) -> Result<i64, sqlx::Error> {
+) -> Result<ProtocolNumber, sqlx::Error> {
     sqlx::query(
         "INSERT INTO register_counters (aoo, register, year, last_number) VALUES ($1, $2, $3, 0) \
          ON CONFLICT DO NOTHING",
@@ -82,7 +78,7 @@ pub async fn reserve(
     .bind(last + count as i64)
     .execute(&mut **tx)
     .await?;
-    Ok(last + 1)
+    ProtocolNumber::new(last + 1).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -106,7 +102,7 @@ impl Direction {
 #[derive(Debug, Clone)]
 pub struct NewRegistration {
     pub year: i32,
-    pub number: i64,
+    pub number: ProtocolNumber,
     pub direction: Direction,
     pub registered_at: DateTime<Utc>,
     pub practice_id: Uuid,
@@ -210,7 +206,7 @@ pub struct Registration {
     pub aoo: String,
     pub register: String,
     pub year: i32,
-    pub number: i64,
+    pub number: ProtocolNumber,
     pub direction: String,
     pub registered_at: DateTime<Utc>,
     pub registration_date: NaiveDate,
@@ -220,7 +216,7 @@ pub struct Registration {
     pub classification: serde_json::Value,
     pub channel: String,
     pub documents: serde_json::Value,
-    pub refers_to: Option<(i32, i64)>,
+    pub refers_to: Option<(i32, ProtocolNumber)>,
     pub annulment: Option<Annulment>,
     #[serde(skip)]
     pub segnatura: String,
@@ -245,7 +241,7 @@ const SELECT_REGISTRATION: &str = "SELECT r.id, r.aoo, r.register, r.year, r.num
 fn registration_from_row(row: sqlx::postgres::PgRow) -> Registration {
     let annulled_at: Option<DateTime<Utc>> = row.get("annulled_at");
     let ref_year: Option<i32> = row.get("ref_year");
-    let ref_number: Option<i64> = row.get("ref_number");
+    let ref_number: Option<ProtocolNumber> = row.get("ref_number");
     Registration {
         id: row.get("id"),
         aoo: row.get("aoo"),
@@ -276,7 +272,7 @@ pub async fn find(
     pool: &PgPool,
     register: &RegisterId,
     year: i32,
-    number: i64,
+    number: ProtocolNumber,
 ) -> Result<Option<Registration>, sqlx::Error> {
     let sql = format!(
         "{SELECT_REGISTRATION} WHERE r.aoo = $1 AND r.register = $2 AND r.year = $3 AND r.number = $4"
@@ -296,7 +292,7 @@ pub async fn practices_numbered(
     pool: &PgPool,
     register: &RegisterId,
     year: i32,
-    number: i64,
+    number: ProtocolNumber,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT practice_id FROM registrations WHERE aoo = $1 AND register = $2 \
@@ -328,7 +324,7 @@ pub async fn of_practice<'e>(
 pub struct IncomingNumber {
     pub register: String,
     pub year: i32,
-    pub number: i64,
+    pub number: ProtocolNumber,
     pub registration_date: NaiveDate,
 }
 
@@ -397,7 +393,7 @@ pub async fn registered_by_event(
 pub struct EventRegistration {
     pub practice_id: Uuid,
     pub id: i64,
-    pub number: i64,
+    pub number: ProtocolNumber,
     pub registration_date: NaiveDate,
 }
 
@@ -435,7 +431,7 @@ pub async fn by_event(
     tx: &mut Tx,
     practice_id: Uuid,
     event_key: &str,
-) -> Result<Option<(i64, i32, i64)>, sqlx::Error> {
+) -> Result<Option<(i64, i32, ProtocolNumber)>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT id, year, number FROM registrations WHERE practice_id = $1 AND event_key = $2",
     )
@@ -452,7 +448,7 @@ pub enum AnnulError {
     Unknown {
         register: String,
         year: i32,
-        number: String,
+        number: ProtocolNumber,
     },
     #[error("registration {0} is already annulled")]
     AlreadyAnnulled(String),
@@ -466,7 +462,7 @@ pub enum AnnulError {
 #[derive(Debug, Clone, Copy)]
 pub struct AnnulRequest<'a> {
     pub year: i32,
-    pub number: i64,
+    pub number: ProtocolNumber,
     pub operator: &'a str,
     pub reason: &'a str,
     /// The authorising measure (provvedimento).
@@ -502,7 +498,7 @@ pub async fn annul(
             .ok_or_else(|| AnnulError::Unknown {
                 register: register.code.clone(),
                 year,
-                number: format_number(number),
+                number,
             })?;
     let inserted = sqlx::query(
         "INSERT INTO registration_annulments (registration_id, annulled_at, annulled_date, operator, reason, measure) \
@@ -518,10 +514,7 @@ pub async fn annul(
     .await?
     .rows_affected();
     if inserted == 0 {
-        return Err(AnnulError::AlreadyAnnulled(format!(
-            "{year}/{}",
-            format_number(number)
-        )));
+        return Err(AnnulError::AlreadyAnnulled(format!("{year}/{number}")));
     }
     Ok(find(pool, register, year, number)
         .await?
@@ -547,11 +540,5 @@ mod tests {
             legal_date(summer),
             NaiveDate::from_ymd_opt(2026, 7, 31).unwrap()
         );
-    }
-
-    #[test]
-    fn numbers_have_at_least_seven_digits() {
-        assert_eq!(format_number(1), "0000001");
-        assert_eq!(format_number(12_345_678), "12345678");
     }
 }

@@ -5,6 +5,7 @@
 //! Needs the Debian packages `xmlsec1`, `libxml2-utils` and `openssl`.
 
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use sportello_register::segnatura::ProtocolNumber;
 use sportello_register::segnatura::{
     Administration, ClassCode, ClassLevel, Classification, Contacts, Document, Dossier,
     Fingerprint, ForeignAdministration, IpaCode, LegalPerson, Location, NaturalPerson, Party,
@@ -103,7 +104,7 @@ fn plain() -> Segnatura {
             administration: IpaCode::with_description("c_a794", "Comune di Bergamo"),
             aoo: IpaCode::new("A794"),
             register: RegisterCode::new("PG").unwrap(),
-            number: 1234,
+            number: ProtocolNumber::new(1234).unwrap(),
             date: NaiveDate::from_ymd_opt(2025, 3, 7).unwrap(),
             time: NaiveTime::from_hms_opt(10, 15, 30),
         },
@@ -190,7 +191,7 @@ fn complete() -> Segnatura {
         administration: IpaCode::new("m_it"),
         aoo: IpaCode::with_description("AOO_INTERNO", "Ministero \"dell'Interno\""),
         register: RegisterCode::new("REG.in_2025-1").unwrap(),
-        number: 98_765_432,
+        number: ProtocolNumber::new(98_765_432).unwrap(),
         date: NaiveDate::from_ymd_opt(2024, 12, 31).unwrap(),
         time: None,
     });

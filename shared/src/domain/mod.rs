@@ -6,6 +6,7 @@ pub mod email;
 pub mod file_name;
 pub mod media;
 pub mod privacy;
+pub mod protocol_number;
 pub mod staged_key;
 pub mod state;
 pub mod submission;

@@ -9,7 +9,7 @@
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use sportello_register::register::{self, format_number};
+use sportello_register::register;
 use sportello_shared::domain::tax_code::FiledTaxCode;
 use sportello_shared::notifications;
 use sportello_shared::procedure;
@@ -141,7 +141,7 @@ pub async fn practices_of(
             protocol: numbers.remove(&p.id).map(|r| ProtocolRef {
                 register: r.register,
                 year: r.year,
-                number: format_number(r.number),
+                number: r.number.to_string(),
                 date: r.registration_date,
             }),
             id: p.id,
@@ -210,7 +210,7 @@ impl From<register::Registration> for RegistrationView {
             register: r.register,
             aoo: r.aoo,
             year: r.year,
-            number: format_number(r.number),
+            number: r.number.to_string(),
             direction: r.direction,
             registered_at: r.registered_at,
             date: r.registration_date,
@@ -235,7 +235,7 @@ async fn archived(pool: &PgPool, id: Uuid) -> Result<Vec<ArchivedObject>, sqlx::
     let numbers: std::collections::HashMap<i64, String> = register::of_practice(pool, id)
         .await?
         .into_iter()
-        .map(|r| (r.id, format!("{}/{}", r.year, format_number(r.number))))
+        .map(|r| (r.id, format!("{}/{}", r.year, r.number)))
         .collect();
     Ok(sportello_archive::of_practice(pool, id)
         .await?

@@ -273,7 +273,7 @@ impl Dispatch {
                 aoo: registration.aoo,
                 register: registration.register,
                 year: registration.year,
-                number: format!("{:07}", registration.number),
+                number: registration.number.to_string(),
                 date: registration.registration_date,
             },
             documents,

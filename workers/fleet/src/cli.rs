@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use sportello_api::auth::OperatorRole;
 use sportello_register::{daily, register};
 use sportello_shared::config::Settings;
+use sportello_shared::domain::protocol_number::ProtocolNumber;
 use sportello_shared::objects::ObjectStore;
 use sportello_shared::store::Store;
 use sportello_shared::telemetry;
@@ -184,14 +185,14 @@ pub enum ProtocolAction {
     /// A registration with its segnatura.
     Show {
         year: i32,
-        number: i64,
+        number: ProtocolNumber,
         #[arg(long)]
         json: bool,
     },
     /// Annuls a registration: it stays readable, marked with date, operator and measure.
     Annul {
         year: i32,
-        number: i64,
+        number: ProtocolNumber,
         #[arg(long)]
         reason: String,
         /// The authorising measure (provvedimento).
@@ -427,8 +428,7 @@ async fn protocol(settings: Settings, action: ProtocolAction) -> anyhow::Result<
                 .await?
                 .with_context(|| {
                     format!(
-                        "no registration {year}/{} in register {}",
-                        register::format_number(number),
+                        "no registration {year}/{number} in register {}",
                         register.code
                     )
                 })?;

@@ -2,7 +2,7 @@
 
 use chrono_tz::Europe::Rome;
 use sportello_notification::record::{self, Notifications};
-use sportello_register::register::{Registration, format_number};
+use sportello_register::register::Registration;
 use sportello_shared::domain::tax_code::FiledTaxCode;
 use sportello_shared::store::{FolderEntry, Store};
 use std::fmt::Write;
@@ -131,17 +131,14 @@ pub fn registration_text(r: &Registration) -> String {
     let _ = writeln!(
         out,
         "Protocollo {} n. {}/{}  ({})",
-        r.register,
-        r.year,
-        format_number(r.number),
-        r.direction
+        r.register, r.year, r.number, r.direction
     );
     let _ = writeln!(out, "  AOO:          {}", r.aoo);
     let _ = writeln!(out, "  registrato:   {at}");
     let _ = writeln!(out, "  pratica:      {}", r.practice_id);
     let _ = writeln!(out, "  oggetto:      {}", r.subject);
     if let Some((year, number)) = r.refers_to {
-        let _ = writeln!(out, "  riferimento:  {year}/{}", format_number(number));
+        let _ = writeln!(out, "  riferimento:  {year}/{number}");
     }
     if let Some(documents) = r.documents.as_array() {
         let _ = writeln!(out, "  documenti:");

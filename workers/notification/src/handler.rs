@@ -30,7 +30,7 @@ use chrono::{DateTime, NaiveDate};
 use chrono_tz::Europe::Rome;
 use lettre::message::Mailbox;
 use sportello_register::receipt::{RECEIPT_FILE_NAME, ReceiptFacts};
-use sportello_register::register::{self, Registration, format_number};
+use sportello_register::register::{self, Registration};
 use sportello_shared::catalog::Catalog;
 use sportello_shared::config::{MunicipalitySettings, ProcedureSettings, SmtpSettings};
 use sportello_shared::domain::email::{EmailAddress, mask_email};
@@ -343,7 +343,7 @@ impl Notifier {
             Some(answered) => {
                 let protocol = (registrations.answered.iter())
                     .find(|r| r.direction == "incoming")
-                    .map(|r| format!("{}/{}", format_number(r.number), r.year));
+                    .map(|r| format!("{}/{}", r.number, r.year));
                 Some(IntegratedView {
                     id: answered.to_string(),
                     protocol,
@@ -512,7 +512,7 @@ fn protocol_view(registration: &Registration) -> ProtocolView {
     let at: DateTime<chrono_tz::Tz> = registration.registered_at.with_timezone(&Rome);
     ProtocolView {
         register: registration.register.clone(),
-        number: format_number(registration.number),
+        number: registration.number.to_string(),
         year: registration.year,
         date: registration
             .registration_date

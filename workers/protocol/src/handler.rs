@@ -24,6 +24,7 @@ use sportello_shared::broker::Outgoing;
 use sportello_shared::catalog::Catalog;
 use sportello_shared::domain::media;
 use sportello_shared::domain::privacy::scrub;
+use sportello_shared::domain::protocol_number::ProtocolNumber;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::submission::Submission;
 use sportello_shared::domain::tax_code::FiledTaxCode;
@@ -239,11 +240,11 @@ impl Protocol {
                 .iter()
                 .enumerate()
                 .map(|(offset, practice)| {
-                    let number = first + offset as i64;
+                    let number = first.after(offset);
                     let registration = serde_json::json!({
                         "register": register.code,
                         "year": year,
-                        "number": register::format_number(number),
+                        "number": number.to_string(),
                         "date": legal_date(now),
                     });
                     (practice.id, registration)
@@ -263,7 +264,7 @@ impl Protocol {
                 .map_err(|e| BatchError::Signature(format!("signing stopped: {e}")))??;
             let mut batch = Vec::with_capacity(pending.len());
             for ((offset, practice), signed) in pending.iter().enumerate().zip(signed) {
-                let number = first + offset as i64;
+                let number = first.after(offset);
                 batch.push(NewRegistration {
                     year,
                     number,
@@ -425,7 +426,7 @@ impl Protocol {
                     administration: self.keeper.administration.clone(),
                     aoo: self.keeper.aoo.clone(),
                     register: self.keeper.register.clone(),
-                    number: registration.number as u64,
+                    number: registration.number,
                     date: registration.registration_date,
                     time: None,
                 };
@@ -474,12 +475,12 @@ fn sign_all(
     keeper: &Keeper,
     signer: &AooSigner,
     pending: &[Pending],
-    first: i64,
+    first: ProtocolNumber,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, BatchError> {
     let sign = |offset: usize, practice: &Pending| {
         let referred = practice.first.as_ref().map(|first| first.id.clone());
-        let segnatura = segnatura(keeper, practice, first + offset as i64, now, referred);
+        let segnatura = segnatura(keeper, practice, first.after(offset), now, referred);
         signer.sign(&segnatura, now).map_err(|e| match e {
             SignatureError::Segnatura(reason) => BatchError::BadPractice(
                 practice.id,
@@ -517,7 +518,7 @@ fn sign_all(
 fn segnatura(
     keeper: &Keeper,
     practice: &Pending,
-    number: i64,
+    number: ProtocolNumber,
     at: DateTime<Utc>,
     first: Option<RegistrationId>,
 ) -> Segnatura {
@@ -527,7 +528,7 @@ fn segnatura(
             administration: keeper.administration.clone(),
             aoo: keeper.aoo.clone(),
             register: keeper.register.clone(),
-            number: number as u64,
+            number,
             date: local.date_naive(),
             time: local.time().with_nanosecond(0),
         },

@@ -332,7 +332,7 @@ impl Returns {
         let protocol = serde_json::json!({
             "register": register.code,
             "year": registered.year,
-            "number": format!("{:07}", registered.number),
+            "number": registered.number.to_string(),
             "direction": "outgoing",
         });
         Ok((protocol, listed))

@@ -29,14 +29,11 @@ pub(super) fn identifier(
     name: &'static str,
     id: &RegistrationId,
 ) -> Result<Element, SegnaturaError> {
-    if id.number == 0 {
-        return Err(SegnaturaError::InvalidNumber);
-    }
     let mut element = Element::prot(name)
         .child(ipa("CodiceAmministrazione", &id.administration)?)
         .child(ipa("CodiceAOO", &id.aoo)?)
         .child(Element::prot("CodiceRegistro").text(id.register.as_str()))
-        .child(Element::prot("NumeroRegistrazione").text(&id.formatted_number()))
+        .child(Element::prot("NumeroRegistrazione").text(&id.number.to_string()))
         .child(Element::prot("DataRegistrazione").text(&id.date.format("%Y-%m-%d").to_string()));
     if let Some(time) = id.time {
         element = element

@@ -19,6 +19,7 @@ mod xml;
 use build::*;
 use chrono::{NaiveDate, NaiveTime};
 use sha2::{Digest, Sha256};
+pub use sportello_shared::domain::protocol_number::ProtocolNumber;
 use std::fmt;
 use std::str::FromStr;
 pub(crate) use xml::{Element, Ns};
@@ -29,16 +30,12 @@ pub const NAMESPACE: &str = "http://www.agid.gov.it/protocollo/";
 pub const SCHEMA_VERSION: &str = "3.0.0";
 /// Value of `prot:algoritmo` on every `prot:Impronta` (the schema's own default spelling).
 pub const FINGERPRINT_ALGORITHM: &str = "SHA-256";
-/// The protocol number is written with at least this many digits (DPR 445/2000, art. 57).
-pub const NUMBER_MIN_DIGITS: usize = 7;
 
 /// Why a segnatura cannot be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SegnaturaError {
     #[error("codice registro {0:?} must be 1 to 16 characters among A-Z a-z 0-9 _ . -")]
     InvalidRegisterCode(String),
-    #[error("the registration number must be at least 1")]
-    InvalidNumber,
     #[error("{0} is mandatory in a segnatura and must not be blank")]
     Blank(&'static str),
     #[error("codice fiscale {0:?} does not have the shape of an Italian tax code")]
@@ -121,22 +118,10 @@ pub struct RegistrationId {
     pub aoo: IpaCode,
     pub register: RegisterCode,
     /// Progressive within register and year; written zero-padded to seven digits.
-    pub number: u64,
+    pub number: ProtocolNumber,
     pub date: NaiveDate,
     /// The AOO's local time of registration, when recorded.
     pub time: Option<NaiveTime>,
-}
-
-impl RegistrationId {
-    /// The number as the segnatura writes it, e.g. `0000042`.
-    pub fn formatted_number(&self) -> String {
-        format_number(self.number)
-    }
-}
-
-/// Writes a protocol number with at least [`NUMBER_MIN_DIGITS`] digits.
-pub fn format_number(number: u64) -> String {
-    format!("{number:0width$}", width = NUMBER_MIN_DIGITS)
 }
 
 /// Position in the titolario (`prot:Classifica`).

@@ -38,7 +38,7 @@ pub(crate) fn sample() -> Segnatura {
             administration: IpaCode::with_description("c_a794", "Comune di Bergamo"),
             aoo: IpaCode::new("A794"),
             register: RegisterCode::new("PG").unwrap(),
-            number: 42,
+            number: ProtocolNumber::new(42).unwrap(),
             date: NaiveDate::from_ymd_opt(2025, 3, 7).unwrap(),
             time: NaiveTime::from_hms_opt(9, 5, 0),
         },
@@ -102,7 +102,7 @@ fn root_is_qualified_version_3_with_one_namespace_declaration() {
 fn mandatory_parts_come_in_schema_order() {
     let mut s = sample();
     s.first_registration = Some(RegistrationId {
-        number: 7,
+        number: ProtocolNumber::new(7).unwrap(),
         ..s.registration.clone()
     });
     s.dossier = Some(Dossier {
@@ -162,12 +162,19 @@ fn mandatory_parts_come_in_schema_order() {
 
 #[test]
 fn number_is_zero_padded_to_seven_digits_and_grows_beyond() {
-    assert_eq!(format_number(1), "0000001");
-    assert_eq!(format_number(1_234_567), "1234567");
-    assert_eq!(format_number(12_345_678), "12345678");
+    let written = |n| ProtocolNumber::new(n).unwrap().to_string();
+    assert_eq!(written(1), "0000001");
+    assert_eq!(written(1_234_567), "1234567");
+    assert_eq!(written(12_345_678), "12345678");
+    // A zero number cannot reach a segnatura: the register's numbers start from 1.
+    assert!(ProtocolNumber::new(0).is_err());
     let mut s = sample();
-    s.registration.number = 0;
-    assert_eq!(s.to_unsigned_xml(), Err(SegnaturaError::InvalidNumber));
+    s.registration.number = ProtocolNumber::new(12_345_678).unwrap();
+    assert!(
+        s.to_unsigned_xml()
+            .unwrap()
+            .contains("<prot:NumeroRegistrazione>12345678<")
+    );
 }
 
 #[test]

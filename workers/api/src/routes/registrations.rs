@@ -17,6 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 use sportello_register::register::{self, AnnulError, AnnulRequest, RegisterId};
+use sportello_shared::domain::protocol_number::ProtocolNumber;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,7 +41,7 @@ impl From<AnnulError> for ApiError {
 pub async fn annul(
     State(state): State<ApiState>,
     caller: Caller,
-    path: Result<Path<(i32, i64)>, PathRejection>,
+    path: Result<Path<(i32, ProtocolNumber)>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RegistrationView>, ApiError> {

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use serde::Serialize;
 use sportello_register::register::{self, RegisterId};
+use sportello_shared::domain::protocol_number::ProtocolNumber;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::tax_code::{FiledTaxCode, TAX_CODE_LEN};
 use sportello_shared::store::reads;
@@ -110,11 +111,12 @@ pub async fn search(
     let protocol = text.split_once('/').and_then(|(a, b)| {
         let (a, b) = (a.trim().parse::<i64>().ok()?, b.trim().parse::<i64>().ok()?);
         // Years have four digits; whichever side looks like one is the year.
-        if (1900..=2999).contains(&a) {
-            Some((a, b))
+        let (year, number) = if (1900..=2999).contains(&a) {
+            (a, b)
         } else {
-            Some((b, a))
-        }
+            (b, a)
+        };
+        Some((i32::try_from(year).ok()?, ProtocolNumber::new(number).ok()?))
     });
     let found = match protocol {
         Some((year, number)) => {
@@ -124,7 +126,7 @@ pub async fn search(
                 code: settings.register_code.clone(),
             };
             let pool = state.services().store.pool();
-            let ids = register::practices_numbered(pool, &register, year as i32, number).await?;
+            let ids = register::practices_numbered(pool, &register, year, number).await?;
             rows(&state, reads::desk_rows(pool, &ids).await?)
         }
         None => Vec::new(),

@@ -12,7 +12,8 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use sportello_register::register::{self, AnnulError, AnnulRequest, RegisterId, format_number};
+use sportello_register::register::{self, AnnulError, AnnulRequest, RegisterId};
+use sportello_shared::domain::protocol_number::ProtocolNumber;
 
 fn register_id(state: &ApiState) -> RegisterId {
     let protocol = &state.services().settings.protocol;
@@ -25,7 +26,7 @@ fn register_id(state: &ApiState) -> RegisterId {
 async fn found(
     state: &ApiState,
     year: i32,
-    number: i64,
+    number: ProtocolNumber,
 ) -> Result<register::Registration, Refusal> {
     register::find(
         state.services().store.pool(),
@@ -40,7 +41,7 @@ async fn found(
 async fn registration_page(
     state: &ApiState,
     user: &WebUser,
-    (year, number): (i32, i64),
+    (year, number): (i32, ProtocolNumber),
     status: StatusCode,
     notice: Option<&str>,
     errors: &[String],
@@ -51,7 +52,7 @@ async fn registration_page(
         "registration.html",
         serde_json::json!({
             "user": who(user),
-            "number": format_number(registration.number),
+            "number": registration.number.to_string(),
             "registration": registration,
             "notice": notice,
             "errors": errors,
@@ -62,7 +63,7 @@ async fn registration_page(
 pub async fn registration(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Path((year, number)): Path<(i32, i64)>,
+    Path((year, number)): Path<(i32, ProtocolNumber)>,
     Query(q): Query<Fields>,
 ) -> Result<Response, Refusal> {
     let user = operator(&state, &headers, OperatorRole::ProtocolOfficer).await?;
@@ -76,11 +77,11 @@ pub async fn registration(
 pub async fn segnatura(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Path((year, number)): Path<(i32, i64)>,
+    Path((year, number)): Path<(i32, ProtocolNumber)>,
 ) -> Result<Response, Refusal> {
     operator(&state, &headers, OperatorRole::ProtocolOfficer).await?;
     let registration = found(&state, year, number).await?;
-    let name = format!("segnatura-{year}-{}.xml", format_number(number));
+    let name = format!("segnatura-{year}-{number}.xml");
     Ok(download(
         &name,
         "application/xml; charset=utf-8",
@@ -92,7 +93,7 @@ pub async fn segnatura(
 pub async fn annul(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Path((year, number)): Path<(i32, i64)>,
+    Path((year, number)): Path<(i32, ProtocolNumber)>,
     Form(fields): Form<Fields>,
 ) -> Result<Response, Refusal> {
     let user = operator(&state, &headers, OperatorRole::ProtocolOfficer).await?;
