@@ -135,7 +135,7 @@ async fn every_sample_is_validated_or_rejected_with_its_reasons() {
             "{id}: the number is in the segnatura"
         );
         for document in env.app.store.documents(*id).await.unwrap() {
-            let impronta = sportello_register::segnatura::Fingerprint::from_hex(&document.sha256)
+            let impronta = sportello_register::segnatura::Impronta::from_hex(&document.sha256)
                 .unwrap()
                 .to_base64();
             assert!(

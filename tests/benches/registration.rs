@@ -42,7 +42,7 @@ fn sample_segnatura(
         file_name: name.to_owned(),
         mime_type: "application/pdf".to_owned(),
         description: None,
-        fingerprint: Fingerprint::of(name.as_bytes()),
+        fingerprint: Impronta::of(name.as_bytes()),
         location: None,
     };
     Segnatura {

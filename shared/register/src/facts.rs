@@ -1,7 +1,7 @@
 //! A registration as the other stages need it (the archive, dispatch, the folder): read from
 //! the register here, so that no other crate runs SQL on `registrations`.
 
-use base64::Engine;
+use sportello_shared::domain::impronta::Impronta;
 use sportello_shared::domain::protocol_number::ProtocolNumber;
 use sqlx::Row;
 use uuid::Uuid;
@@ -48,9 +48,5 @@ pub async fn registration_facts(
 
 /// The SHA-256 (hex) behind a registration's base64 impronta.
 pub fn impronta_hex(impronta: &str) -> Option<String> {
-    base64::engine::general_purpose::STANDARD
-        .decode(impronta)
-        .ok()
-        .filter(|digest| digest.len() == 32)
-        .map(hex::encode)
+    Impronta::from_base64(impronta).ok().map(|i| i.to_hex())
 }

@@ -9,8 +9,7 @@
 use crate::Keeper;
 use crate::register::{self, Clock, Direction, NewRegistration, legal_year};
 use crate::segnatura::{
-    Classification, Document, Fingerprint, NaturalPerson, Party, Recipient, RegistrationId,
-    Segnatura,
+    Classification, Document, Impronta, NaturalPerson, Party, Recipient, RegistrationId, Segnatura,
 };
 use crate::signature::AooSigner;
 use chrono::NaiveDate;
@@ -107,7 +106,7 @@ pub async fn register_outgoing(
         file_name: d.file_name.clone(),
         mime_type: d.media_type.clone(),
         description: None,
-        fingerprint: Fingerprint::of(&d.bytes),
+        fingerprint: Impronta::of(&d.bytes),
         location: None,
     };
     let registration = |number: ProtocolNumber, date: NaiveDate| RegistrationId {
@@ -143,7 +142,7 @@ pub async fn register_outgoing(
                 "file_name": d.file_name,
                 "media_type": d.media_type,
                 "role": "esito",
-                "impronta": Fingerprint::of(&d.bytes).to_base64(),
+                "impronta": Impronta::of(&d.bytes).to_base64(),
             })
         })
         .collect();

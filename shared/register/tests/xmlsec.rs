@@ -8,7 +8,7 @@ use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 use sportello_register::segnatura::ProtocolNumber;
 use sportello_register::segnatura::{
     Administration, ClassCode, ClassLevel, Classification, Contacts, Document, Dossier,
-    Fingerprint, ForeignAdministration, IpaCode, LegalPerson, Location, NaturalPerson, Party,
+    ForeignAdministration, Impronta, IpaCode, LegalPerson, Location, NaturalPerson, Party,
     Recipient, RegisterCode, RegistrationId, Reserved, Segnatura,
 };
 use sportello_register::signature::{AooSigner, SignatureAlgorithm, SignatureError};
@@ -141,7 +141,7 @@ fn plain() -> Segnatura {
             file_name: "domanda.pdf".into(),
             mime_type: "application/pdf".into(),
             description: None,
-            fingerprint: Fingerprint::of(b"%PDF-1.7 domanda"),
+            fingerprint: Impronta::of(b"%PDF-1.7 domanda"),
             location: None,
         },
         attachments: vec![],
@@ -175,7 +175,7 @@ fn hostile() -> Segnatura {
         file_name: "allegato&amp;.p7m".into(),
         mime_type: "application/pkcs7-mime; name=\"a&b\"".into(),
         description: None,
-        fingerprint: Fingerprint::of(b"p7m"),
+        fingerprint: Impronta::of(b"p7m"),
         location: Some(Location {
             host: "https://documenti.comune.example.it".into(),
             path: "/c_a794/PG/2025/0001234/allegato [firmato] 100% è:?#.p7m".into(),

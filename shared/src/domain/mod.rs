@@ -4,6 +4,7 @@ pub mod content;
 pub mod contract;
 pub mod email;
 pub mod file_name;
+pub mod impronta;
 pub mod media;
 pub mod privacy;
 pub mod protocol_number;

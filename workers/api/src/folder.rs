@@ -6,10 +6,10 @@
 //! Archive keys come from the archive's index (`sportello_archive`): a document has its key
 //! once storage has archived it, `null` before.
 
-use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sportello_register::register;
+use sportello_shared::domain::impronta::Impronta;
 use sportello_shared::domain::tax_code::FiledTaxCode;
 use sportello_shared::notifications;
 use sportello_shared::procedure;
@@ -226,8 +226,8 @@ impl From<register::Registration> for RegistrationView {
 }
 
 fn impronta(sha256_hex: &str) -> String {
-    hex::decode(sha256_hex)
-        .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes))
+    Impronta::from_hex(sha256_hex)
+        .map(|impronta| impronta.to_base64())
         .unwrap_or_default()
 }
 

@@ -15,7 +15,7 @@ use sportello_register::register::{
     self, Clock, Direction, NewRegistration, legal_date, legal_year,
 };
 use sportello_register::segnatura::{
-    ClassCode, Classification, Contacts, Document, Fingerprint, LegalPerson, NaturalPerson, Party,
+    ClassCode, Classification, Contacts, Document, Impronta, LegalPerson, NaturalPerson, Party,
     Recipient, RegistrationId, Segnatura,
 };
 use sportello_register::signature::{AooSigner, SignatureError};
@@ -356,10 +356,10 @@ impl Protocol {
             "file_name": PRIMARY_DOCUMENT_NAME,
             "media_type": "application/json",
             "role": "istanza",
-            "impronta": Fingerprint::of(&primary).to_base64(),
+            "impronta": Impronta::of(&primary).to_base64(),
         })];
         for document in documents {
-            let fingerprint = Fingerprint::from_hex(&document.sha256).map_err(|e| e.to_string())?;
+            let fingerprint = Impronta::from_hex(&document.sha256).map_err(|e| e.to_string())?;
             let media_type = media::canonical(&document.declared_media_type);
             let label = kind
                 .documents
@@ -546,7 +546,7 @@ fn segnatura(
                 "Istanza presentata tramite {}",
                 channel_label(&practice.channel)
             )),
-            fingerprint: Fingerprint::of(&practice.primary),
+            fingerprint: Impronta::of(&practice.primary),
             location: None,
         },
         attachments: practice.attachments.clone(),

@@ -18,7 +18,7 @@ mod xml;
 
 use build::*;
 use chrono::{NaiveDate, NaiveTime};
-use sha2::{Digest, Sha256};
+pub use sportello_shared::domain::impronta::Impronta;
 pub use sportello_shared::domain::protocol_number::ProtocolNumber;
 use std::fmt;
 use std::str::FromStr;
@@ -48,8 +48,6 @@ pub enum SegnaturaError {
     EmptyClassPath,
     #[error("HostValue {0:?} is not a server name with optional scheme and port")]
     InvalidHost(String),
-    #[error("impronta {0:?} is not the base64 of a SHA-256 digest")]
-    InvalidFingerprint(String),
 }
 
 /// An IPA code (indicePA) of an administration, AOO or UO, with its optional description.
@@ -248,53 +246,6 @@ impl Recipient {
     }
 }
 
-/// The SHA-256 digest of a document (impronta), written in base64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fingerprint([u8; 32]);
-
-impl Fingerprint {
-    pub fn of(bytes: &[u8]) -> Self {
-        Self(Sha256::digest(bytes).into())
-    }
-
-    pub fn from_digest(digest: [u8; 32]) -> Self {
-        Self(digest)
-    }
-
-    /// Accepts the base64 form, so a digest declared by the sender can be carried over.
-    pub fn from_base64(encoded: &str) -> Result<Self, SegnaturaError> {
-        use base64::Engine as _;
-        let invalid = || SegnaturaError::InvalidFingerprint(encoded.to_owned());
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .map_err(|_| invalid())?;
-        bytes.try_into().map(Self).map_err(|_| invalid())
-    }
-
-    /// Accepts the hexadecimal form used elsewhere in the system for declared digests.
-    pub fn from_hex(encoded: &str) -> Result<Self, SegnaturaError> {
-        let invalid = || SegnaturaError::InvalidFingerprint(encoded.to_owned());
-        let encoded = encoded.trim();
-        if encoded.len() != 64 || !encoded.is_ascii() {
-            return Err(invalid());
-        }
-        let mut digest = [0u8; 32];
-        for (i, byte) in digest.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&encoded[2 * i..2 * i + 2], 16).map_err(|_| invalid())?;
-        }
-        Ok(Self(digest))
-    }
-
-    pub fn digest(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    pub fn to_base64(&self) -> String {
-        use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD.encode(self.0)
-    }
-}
-
 /// Where the receiving AOO can fetch a document (`prot:CollocazioneTelematica`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -311,7 +262,7 @@ pub struct Document {
     pub file_name: String,
     pub mime_type: String,
     pub description: Option<String>,
-    pub fingerprint: Fingerprint,
+    pub fingerprint: Impronta,
     pub location: Option<Location>,
 }
 

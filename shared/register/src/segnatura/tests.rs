@@ -56,7 +56,7 @@ pub(crate) fn sample() -> Segnatura {
             file_name: "domanda.pdf".into(),
             mime_type: "application/pdf".into(),
             description: None,
-            fingerprint: Fingerprint::of(b"%PDF-1.7 domanda"),
+            fingerprint: Impronta::of(b"%PDF-1.7 domanda"),
             location: None,
         },
         attachments: vec![],
@@ -114,7 +114,7 @@ fn mandatory_parts_come_in_schema_order() {
         file_name: "documento.jpg".into(),
         mime_type: "image/jpeg".into(),
         description: Some("Carta d'identità".into()),
-        fingerprint: Fingerprint::of(b"jpeg"),
+        fingerprint: Impronta::of(b"jpeg"),
         location: Some(Location {
             host: "https://documenti.comune.example.it".into(),
             path: "/c_a794/PG/2025/0000042/documento.jpg".into(),
@@ -333,19 +333,19 @@ fn locations_are_valid_uris_whatever_the_file_name() {
 
 #[test]
 fn fingerprint_round_trips_through_base64_and_hex() {
-    let f = Fingerprint::of(b"abc");
+    let f = Impronta::of(b"abc");
     assert_eq!(
         f.to_base64(),
         "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
     );
-    assert_eq!(Fingerprint::from_base64(&f.to_base64()).unwrap(), f);
+    assert_eq!(Impronta::from_base64(&f.to_base64()).unwrap(), f);
     assert_eq!(
-        Fingerprint::from_hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        Impronta::from_hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
             .unwrap(),
         f
     );
-    assert!(Fingerprint::from_base64("YWJj").is_err());
-    assert!(Fingerprint::from_hex("zz").is_err());
+    assert!(Impronta::from_base64("YWJj").is_err());
+    assert!(Impronta::from_hex("zz").is_err());
 }
 
 #[test]

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use serde::Serialize;
 use sportello_register::register::{self, RegisterId};
+use sportello_shared::domain::impronta::Impronta;
 use sportello_shared::domain::protocol_number::ProtocolNumber;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::domain::tax_code::{FiledTaxCode, TAX_CODE_LEN};
@@ -307,7 +308,7 @@ pub(super) async fn read_form(
             if bytes.is_empty() {
                 continue;
             }
-            let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            let sha256 = Impronta::of(&bytes).to_hex();
             let mut document = serde_json::json!({
                 "role": role,
                 "file_name": file_name,

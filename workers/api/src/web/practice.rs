@@ -15,6 +15,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use sportello_counter::{Counter, CounterError, WithdrawnBy};
+use sportello_shared::domain::impronta::Impronta;
 use sportello_shared::domain::state::PracticeState;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -432,7 +433,7 @@ async fn archived(
                 "L'archivio non è al momento raggiungibile. Riprovi tra poco.".into(),
             )
         })?;
-    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let digest = Impronta::of(&bytes).to_hex();
     if digest != object.sha256 {
         tracing::error!(practice = %view.id, "an archived object does not match its recorded SHA-256");
         return Err(Refusal::Unavailable(
