@@ -17,7 +17,7 @@ use uuid::Uuid;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_valid_sample_completes_the_back_office_round_trip() {
     let env = TestEnv::new().await;
-    let fleet = env.start_fleet(&ROUND_TRIP);
+    let fleet = env.start_fleet(ROUND_TRIP);
     let sim = env.start_simulator();
 
     let files = valid_samples();

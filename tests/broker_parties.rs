@@ -43,7 +43,7 @@ async fn publish_as(
 async fn returns_from_the_wrong_login_or_with_a_forged_user_id_change_nothing() {
     let env = TestEnv::new().await;
     // No simulator: the practice waits in `dispatched` for its office's answer.
-    let fleet = env.start_fleet(&sportello_e2e::ROUND_TRIP);
+    let fleet = env.start_fleet(sportello_e2e::ROUND_TRIP);
     let id = env.submit_files(&valid_samples()[..1]).await[0];
     env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
         .await;

@@ -122,7 +122,7 @@ async fn nothing(what: String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_and_citizen_in_a_browser() {
     let env = TestEnv::new().await;
-    let fleet = env.start_fleet(&ROUND_TRIP);
+    let fleet = env.start_fleet(ROUND_TRIP);
     let simulator = env.start_simulator();
     let api = TestApi::start(&env).await;
     // A second service on the same fleet whose sessions expire after three seconds idle, for
@@ -376,7 +376,7 @@ async fn a_message_failed_while_the_store_was_down_is_replayed_from_its_page() {
             .unwrap(),
     );
     let stop = tokio_util::sync::CancellationToken::new();
-    let running = tokio::spawn(sportello_fleet::fleet::run(app, &ROUND_TRIP, stop.clone()));
+    let running = tokio::spawn(sportello_fleet::fleet::run(app, ROUND_TRIP, stop.clone()));
     let simulator = env.start_simulator();
     let roles: BTreeSet<OperatorRole> = [OperatorRole::Counter, OperatorRole::Operations].into();
     accounts::add(

@@ -48,7 +48,7 @@ fn reason_codes(practice: &sportello_shared::store::PracticeRecord) -> Vec<Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizens_integration_is_registered_on_its_own_and_sends_the_practice_back() {
     let env = TestEnv::new().await;
-    let fleet = env.start_fleet(&ROUND_TRIP);
+    let fleet = env.start_fleet(ROUND_TRIP);
     let sim = env.start_simulator();
 
     let file = sample_of_type("edilizia.cila");
@@ -235,7 +235,7 @@ async fn the_back_office_hears_of_a_withdrawal() {
 async fn an_integration_for_a_practice_withdrawn_meanwhile_is_kept_and_reported() {
     let env = TestEnv::new().await;
     let sim = env.start_simulator();
-    let fleet = env.start_fleet(&ROUND_TRIP);
+    let fleet = env.start_fleet(ROUND_TRIP);
     let file = sample_of_type("edilizia.cila");
     let application: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();

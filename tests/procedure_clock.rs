@@ -148,7 +148,7 @@ async fn an_integration_suspends_the_term_once_and_two_timer_jobs_fire_each_even
     let env = TestEnv::with_settings(|s| s.procedure.timer_interval_secs = 1).await;
     let t0 = Utc::now();
     let clock = TestClock::at(t0);
-    let fleets = env.start_fleet_with_clock(&ROUND_TRIP, clock.clone());
+    let fleets = env.start_fleet_with_clock(ROUND_TRIP, clock.clone());
     let day0 = procedure::legal_date(t0);
 
     let file = sample_of_type("edilizia.cila");

@@ -115,7 +115,7 @@ async fn wait_for_history(env: &TestEnv, id: Uuid, len: usize) {
 async fn returns_apply_once_and_a_bad_certificate_changes_nothing() {
     let env = TestEnv::new().await;
     // No simulator: this test is the back office.
-    let fleet = env.start_fleet(&ROUND_TRIP);
+    let fleet = env.start_fleet(ROUND_TRIP);
     let files = submissions(3);
     let ids = env.submit_files(&files).await;
     env.wait_until_all_in(&ids, &[PracticeState::Dispatched])

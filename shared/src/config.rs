@@ -6,7 +6,7 @@
 //! Secrets are wrapped so that printing the settings never prints them.
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -214,7 +214,7 @@ impl PecRelaySettings {
 }
 
 /// Who writes to the citizen, and where the counter is: read by every email's footer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MunicipalitySettings {
     pub name: String,

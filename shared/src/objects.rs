@@ -397,9 +397,20 @@ impl ObjectStore {
         to: &str,
         content_type: &str,
     ) -> Result<u64, ObjectError> {
+        self.copy_through(from, to, content_type, None).await
+    }
+
+    /// The copy itself: `from` streamed into a [`PartUpload`] to `to`, aborted on any error.
+    async fn copy_through(
+        &self,
+        from: &str,
+        to: &str,
+        content_type: &str,
+        sha256: Option<&str>,
+    ) -> Result<u64, ObjectError> {
         use futures::StreamExt;
         let mut source = self.open_stream(from).await?;
-        let mut upload = PartUpload::new(self, to, content_type, None);
+        let mut upload = PartUpload::new(self, to, content_type, sha256);
         let copied = async {
             while let Some(chunk) = source.bytes().next().await {
                 upload.write(&chunk.map_err(|e| classify(from, e))?).await?;
@@ -425,20 +436,8 @@ impl ObjectStore {
         content_type: &str,
         sha256: &str,
     ) -> Result<u64, ObjectError> {
-        use futures::StreamExt;
-        let mut source = self.open_stream(from).await?;
-        let mut upload = PartUpload::new(self, to, content_type, Some(sha256));
-        let copied = async {
-            while let Some(chunk) = source.bytes().next().await {
-                upload.write(&chunk.map_err(|e| classify(from, e))?).await?;
-            }
-            upload.finish().await
-        }
-        .await;
-        if copied.is_err() {
-            upload.abort().await;
-        }
-        copied
+        self.copy_through(from, to, content_type, Some(sha256))
+            .await
     }
 
     /// Every key under `prefix` (for checks and operations, not for hot paths).

@@ -13,6 +13,18 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The workers of the pipeline, in the order a practice meets them, notification last (it
+/// follows every stage); `queues.toml` has a `[workers.<name>]` for each.
+pub const WORKERS: &[&str] = &[
+    "intake",
+    "validation",
+    "protocol",
+    "storage",
+    "dispatch",
+    "returns",
+    "notification",
+];
+
 mod policies;
 pub use policies::QueuePolicy;
 
@@ -498,15 +510,7 @@ mod tests {
     #[test]
     fn the_repository_topology_is_complete() {
         let topology = Topology::parse(EMBEDDED).unwrap();
-        for worker in [
-            "intake",
-            "validation",
-            "protocol",
-            "storage",
-            "dispatch",
-            "returns",
-            "notification",
-        ] {
+        for worker in WORKERS {
             let queues = topology.worker(worker).unwrap();
             assert!(queues.delivery_limit > 0);
             assert!(!queues.retry_tiers.is_empty());

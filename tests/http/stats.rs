@@ -9,7 +9,7 @@ use sportello_shared::domain::state::PracticeState;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn procedure_times_count_the_outcomes_per_type() {
     let env = TestEnv::new().await;
-    let fleet = env.start_fleet(&ROUND_TRIP);
+    let fleet = env.start_fleet(ROUND_TRIP);
     let simulator = env.start_simulator();
     let api = TestApi::start(&env).await;
     let dir = samples_dir().join("submissions");

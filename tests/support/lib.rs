@@ -14,6 +14,7 @@ use sportello_shared::broker::{self, header_text};
 use sportello_shared::config::Settings;
 use sportello_shared::domain::state::PracticeState;
 use sportello_shared::store::{PracticeRecord, Store};
+use sportello_shared::topology::WORKERS;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,14 +28,7 @@ pub const PATIENCE: Duration = Duration::from_secs(120);
 
 /// The workers a practice meets from submission to the back office's answer (notification
 /// aside).
-pub const ROUND_TRIP: [&str; 6] = [
-    "intake",
-    "validation",
-    "protocol",
-    "storage",
-    "dispatch",
-    "returns",
-];
+pub const ROUND_TRIP: &[&str] = WORKERS.split_last().expect("workers").1;
 
 pub fn repository_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

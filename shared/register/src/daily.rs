@@ -118,15 +118,14 @@ pub async fn produce(
             created: false,
         });
     }
-    let registrations = sqlx::query(
+    let registrations = of_day(
+        pool,
+        register,
+        day,
         "SELECT year, number, direction, registered_at, subject, correspondents, classification, documents, \
          practice_id FROM registrations WHERE aoo = $1 AND register = $2 AND registration_date = $3 \
          ORDER BY year, number",
     )
-    .bind(&register.aoo)
-    .bind(&register.code)
-    .bind(day)
-    .fetch_all(pool)
     .await?
     .into_iter()
     .map(|row| Entry {
@@ -141,15 +140,14 @@ pub async fn produce(
         pratica: row.get("practice_id"),
     })
     .collect::<Vec<_>>();
-    let annulments = sqlx::query(
+    let annulments = of_day(
+        pool,
+        register,
+        day,
         "SELECT r.year, r.number, a.annulled_at, a.operator, a.reason, a.measure \
          FROM registration_annulments a JOIN registrations r ON r.id = a.registration_id \
          WHERE r.aoo = $1 AND r.register = $2 AND a.annulled_date = $3 ORDER BY a.annulled_at, r.number",
     )
-    .bind(&register.aoo)
-    .bind(&register.code)
-    .bind(day)
-    .fetch_all(pool)
     .await?
     .into_iter()
     .map(|row| AnnulmentEntry {
@@ -205,6 +203,21 @@ pub async fn produce(
         entries,
         created: true,
     })
+}
+
+/// The rows `sql` selects for one register and one day (`$1` AOO, `$2` register, `$3` day).
+async fn of_day(
+    pool: &PgPool,
+    register: &RegisterId,
+    day: NaiveDate,
+    sql: &'static str,
+) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
+    sqlx::query(sql)
+        .bind(&register.aoo)
+        .bind(&register.code)
+        .bind(day)
+        .fetch_all(pool)
+        .await
 }
 
 /// Writes `bytes` under `key` unless the same bytes are there already; different bytes there

@@ -94,6 +94,16 @@ pub struct SweepReport {
     pub already_parked: usize,
 }
 
+/// Sweeps on a channel of its own, closed once done: what the API and the cruscotto do before
+/// they list the parked messages.
+pub async fn sweep_now(state: &crate::ApiState) -> Result<SweepReport, DlqError> {
+    let services = state.services();
+    let channel = state.link().channel().await?;
+    let swept = sweep(services.store.pool(), &services.topology, &channel).await;
+    let _ = channel.close(200, "swept".into()).await;
+    swept
+}
+
 /// Moves every message waiting in the error queues into the parking table.
 pub async fn sweep(
     pool: &PgPool,

@@ -27,15 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 /// The workers this build can run, in pipeline order.
-pub const WORKERS: &[&str] = &[
-    "intake",
-    "validation",
-    "protocol",
-    "storage",
-    "dispatch",
-    "returns",
-    "notification",
-];
+pub use sportello_shared::topology::WORKERS;
 
 /// Declares the whole topology on the broker (idempotent).
 pub async fn apply_topology(app: &App) -> anyhow::Result<()> {

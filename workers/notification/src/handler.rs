@@ -66,7 +66,7 @@ impl Letterhead {
         })?;
         let name = letter::header_text("municipality.name", &settings.name)?;
         Ok(Letterhead {
-            municipality: Municipality::from(settings),
+            municipality: settings.clone(),
             domain: contact.domain().to_owned(),
             reply_to: letter::mailbox(name, &contact)?,
         })

@@ -10,7 +10,6 @@ use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior, Value, context};
 use serde::Serialize;
-use sportello_shared::config::MunicipalitySettings;
 
 /// Which email a step of the practice calls for; the name is stored with the notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -99,29 +98,8 @@ impl Template {
     }
 }
 
-/// Who writes: the municipality's name and contacts, and the counter's timetable.
-#[derive(Debug, Clone, Serialize)]
-pub struct Municipality {
-    pub name: String,
-    pub email: String,
-    pub phone: String,
-    pub website: String,
-    pub counter_address: String,
-    pub opening_hours: Vec<String>,
-}
-
-impl From<&MunicipalitySettings> for Municipality {
-    fn from(settings: &MunicipalitySettings) -> Municipality {
-        Municipality {
-            name: settings.name.clone(),
-            email: settings.email.clone(),
-            phone: settings.phone.clone(),
-            website: settings.website.clone(),
-            counter_address: settings.counter_address.clone(),
-            opening_hours: settings.opening_hours.clone(),
-        }
-    }
-}
+/// Who writes: the municipality's name and contacts, and the counter's timetable, as configured.
+pub use sportello_shared::config::MunicipalitySettings as Municipality;
 
 /// What every email says: who writes, to whom, about which practice.
 #[derive(Debug, Clone, Serialize)]

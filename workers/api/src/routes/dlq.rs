@@ -46,19 +46,7 @@ pub struct Listing {
 }
 
 async fn sweep(state: &ApiState) -> Result<SweepReport, ApiError> {
-    let channel = state
-        .link()
-        .channel()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the broker is unavailable: {e}")))?;
-    let swept = dlq::sweep(
-        state.services().store.pool(),
-        &state.services().topology,
-        &channel,
-    )
-    .await;
-    let _ = channel.close(200, "swept".into()).await;
-    Ok(swept?)
+    Ok(dlq::sweep_now(state).await?)
 }
 
 /// A stage filter must name a worker of the topology: a typo would otherwise list nothing and

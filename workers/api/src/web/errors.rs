@@ -40,19 +40,7 @@ pub async fn list(
     Query(q): Query<Fields>,
 ) -> Result<Response, Refusal> {
     let user = operator(&state, &headers, OperatorRole::Operations).await?;
-    let channel = state
-        .link()
-        .channel()
-        .await
-        .map_err(|e| refusal(e.into()))?;
-    let swept = dlq::sweep(
-        state.services().store.pool(),
-        &state.services().topology,
-        &channel,
-    )
-    .await;
-    let _ = channel.close(200, "swept".into()).await;
-    swept.map_err(refusal)?;
+    dlq::sweep_now(&state).await.map_err(refusal)?;
     let all = q.contains_key("tutti");
     let messages = dlq::list(state.services().store.pool(), all, None)
         .await
