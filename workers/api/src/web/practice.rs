@@ -40,20 +40,14 @@ async fn practice_page(
         .iter()
         .map(|s| (s.as_str(), state_label(s.as_str())))
         .collect();
+    let last_details = |to: &str| {
+        let last = view.timeline.iter().rev().find(|t| t.to == to);
+        last.map(|t| t.details.clone())
+    };
     // What the office asked for last, shown beside the integration form.
-    let asked = view
-        .timeline
-        .iter()
-        .rev()
-        .find(|t| t.to == "integration_requested")
-        .map(|t| t.details.clone());
+    let asked = last_details("integration_requested");
     // The reasons of the last preavviso di rigetto, beside the observations form.
-    let preavviso = view
-        .timeline
-        .iter()
-        .rev()
-        .find(|t| t.to == "observations_requested")
-        .map(|t| t.details.clone());
+    let preavviso = last_details("observations_requested");
     let kind = state
         .services()
         .catalog
