@@ -51,11 +51,8 @@ async fn a_citizens_integration_is_registered_on_its_own_and_sends_the_practice_
     let fleet = env.start_fleet(ROUND_TRIP);
     let sim = env.start_simulator();
 
-    let file = sample_of_type("edilizia.cila");
-    let application: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    let practice = env.submit_files(&[file]).await[0];
-    env.wait_until_all_in(&[practice], &[PracticeState::IntegrationRequested])
+    let (application, practice) = env
+        .submit_sample("edilizia.cila", &[PracticeState::IntegrationRequested])
         .await;
 
     // A stranger naming the practice, and the citizen's own answer.
@@ -236,11 +233,8 @@ async fn an_integration_for_a_practice_withdrawn_meanwhile_is_kept_and_reported(
     let env = TestEnv::new().await;
     let sim = env.start_simulator();
     let fleet = env.start_fleet(ROUND_TRIP);
-    let file = sample_of_type("edilizia.cila");
-    let application: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    let practice = env.submit_files(&[file]).await[0];
-    env.wait_until_all_in(&[practice], &[PracticeState::IntegrationRequested])
+    let (application, practice) = env
+        .submit_sample("edilizia.cila", &[PracticeState::IntegrationRequested])
         .await;
     fleet.stop().await;
 

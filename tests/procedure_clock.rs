@@ -16,8 +16,7 @@ mod support;
 use chrono::{Duration as Days, Utc};
 use sportello_backoffice::{BackOfficeReturn, ReturnOutcome, ToBackOffice};
 use sportello_e2e::{
-    PATIENCE, ROUND_TRIP, TestClock, TestEnv, inline_pdf, pdf_text, sample_of_type,
-    sportello_binary,
+    PATIENCE, ROUND_TRIP, TestClock, TestEnv, inline_pdf, pdf_text, sportello_binary,
 };
 use sportello_register::register::Clock;
 use sportello_shared::broker::{self, Outgoing, Publisher};
@@ -151,11 +150,8 @@ async fn an_integration_suspends_the_term_once_and_two_timer_jobs_fire_each_even
     let fleets = env.start_fleet_with_clock(ROUND_TRIP, clock.clone());
     let day0 = procedure::legal_date(t0);
 
-    let file = sample_of_type("edilizia.cila");
-    let application: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    let id = env.submit_files(&[file]).await[0];
-    env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
+    let (application, id) = env
+        .submit_sample("edilizia.cila", &[PracticeState::Dispatched])
         .await;
     let pool = env.app.store.pool();
     let view = procedure::view(pool, id).await.unwrap().expect("a clock");
@@ -461,11 +457,8 @@ async fn a_preavviso_suspends_the_term_for_the_observations_then_the_office_deci
     workers.push("notification");
     let fleets = env.start_fleet_with_clock(&workers, clock.clone());
     let day0 = procedure::legal_date(t0);
-    let file = sample_of_type("edilizia.cila");
-    let application: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    let id = env.submit_files(&[file]).await[0];
-    env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
+    let (application, id) = env
+        .submit_sample("edilizia.cila", &[PracticeState::Dispatched])
         .await;
     let pool = env.app.store.pool();
     let office = env
@@ -611,10 +604,8 @@ async fn a_silenzio_assenso_term_that_runs_out_grants_the_application_with_its_a
         .unwrap()
         .clone();
     assert_eq!(kind.silence.as_str(), "consent");
-    let id = env
-        .submit_files(&[sample_of_type("suolo_pubblico.dehors")])
-        .await[0];
-    env.wait_until_all_in(&[id], &[PracticeState::Dispatched])
+    let (_, id) = env
+        .submit_sample("suolo_pubblico.dehors", &[PracticeState::Dispatched])
         .await;
     return_as(
         &env,

@@ -237,29 +237,24 @@ async fn the_daily_register_is_stored_once_with_its_manifest() {
         .unwrap();
 
     let the_day = register::legal_date(day);
-    let not_over = daily::produce(
-        env.app.store.pool(),
-        &env.app.objects,
-        &register,
-        the_day,
-        the_day,
-    )
-    .await;
+    // The daily register of `the_day`, produced as if it were `today`.
+    let produce = |today| {
+        daily::produce(
+            env.app.store.pool(),
+            &env.app.objects,
+            &register,
+            the_day,
+            today,
+        )
+    };
+    let not_over = produce(the_day).await;
     assert!(
         matches!(not_over, Err(daily::DailyError::NotOver(_))),
         "a day is closed once it is over"
     );
 
     let next_day = the_day.succ_opt().unwrap();
-    let produced = daily::produce(
-        env.app.store.pool(),
-        &env.app.objects,
-        &register,
-        the_day,
-        next_day,
-    )
-    .await
-    .unwrap();
+    let produced = produce(next_day).await.unwrap();
     assert!(produced.created);
     assert_eq!(produced.entries, 5, "four registrations and one annulment");
     let bytes = env.app.objects.get(&produced.object_key).await.unwrap();
@@ -282,15 +277,7 @@ async fn the_daily_register_is_stored_once_with_its_manifest() {
     assert_eq!(manifest["oggetto"], produced.object_key.as_str());
 
     // Again, and from the command line: the same register, nothing rewritten.
-    let again = daily::produce(
-        env.app.store.pool(),
-        &env.app.objects,
-        &register,
-        the_day,
-        next_day,
-    )
-    .await
-    .unwrap();
+    let again = produce(next_day).await.unwrap();
     assert!(!again.created);
     assert_eq!(again.sha256, produced.sha256);
     let cli = std::process::Command::new(sportello_binary())

@@ -595,6 +595,21 @@ impl TestEnv {
         .collect()
     }
 
+    /// The sample application of `practice_type` (its JSON, and the practice), submitted; returns
+    /// once the practice is in one of `states`.
+    pub async fn submit_sample(
+        &self,
+        practice_type: &str,
+        states: &[PracticeState],
+    ) -> (serde_json::Value, Uuid) {
+        let file = sample_of_type(practice_type);
+        let application: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let id = self.submit_files(&[file]).await[0];
+        self.wait_until_all_in(&[id], states).await;
+        (application, id)
+    }
+
     /// Publishes submission bodies to intake as they are, as the portal would (whatever they
     /// hold: the attacks too); the practice id each one's idempotency key names, if it has one.
     pub async fn publish_submissions(&self, bodies: &[serde_json::Value]) -> Vec<Option<Uuid>> {
